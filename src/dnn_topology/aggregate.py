@@ -1,0 +1,58 @@
+"""Aggregation stage: one table per run for the Betti curves, their summaries and training."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from .io_utils import atomic_path
+
+_TRIAL_EPOCH = re.compile(r"trial_(\d+)/epoch_(\d+)/")
+_TRIAL = re.compile(r"trial_(\d+)/")
+
+
+def _trial_epoch(path: str | Path) -> tuple[int, int]:
+    m = _TRIAL_EPOCH.search(Path(path).as_posix() + "/")
+    if not m:
+        raise ValueError(f"cannot tell trial and epoch from path {path} (expected .../trial_<T>/epoch_<E>/...)")
+    return int(m.group(1)), int(m.group(2))
+
+
+def concat_per_epoch(paths: Sequence[str | Path], run: str) -> pd.DataFrame:
+    """Concatenate per-epoch CSVs, adding run, trial and epoch columns taken from each path."""
+    frames = []
+    for p in paths:
+        trial, epoch = _trial_epoch(p)
+        df = pd.read_csv(p)
+        df.insert(0, "epoch", epoch)
+        df.insert(0, "trial", trial)
+        df.insert(0, "run", run)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True).sort_values(["trial", "epoch", "dim"], kind="stable",
+                                                            ignore_index=True)
+
+
+def concat_training(paths: Sequence[str | Path], run: str) -> pd.DataFrame:
+    frames = []
+    for p in paths:
+        m = _TRIAL.search(Path(p).as_posix())
+        if not m:
+            raise ValueError(f"cannot tell the trial from path {p} (expected .../trial_<T>/...)")
+        df = pd.read_csv(p)
+        df.insert(0, "trial", int(m.group(1)))
+        df.insert(0, "run", run)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True).sort_values(["trial", "epoch"], ignore_index=True)
+
+
+def write_csv(df: pd.DataFrame, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
+
+
+def aggregate_run(run: str, curve_paths, summary_paths, training_paths, out_curves, out_summary, out_training) -> None:
+    write_csv(concat_per_epoch(curve_paths, run), out_curves)
+    write_csv(concat_per_epoch(summary_paths, run), out_summary)
+    write_csv(concat_training(training_paths, run), out_training)

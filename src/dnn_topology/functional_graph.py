@@ -1,0 +1,79 @@
+"""Functional-graph stage: nodes are units, edge (i, j) has weight |Pearson corr(a_i, a_j)|
+over the fixed sample set, and distance 1 - |corr|.
+
+Nodes whose activation is constant over the samples ("dead" nodes) have correlation 0 with
+every other node (distance 1), never NaN. The distance matrix is exactly symmetric with an
+exact 0 diagonal. The correlation is computed in blocks of columns, so that besides the N x N
+result only two blocks of standardised activations are held in memory.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+DEFAULT_BLOCK = 1024
+
+
+def _column_stats(acts: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-node mean and 1/(sqrt(n) * std) (0 for constant nodes), in float64, column block by block."""
+    n, N = acts.shape
+    mean = np.empty(N)
+    scale = np.empty(N)
+    for s in range(0, N, block):
+        x = np.asarray(acts[:, s:s + block], dtype=np.float64)
+        m = x.mean(axis=0)
+        c = x - m
+        norm = np.sqrt(np.einsum("ij,ij->j", c, c))
+        constant = (x.max(axis=0) == x.min(axis=0)) | (norm == 0)
+        mean[s:s + block] = m
+        scale[s:s + block] = np.where(constant, 0.0, 1.0 / np.where(constant, 1.0, norm))
+    return mean, scale
+
+
+def abs_correlation(acts: np.ndarray, block: int = DEFAULT_BLOCK) -> np.ndarray:
+    """|Pearson correlation| between the columns of ``acts`` (samples x nodes), float64, N x N.
+
+    Constant columns get correlation 0 with everything (including a 0 diagonal entry;
+    callers that want distances set the diagonal explicitly).
+    """
+    acts = np.asarray(acts)
+    if acts.ndim != 2:
+        raise ValueError(f"activations must be 2-D (samples x nodes), got shape {acts.shape}")
+    n, N = acts.shape
+    if n < 2:
+        raise ValueError(f"need at least 2 samples to correlate nodes, got {n}")
+    mean, scale = _column_stats(acts, block)
+    out = np.empty((N, N), dtype=np.float64)
+
+    def standardised(s: int) -> np.ndarray:
+        x = np.asarray(acts[:, s:s + block], dtype=np.float64)
+        return (x - mean[s:s + block]) * scale[s:s + block]
+
+    for i in range(0, N, block):
+        zi = standardised(i)
+        for j in range(i, N, block):
+            zj = zi if j == i else standardised(j)
+            c = np.abs(zi.T @ zj)
+            np.minimum(c, 1.0, out=c)
+            out[i:i + block, j:j + block] = c
+            if j != i:
+                out[j:j + block, i:i + block] = c.T
+    return out
+
+
+def distance_matrix(acts: np.ndarray, block: int = DEFAULT_BLOCK) -> np.ndarray:
+    """1 - |corr| between nodes: symmetric, exact 0 diagonal, values in [0, 1]."""
+    d = abs_correlation(acts, block)
+    np.subtract(1.0, d, out=d)
+    # exact symmetry: mirror the upper triangle (the diagonal blocks' products may differ in the last bit)
+    iu = np.triu_indices_from(d, k=1)
+    d[(iu[1], iu[0])] = d[iu]
+    np.fill_diagonal(d, 0.0)
+    return d
+
+
+def edge_density(sorted_distances: np.ndarray, n_nodes: int, thresholds: np.ndarray) -> np.ndarray:
+    """Fraction of the n(n-1)/2 node pairs whose distance is <= each threshold."""
+    pairs = n_nodes * (n_nodes - 1) / 2
+    if pairs == 0:
+        return np.zeros(len(thresholds))
+    return np.searchsorted(sorted_distances, thresholds, side="right") / pairs

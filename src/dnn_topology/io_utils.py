@@ -1,0 +1,69 @@
+"""Small helpers shared by every stage: atomic writes and logging to a file."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterator
+
+LOGGER_NAME = "dnn_topology"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; move it into place only if the block succeeds.
+
+    An interrupted or failing stage therefore never leaves a half-written output behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def atomic_write(path: str | Path, writer: Callable[[Path], None]) -> None:
+    """Call ``writer(tmp_path)`` and move the result to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        writer(tmp)
+
+
+def get_logger() -> logging.Logger:
+    return logging.getLogger(LOGGER_NAME)
+
+
+@contextlib.contextmanager
+def log_to_file(path: str | Path | None) -> Iterator[logging.Logger]:
+    """Send this package's log records (and warnings, stderr) to ``path`` for a workflow job.
+
+    Also echoes to the original stderr so that interactive runs show progress.
+    """
+    logger = get_logger()
+    logger.setLevel(logging.INFO)
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(path, mode="w"))
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    for h in handlers:
+        h.setFormatter(fmt)
+        logger.addHandler(h)
+    logging.captureWarnings(True)
+    try:
+        yield logger
+    except Exception:
+        logger.exception("stage failed")
+        raise
+    finally:
+        for h in handlers:
+            logger.removeHandler(h)
+            h.close()

@@ -1,0 +1,169 @@
+"""Figures of a run: Betti curves per dimension (one line per epoch, against edge density and
+against epsilon), persistence diagrams per epoch, and summaries next to train/test accuracy.
+
+Every figure is written as PNG and PDF, sized for a paper (column width about 7 in for a row
+of panels), with labelled axes and legends. With several trials, curves show the mean over
+trials and a band from the minimum to the maximum.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .betti_curves import split_diagram  # noqa: E402
+from .io_utils import atomic_path  # noqa: E402
+
+AXIS_LABELS = {
+    "density": "edge density",
+    "epsilon": r"filtration value $\varepsilon$ (= (1 - |corr|) / 2)",
+    "corr_threshold": "|corr| threshold",
+}
+STYLE = {"font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "legend.fontsize": 7,
+         "xtick.labelsize": 7, "ytick.labelsize": 7, "lines.linewidth": 1.2}
+
+
+def save_figure(fig, png: str | Path, pdf: str | Path) -> None:
+    for path, fmt in ((png, "png"), (pdf, "pdf")):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=200, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _epoch_colors(epochs: Sequence[int]):
+    cmap = plt.get_cmap("viridis")
+    n = max(len(epochs) - 1, 1)
+    return {e: cmap(i / n) for i, e in enumerate(sorted(epochs))}
+
+
+def plot_betti_curves(curves: pd.DataFrame, x: str, png, pdf, title: str = "") -> None:
+    """One panel per homology dimension; one line per epoch (mean over trials, min-max band)."""
+    dims = sorted(curves["dim"].unique())
+    epochs = sorted(curves["epoch"].unique())
+    colors = _epoch_colors(epochs)
+    n_trials = curves["trial"].nunique()
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(dims), figsize=(2.4 * len(dims), 2.2), squeeze=False)
+        for ax, k in zip(axes[0], dims):
+            ck = curves[curves["dim"] == k]
+            for e in epochs:
+                g = ck[ck["epoch"] == e].groupby("epsilon", sort=True)
+                xs = g[x].mean().to_numpy()
+                ys = g["betti"]
+                order = np.argsort(xs)
+                ax.plot(xs[order], ys.mean().to_numpy()[order], color=colors[e], label=f"epoch {e}")
+                if n_trials > 1:
+                    ax.fill_between(xs[order], ys.min().to_numpy()[order], ys.max().to_numpy()[order],
+                                    color=colors[e], alpha=0.15, linewidth=0)
+            ax.set_title(rf"$\beta_{k}$")
+            ax.set_xlabel(AXIS_LABELS[x])
+            ax.set_ylabel(f"number of {k}-cavities" if k else "number of components")
+            if x == "density":
+                ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,
+                   title=f"mean of {n_trials} trials" if n_trials > 1 else None)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        save_figure(fig, png, pdf)
+
+
+def plot_persistence_diagrams(diagrams: Mapping[int, tuple], max_epsilon: float, png, pdf, title: str = "") -> None:
+    """One panel per epoch: (birth, death) in epsilon units, colour by dimension; essential
+    classes (alive at the cut) are drawn as triangles on the top edge."""
+    epochs = sorted(diagrams)
+    ncol = min(len(epochs), 4)
+    nrow = int(np.ceil(len(epochs) / ncol))
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(nrow, ncol, figsize=(1.9 * ncol, 1.9 * nrow), squeeze=False)
+        top = max_epsilon * 1.04
+        dim_colors = plt.get_cmap("tab10")
+        for ax in axes.flat[len(epochs):]:
+            ax.axis("off")
+        for ax, e in zip(axes.flat, epochs):
+            hom, b, d, ess = split_diagram(*diagrams[e])
+            for k in sorted(set(hom.tolist())):
+                fin = (hom == k) & ~ess
+                ax.scatter(b[fin], d[fin], s=4, color=dim_colors(k), label=rf"$H_{k}$", alpha=0.7, linewidths=0)
+                es = (hom == k) & ess
+                if es.any():
+                    ax.scatter(b[es], np.full(es.sum(), top), s=10, marker="^", color=dim_colors(k), linewidths=0)
+            ax.plot([0, top], [0, top], color="0.6", linewidth=0.6)
+            ax.axhline(top, color="0.8", linewidth=0.5, linestyle=":")
+            ax.set_xlim(0, top)
+            ax.set_ylim(0, top * 1.03)
+            ax.set_title(f"epoch {e}")
+            ax.set_xlabel(r"birth $\varepsilon$")
+            ax.set_ylabel(r"death $\varepsilon$")
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        handles.append(plt.Line2D([], [], marker="^", linestyle="", color="0.3"))
+        labels.append("essential (alive at cut)")
+        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, markerscale=2)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        save_figure(fig, png, pdf)
+
+
+def plot_summaries(summary: pd.DataFrame, training: pd.DataFrame, png, pdf, title: str = "") -> None:
+    """Accuracy, max Betti number, density at the maximum, and area under the curve vs epoch."""
+    panels = [("max_betti", r"max $\beta_k$"), ("density_at_max", r"density at max $\beta_k$"),
+              ("auc_density", r"area under $\beta_k$ (density)")]
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, 1 + len(panels), figsize=(9.0, 2.2), squeeze=False)
+        ax = axes[0][0]
+        tr = training.groupby("epoch")
+        for col, label, style in (("train_acc", "train", "--"), ("test_acc", "test", "-")):
+            m = tr[col].mean()
+            ax.plot(m.index, m.to_numpy(), style, color="k", label=label)
+            if training["trial"].nunique() > 1:
+                ax.fill_between(m.index, tr[col].min(), tr[col].max(), color="k", alpha=0.1, linewidth=0)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("accuracy")
+        ax.legend(frameon=False)
+        dim_colors = plt.get_cmap("tab10")
+        for ax, (col, label) in zip(axes[0][1:], panels):
+            for k in sorted(summary["dim"].unique()):
+                g = summary[summary["dim"] == k].groupby("epoch")[col]
+                m = g.mean()
+                ax.plot(m.index, m.to_numpy(), "o-", markersize=2.5, color=dim_colors(k), label=rf"$\beta_{k}$")
+                if summary["trial"].nunique() > 1:
+                    ax.fill_between(m.index, g.min(), g.max(), color=dim_colors(k), alpha=0.15, linewidth=0)
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(label)
+            if col != "density_at_max":
+                ax.set_yscale("symlog", linthresh=1)
+        axes[0][1].legend(frameon=False)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        save_figure(fig, png, pdf)
+
+
+def plot_run(run: str, curves_csv, summary_csv, training_csv, diagram_paths: Mapping[int, str],
+             max_epsilon: float, outputs: Mapping[str, str]) -> None:
+    """All figures of a run. ``outputs`` maps '<plot>_png' / '<plot>_pdf' to paths."""
+    from .dipha_io import read_persistence_diagram
+
+    curves = pd.read_csv(curves_csv)
+    summary = pd.read_csv(summary_csv)
+    training = pd.read_csv(training_csv)
+    n_trials = curves["trial"].nunique()
+    label = f"{run} ({n_trials} trial{'s' if n_trials > 1 else ''})"
+    for x in ("density", "epsilon"):
+        plot_betti_curves(curves, x, outputs[f"betti_curves_{x}_png"], outputs[f"betti_curves_{x}_pdf"], label)
+    diagrams = {}
+    for epoch, path in diagram_paths.items():
+        d = read_persistence_diagram(path)
+        diagrams[int(epoch)] = (d.dims, d.births, d.deaths)
+    first_trial = int(curves["trial"].min())
+    plot_persistence_diagrams(diagrams, max_epsilon, outputs["persistence_diagrams_png"],
+                              outputs["persistence_diagrams_pdf"], f"{run}, trial {first_trial}")
+    plot_summaries(summary, training, outputs["summaries_png"], outputs["summaries_pdf"], label)

@@ -1,0 +1,272 @@
+"""Training stage: deterministic SGD with a checkpoint after every epoch, resumable.
+
+Epoch 0 is the initial weights. After each epoch a complete training state (weights, optimizer,
+RNG states, metrics so far) is written atomically to a *state directory* that the workflow does
+not declare as an output, so that Snakemake never deletes it: if a job is interrupted, running
+it again resumes from the last complete epoch, with the same result as an uninterrupted run.
+When every epoch is done the per-epoch checkpoints are hard-linked (or copied) to the declared
+output paths and the metrics are written as a CSV.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from . import datasets as dsets
+from .io_utils import atomic_path, get_logger
+from .models import build_network
+
+METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"]
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a training run (and so its checkpoints)."""
+
+    network: str
+    dataset: str
+    epochs: int
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_size: int = 64
+    seed: int = 0
+    permute_labels: float = 0.0
+    subset: float = 1.0
+    binarize_class: int | None = None
+    data_dir: str = "data"
+    download: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """Hash of the fields that determine the weights of every epoch.
+
+        ``epochs`` is left out so that a run can be extended, and the data location too."""
+        d = asdict(self)
+        for key in ("epochs", "data_dir", "download"):
+            d.pop(key)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """'auto' picks CUDA when available, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"config asks for device {device!r} but CUDA is not available")
+    return dev
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def training_data(cfg: TrainConfig) -> tuple[Dataset, Dataset, dsets.DatasetSpec, pd.DataFrame | None]:
+    """Train and test sets with the memorization controls of ``cfg`` applied.
+
+    Returns ``(train, test, spec, label_record)``; ``label_record`` lists every training
+    sample whose label was changed (None when no control is active).
+    """
+    spec = dsets.get_spec(cfg.dataset)
+    train = dsets.load_split(cfg.dataset, "train", cfg.data_dir, cfg.download)
+    test = dsets.load_split(cfg.dataset, "test", cfg.data_dir, cfg.download)
+    controls = getattr(dsets, "apply_memorization_controls", None)
+    if controls is None:
+        if cfg.permute_labels or cfg.subset != 1.0 or cfg.binarize_class is not None:
+            raise NotImplementedError("memorization controls are not available in this version")
+        return train, test, spec, None
+    return controls(train, test, spec, permute_fraction=cfg.permute_labels, subset=cfg.subset,
+                    binarize_class=cfg.binarize_class, seed=cfg.seed)
+
+
+def evaluate(net: torch.nn.Module, loader: DataLoader, device: torch.device) -> tuple[float, float]:
+    """Mean NLL loss and accuracy of ``net`` (in eval mode) over ``loader``."""
+    net.eval()
+    total, loss_sum, correct = 0, 0.0, 0
+    with torch.no_grad():
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            out = net(x)
+            loss_sum += F.nll_loss(out, y, reduction="sum").item()
+            correct += (out.argmax(1) == y).sum().item()
+            total += len(y)
+    return loss_sum / max(total, 1), correct / max(total, 1)
+
+
+def _state_path(state_dir: Path, epoch: int) -> Path:
+    return state_dir / f"epoch_{epoch}.pt"
+
+
+def _save_state(path: Path, net, optimizer, epoch: int, history: list[dict], cfg: TrainConfig) -> None:
+    state = {
+        "net": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+        "optimizer": optimizer.state_dict(),
+        "epoch": epoch,
+        "test_acc": history[-1]["test_acc"],
+        "acc": 100.0 * history[-1]["test_acc"],  # the original's key, in percent
+        "history": history,
+        "rng": _rng_state(),
+        "config": asdict(cfg),
+        "fingerprint": cfg.fingerprint(),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _last_complete_state(state_dir: Path, cfg: TrainConfig) -> tuple[int, dict | None]:
+    """Highest epoch e such that states 0..e all exist, load and match ``cfg``."""
+    log = get_logger()
+    last, last_state = -1, None
+    for epoch in range(cfg.epochs + 1):
+        path = _state_path(state_dir, epoch)
+        if not path.exists():
+            break
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as err:  # a corrupt file cannot come from our atomic writes, but be safe
+            log.warning("ignoring unreadable training state %s (%s)", path, err)
+            break
+        if state.get("fingerprint") != cfg.fingerprint():
+            log.info("training state in %s belongs to another configuration; starting afresh", state_dir)
+            return -1, None
+        last, last_state = epoch, state
+    return last, last_state
+
+
+def train(cfg: TrainConfig, checkpoint_paths: Sequence[str | Path], metrics_csv: str | Path,
+          state_dir: str | Path, device: str = "auto", threads: int = 1,
+          labels_csv: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
+    """Train ``cfg.network`` on ``cfg.dataset`` for ``cfg.epochs`` epochs.
+
+    ``checkpoint_paths[e]`` receives the checkpoint of epoch ``e`` (0..epochs).
+    Returns the metrics table (one row per epoch).
+    """
+    from tqdm.auto import tqdm
+
+    log = get_logger()
+    if len(checkpoint_paths) != cfg.epochs + 1:
+        raise ValueError(f"need {cfg.epochs + 1} checkpoint paths (epochs 0..{cfg.epochs}), got {len(checkpoint_paths)}")
+    torch.set_num_threads(max(1, int(threads)))
+    dev = resolve_device(device)
+    state_dir = Path(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+
+    train_set, test_set, spec, label_record = training_data(cfg)
+    if labels_csv is not None:
+        with atomic_path(labels_csv) as tmp:
+            (label_record if label_record is not None else pd.DataFrame(
+                columns=["index", "original_label", "new_label"])).to_csv(tmp, index=False)
+
+    seed_everything(cfg.seed)
+    net = build_network(cfg.network, spec).to(dev)
+    optimizer = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    pin = dev.type == "cuda"
+    test_loader = DataLoader(test_set, batch_size=256, shuffle=False, pin_memory=pin)
+
+    last, state = _last_complete_state(state_dir, cfg)
+    if state is not None:
+        net.load_state_dict(state["net"])
+        optimizer.load_state_dict(state["optimizer"])
+        _set_rng_state(state["rng"])
+        history = list(state["history"])
+        log.info("resuming %s/%s seed %d from epoch %d (%s)", cfg.network, cfg.dataset, cfg.seed, last, state_dir)
+    else:
+        t0 = time.perf_counter()
+        train_loss, train_acc = evaluate(net, DataLoader(train_set, batch_size=256), dev)
+        test_loss, test_acc = evaluate(net, test_loader, dev)
+        history = [dict(epoch=0, train_loss=train_loss, train_acc=train_acc, test_loss=test_loss,
+                        test_acc=test_acc, lr=cfg.lr, seconds=time.perf_counter() - t0)]
+        _save_state(_state_path(state_dir, 0), net, optimizer, 0, history, cfg)
+        last = 0
+        log.info("epoch 0 (initial weights): test acc %.4f", test_acc)
+
+    for epoch in range(last + 1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=gen, pin_memory=pin)
+        net.train()
+        total, loss_sum, correct = 0, 0.0, 0
+        for x, y in tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress, leave=False):
+            x, y = x.to(dev), y.to(dev)
+            optimizer.zero_grad(set_to_none=True)
+            out = net(x)
+            loss = F.nll_loss(out, y)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.item() * len(y)
+            correct += (out.argmax(1) == y).sum().item()
+            total += len(y)
+        test_loss, test_acc = evaluate(net, test_loader, dev)
+        history.append(dict(epoch=epoch, train_loss=loss_sum / total, train_acc=correct / total,
+                            test_loss=test_loss, test_acc=test_acc, lr=cfg.lr,
+                            seconds=time.perf_counter() - t0))
+        _save_state(_state_path(state_dir, epoch), net, optimizer, epoch, history, cfg)
+        log.info("epoch %d: train loss %.4f acc %.4f | test loss %.4f acc %.4f (%.1f s)", epoch,
+                 history[-1]["train_loss"], history[-1]["train_acc"], test_loss, test_acc, history[-1]["seconds"])
+
+    for epoch, out in enumerate(checkpoint_paths):
+        _publish(_state_path(state_dir, epoch), Path(out))
+    metrics = pd.DataFrame(history, columns=METRIC_COLUMNS)
+    with atomic_path(metrics_csv) as tmp:
+        metrics.to_csv(tmp, index=False)
+    return metrics
+
+
+def _publish(src: Path, dst: Path) -> None:
+    """Expose a state file at an output path: hard link when possible, else copy."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.exists() or dst.is_symlink():
+        dst.unlink()
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def load_checkpoint(path: str | Path, network: str, spec: dsets.DatasetSpec, device: torch.device | str = "cpu"):
+    """Build ``network`` and load the weights of checkpoint ``path`` (ours or the original's)."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:
+        raise ValueError(f"cannot read checkpoint {path}: {err}") from err
+    if not isinstance(state, dict) or "net" not in state:
+        raise ValueError(f"checkpoint {path} has no 'net' state dict")
+    weights = {k.removeprefix("module."): v for k, v in state["net"].items()}
+    net = build_network(network, spec)
+    try:
+        net.load_state_dict(weights)
+    except RuntimeError as err:
+        raise ValueError(f"checkpoint {path} does not fit network {network!r}: {err}") from err
+    return net.to(device).eval(), state

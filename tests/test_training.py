@@ -1,0 +1,121 @@
+"""Training: real torch training on mnist5k, checkpoints, metrics and resumption."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import torch
+
+from dnn_topology.training import TrainConfig, load_checkpoint, train
+from dnn_topology import datasets
+
+CFG = dict(network="lenet", dataset="mnist5k", lr=0.01, batch_size=64, seed=3)
+
+
+def _paths(root, epochs):
+    return [root / "checkpoints" / f"epoch_{e}.pt" for e in range(epochs + 1)]
+
+
+def _weights(path):
+    return torch.load(path, map_location="cpu", weights_only=False)["net"]
+
+
+def _same(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted 4-epoch run."""
+    root = tmp_path_factory.mktemp("ref")
+    metrics = train(TrainConfig(epochs=4, **CFG), _paths(root, 4), root / "training.csv", root / "state",
+                    progress=False)
+    return root, metrics
+
+
+def test_checkpoints_and_metrics(reference):
+    root, metrics = reference
+    assert list(metrics["epoch"]) == [0, 1, 2, 3, 4]
+    csv = pd.read_csv(root / "training.csv")
+    assert list(csv.columns) == ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"]
+    # LeNet learns real digits: far above chance after 4 epochs, near chance at initialisation
+    assert csv["test_acc"].iloc[0] < 0.3
+    assert csv["test_acc"].iloc[-1] > 0.8
+    # every epoch's checkpoint loads into the network and differs from the previous one
+    spec = datasets.get_spec("mnist5k")
+    prev = None
+    for e, path in enumerate(_paths(root, 4)):
+        net, state = load_checkpoint(path, "lenet", spec)
+        assert state["epoch"] == e
+        w = _weights(path)
+        assert prev is None or not _same(prev, w)
+        prev = w
+
+
+def test_training_is_deterministic_per_seed(reference, tmp_path):
+    root, _ = reference
+    train(TrainConfig(epochs=1, **CFG), _paths(tmp_path, 1), tmp_path / "m.csv", tmp_path / "state", progress=False)
+    assert _same(_weights(tmp_path / "checkpoints/epoch_1.pt"), _weights(root / "checkpoints/epoch_1.pt"))
+    other = tmp_path / "other"
+    train(TrainConfig(epochs=1, **{**CFG, "seed": 4}), _paths(other, 1), other / "m.csv", other / "state",
+          progress=False)
+    assert not _same(_weights(other / "checkpoints/epoch_1.pt"), _weights(root / "checkpoints/epoch_1.pt"))
+
+
+def test_resume_after_kill_matches_uninterrupted_run(reference, tmp_path):
+    """Kill a training process after its second epoch, then run it again: it resumes from the last
+    complete epoch (no epoch redone, none lost) and ends with the uninterrupted run's weights."""
+    root, ref_metrics = reference
+    state = tmp_path / "state"
+    code = (
+        "from pathlib import Path\n"
+        "from dnn_topology.training import TrainConfig, train\n"
+        f"root = Path({str(tmp_path)!r})\n"
+        f"cfg = TrainConfig(epochs=4, **{CFG!r})\n"
+        "import time, dnn_topology.training as t\n"
+        "orig = t._save_state\n"
+        "def slow(*a, **k):\n"
+        "    orig(*a, **k); time.sleep(1.0)\n"  # give the test time to kill between epochs
+        "t._save_state = slow\n"
+        "train(cfg, [root / 'checkpoints' / f'epoch_{e}.pt' for e in range(5)], root / 'training.csv',"
+        " root / 'state', progress=False)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.time() + 120
+    while not (state / "epoch_2.pt").exists():
+        assert proc.poll() is None, "training exited before it could be interrupted"
+        assert time.time() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "training.csv").exists()
+    done = sorted(p.name for p in state.glob("epoch_*.pt"))
+    mtimes = {p.name: p.stat().st_mtime_ns for p in state.glob("epoch_*.pt")}
+    assert "epoch_4.pt" not in done and "epoch_2.pt" in done
+
+    metrics = train(TrainConfig(epochs=4, **CFG), _paths(tmp_path, 4), tmp_path / "training.csv", state,
+                    progress=False)
+    for name, mtime in mtimes.items():  # the epochs already done were not redone
+        assert (state / name).stat().st_mtime_ns == mtime
+    for e in range(5):
+        assert _same(_weights(tmp_path / f"checkpoints/epoch_{e}.pt"), _weights(root / f"checkpoints/epoch_{e}.pt"))
+    pd.testing.assert_frame_equal(metrics.drop(columns="seconds"), ref_metrics.drop(columns="seconds"))
+
+
+def test_state_of_another_configuration_is_not_resumed(reference, tmp_path):
+    root, _ = reference
+    state = tmp_path / "state"
+    train(TrainConfig(epochs=1, **{**CFG, "lr": 0.05}), _paths(tmp_path / "a", 1), tmp_path / "a.csv", state,
+          progress=False)
+    train(TrainConfig(epochs=1, **CFG), _paths(tmp_path / "b", 1), tmp_path / "b.csv", state, progress=False)
+    assert _same(_weights(tmp_path / "b/checkpoints/epoch_1.pt"), _weights(root / "checkpoints/epoch_1.pt"))
+
+
+def test_bad_checkpoint_names_the_file(tmp_path):
+    bad = tmp_path / "epoch_3.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="epoch_3.pt"):
+        load_checkpoint(bad, "lenet", datasets.get_spec("mnist5k"))
