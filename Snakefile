@@ -1,0 +1,27 @@
+# dnn-topology: how a deep network learns, seen through the topology of its activations
+# (Corneanu et al., CVPR 2019 / 2020). See README.md.
+
+from snakemake.utils import min_version
+
+min_version("8.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/train.smk"
+include: "rules/activations.smk"
+include: "rules/functional_graph.smk"
+include: "rules/persistence.smk"
+include: "rules/betti_curves.smk"
+include: "rules/aggregate.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

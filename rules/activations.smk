@@ -1,0 +1,22 @@
+rule activations:
+    """Activations of the selected nodes of one epoch's checkpoint on the fixed sample set."""
+    input:
+        checkpoint=checkpoint_of,
+    output:
+        activations=EPOCH_DIR + "/activations.npy",
+        nodes=EPOCH_DIR + "/nodes.csv",
+    params:
+        network=run_option("run", "network"),
+        dataset=run_option("run", "dataset"),
+        data=lambda wildcards: RUNS[wildcards.run]["data"],
+        options=lambda wildcards: RUNS[wildcards.run]["activations"],
+    log:
+        LOGS + "/{run}/trial_{trial}/epoch_{epoch}/activations.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards: RUNS[wildcards.run]["resources"]["activations_mem_mb"],
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "../scripts/activations.py"

@@ -1,0 +1,22 @@
+rule betti_curves:
+    """Betti curves against epsilon, |corr| threshold and edge density, and their summaries."""
+    input:
+        diagram=EPOCH_DIR + "/diagram.bin",
+        sparse=EPOCH_DIR + "/distance_sparse.bin",
+    output:
+        curves=EPOCH_DIR + "/betti_curves.csv",
+        summary=EPOCH_DIR + "/betti_summary.csv",
+    params:
+        max_dim=MAX_DIM,
+        max_epsilon=config["topology"]["max_epsilon"],
+        n_points=config["betti_curves"]["n_points"],
+    log:
+        LOGS + "/{run}/trial_{trial}/epoch_{epoch}/betti_curves.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        ENV
+    script:
+        "../scripts/betti_curves.py"

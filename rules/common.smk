@@ -1,0 +1,61 @@
+# Configuration checks, target lists and input functions shared by every rule.
+
+import re
+
+from snakemake.utils import validate
+
+from dnn_topology.workflow_config import check_config, run_table
+
+validate(config, schema="../schemas/config.schema.yaml")
+check_config(config)
+
+RESULTS = "results"
+LOGS = "logs"
+RUNS = run_table(config)  # run name -> merged per-run options
+TRIALS = config["trials"]
+EPOCHS = config["training"]["epochs"]
+TOPOLOGY_EPOCHS = sorted(config["topology"]["epochs"])
+MAX_DIM = config["topology"]["max_dim"]
+PLOTS = ["betti_curves_density", "betti_curves_epsilon", "persistence_diagrams", "summaries"]
+EPOCH_DIR = RESULTS + "/{run}/trial_{trial}/epoch_{epoch}"
+ENV = "../envs/dnn_topology.yaml"
+
+
+wildcard_constraints:
+    run="|".join(re.escape(r) for r in RUNS),
+    trial=r"\d+",
+    epoch=r"\d+",
+
+
+def all_targets():
+    return [
+        *expand(RESULTS + "/{run}/{table}.csv", run=RUNS, table=["betti_curves", "betti_summary", "training"]),
+        *expand(RESULTS + "/{run}/plots/{plot}.{ext}", run=RUNS, plot=PLOTS, ext=["png", "pdf"]),
+    ]
+
+
+def run_option(section, key):
+    """Input/param function: option ``section.key`` of the job's run (per-run overrides applied)."""
+    return lambda wildcards: RUNS[wildcards.run][section][key]
+
+
+def per_epoch(pattern):
+    """Input function: ``pattern`` (relative to an epoch directory) for every trial and topology epoch."""
+
+    def files(wildcards):
+        return expand(
+            RESULTS + "/{run}/trial_{trial}/epoch_{epoch}/" + pattern,
+            run=wildcards.run,
+            trial=TRIALS,
+            epoch=TOPOLOGY_EPOCHS,
+        )
+
+    return files
+
+
+def checkpoint_of(wildcards):
+    if int(wildcards.epoch) > EPOCHS:
+        raise ValueError(
+            f"epoch {wildcards.epoch} was requested but training.epochs is {EPOCHS}"
+        )
+    return RESULTS + f"/{wildcards.run}/trial_{wildcards.trial}/checkpoints/epoch_{wildcards.epoch}.pt"

@@ -1,0 +1,11 @@
+"""Snakemake script of rule activations (see rules/activations.smk)."""
+from dnn_topology.activations import compute_activations, save_activations
+from dnn_topology.io_utils import log_to_file
+
+with log_to_file(snakemake.log[0]):
+    p = snakemake.params
+    acts, nodes = compute_activations(
+        snakemake.input.checkpoint, p.network, p.dataset, p.options["n_samples"],
+        node_selection=p.options["node_selection"], split=p.options["split"], **p.data,
+        device=snakemake.config["device"], threads=snakemake.threads)
+    save_activations(acts, nodes, snakemake.output.activations, snakemake.output.nodes)

@@ -1,0 +1,11 @@
+"""Snakemake script of rule train (see rules/train.smk)."""
+from dnn_topology.io_utils import log_to_file
+from dnn_topology.training import TrainConfig, train
+
+with log_to_file(snakemake.log[0]):
+    p = snakemake.params
+    options = dict(p.training)
+    options["seed"] = options["seed"] + int(snakemake.wildcards.trial)
+    cfg = TrainConfig(network=p.network, dataset=p.dataset, **options, **p.data)
+    train(cfg, snakemake.output.checkpoints, snakemake.output.metrics, p.state_dir,
+          device=snakemake.config["device"], threads=snakemake.threads, labels_csv=snakemake.output.labels)
