@@ -1,0 +1,37 @@
+# One command to set up and run the default job, one to set up and run the tests.
+#   make run     -> results/lenet_mnist5k/ (Betti-curve plots of LeNet learning real MNIST digits)
+#   make test    -> the test suite (real Snakemake runs, real training, DIPHA fixtures, SLURM)
+PYTHON ?= python3
+VENV   ?= .venv
+CORES  ?= $(shell nproc 2>/dev/null || echo 2)
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: setup run test lint benchmark report clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install -e '.[workflow,ripser,test]'
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/snakemake --cores $(CORES)
+
+test: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest -ra
+
+lint: setup
+	$(BIN)/snakemake --lint
+
+benchmark: setup
+	$(BIN)/python benchmarks/stages.py
+
+report: setup
+	$(BIN)/pip install -q pygments
+	$(BIN)/snakemake --report results/report.html
+
+clean:
+	rm -rf results/*/ logs .snakemake

@@ -1,0 +1,168 @@
+"""Real Snakemake runs of the whole workflow on a tiny configuration."""
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dnn_topology.dipha_io import read_persistence_diagram
+from workflow_helpers import TINY_CONFIG, planned_jobs, snakemake, write_config
+
+pytestmark = pytest.mark.workflow
+
+RUN = "results/lenet_mnist5k"
+EPOCH_FILES = ["activations.npy", "nodes.csv", "distance.bin", "distance_sparse.bin", "diagram.bin",
+               "betti_curves.csv", "betti_summary.csv"]
+PLOTS = ["betti_curves_density", "betti_curves_epsilon", "persistence_diagrams", "summaries"]
+
+
+def expected_files(config):
+    files = [f"{RUN}/{t}.csv" for t in ("betti_curves", "betti_summary", "training")]
+    files += [f"{RUN}/plots/{p}.{ext}" for p in PLOTS for ext in ("png", "pdf")]
+    for trial in config["trials"]:
+        base = f"{RUN}/trial_{trial}"
+        files += [f"{base}/checkpoints/epoch_{e}.pt" for e in range(config["training"]["epochs"] + 1)]
+        files += [f"{base}/training.csv", f"{base}/labels.csv"]
+        files += [f"{base}/epoch_{e}/{f}" for e in config["topology"]["epochs"] for f in EPOCH_FILES]
+    return files
+
+
+def mtimes(root: Path) -> dict[str, int]:
+    return {p.relative_to(root).as_posix(): p.stat().st_mtime_ns
+            for p in (root / "results").rglob("*") if p.is_file() and ".train_state" not in p.parts}
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    """One complete run of the tiny configuration, shared by the tests that only read it."""
+    root = tmp_path_factory.mktemp("wf")
+    cfg = write_config(root, TINY_CONFIG)
+    snakemake(root, config=cfg)
+    return root, cfg
+
+
+def test_full_run_produces_every_expected_file(full_run):
+    root, _ = full_run
+    missing = [f for f in expected_files(TINY_CONFIG) if not (root / f).is_file()]
+    assert not missing, missing
+    curves = pd.read_csv(root / RUN / "betti_curves.csv")
+    assert set(curves["epoch"]) == {0, 1, 2} and set(curves["dim"]) == {0, 1, 2}
+    # beta_0 at epsilon 0 counts every node (300 selected nodes)
+    b0 = curves[(curves["dim"] == 0) & (curves["epsilon"] == 0)]
+    assert (b0["betti"] == 300).all()
+    training = pd.read_csv(root / RUN / "training.csv")
+    assert list(training["epoch"]) == [0, 1, 2]
+    diag = read_persistence_diagram(root / RUN / "trial_0/epoch_2/diagram.bin")
+    assert np.all(diag.deaths <= 0.3) and np.all(np.diff(diag.dims) >= 0)
+
+
+def test_nothing_to_do_after_full_run(full_run):
+    root, cfg = full_run
+    assert planned_jobs(snakemake(root, "-n", config=cfg)) == {}
+
+
+def test_lint_reports_nothing(full_run):
+    root, cfg = full_run
+    proc = snakemake(root, "--lint", config=cfg, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "Congratulations" in out, out
+
+
+@pytest.fixture
+def run_copy(full_run, tmp_path):
+    """A private copy of the full run (results and Snakemake's metadata) that a test may change."""
+    root, _ = full_run
+    work = tmp_path / "wf"
+    shutil.copytree(root, work, symlinks=True)
+    return work, write_config(work, TINY_CONFIG)
+
+
+def test_changed_checkpoint_reruns_only_that_epoch_and_aggregates(run_copy):
+    root, cfg = run_copy
+    ckpt = root / RUN / "trial_0/checkpoints/epoch_1.pt"
+    replacement = root / RUN / "trial_0/checkpoints/epoch_2.pt"
+    ckpt.unlink()  # a checkpoint is a hard link into the training state: replace the file, not its content
+    shutil.copyfile(replacement, ckpt)
+    assert planned_jobs(snakemake(root, "-n", config=cfg)) == {
+        "activations": 1, "functional_graph": 1, "sparse_distance": 1, "persistence": 1, "betti_curves": 1,
+        "aggregate": 1, "plot": 1, "all": 1}
+    before = mtimes(root)
+    snakemake(root, config=cfg)
+    after = mtimes(root)
+    changed = {f for f in before if after.get(f) != before[f]}
+    epoch1 = {f"{RUN}/trial_0/epoch_1/{f}" for f in EPOCH_FILES}
+    aggregates = {f"{RUN}/{t}.csv" for t in ("betti_curves", "betti_summary", "training")}
+    plots = {f"{RUN}/plots/{p}.{e}" for p in PLOTS for e in ("png", "pdf")}
+    assert changed == epoch1 | aggregates | plots
+    # the epoch-1 analysis now equals the epoch-2 analysis (same weights)
+    a1 = np.load(root / RUN / "trial_0/epoch_1/activations.npy")
+    a2 = np.load(root / RUN / "trial_0/epoch_2/activations.npy")
+    np.testing.assert_array_equal(a1, a2)
+
+
+def test_topology_parameter_change_reruns_topology_not_training(run_copy):
+    root, _ = run_copy
+    config = copy.deepcopy(TINY_CONFIG)
+    config["topology"]["max_epsilon"] = 0.25
+    cfg = write_config(root, config)
+    jobs = planned_jobs(snakemake(root, "-n", config=cfg))
+    assert jobs == {"sparse_distance": 3, "persistence": 3, "betti_curves": 3, "aggregate": 1, "plot": 1, "all": 1}
+    snakemake(root, config=cfg)
+    diag = read_persistence_diagram(root / RUN / "trial_0/epoch_2/diagram.bin")
+    assert diag.deaths.max() <= 0.25
+
+
+def test_one_epoch_target_runs_only_what_it_needs(tmp_path):
+    cfg = write_config(tmp_path, TINY_CONFIG)
+    target = f"{RUN}/trial_0/epoch_1/diagram.bin"
+    jobs = planned_jobs(snakemake(tmp_path, target, "-n", config=cfg))
+    assert jobs == {"train": 1, "activations": 1, "functional_graph": 1, "sparse_distance": 1, "persistence": 1}
+    snakemake(tmp_path, target, config=cfg)
+    made = {p.relative_to(tmp_path).as_posix() for p in (tmp_path / "results").rglob("*") if p.is_file()
+            and ".train_state" not in p.parts}
+    epoch1 = {f"{RUN}/trial_0/epoch_1/{f}" for f in ("activations.npy", "nodes.csv", "distance.bin",
+                                                     "distance_sparse.bin", "diagram.bin")}
+    assert epoch1 <= made
+    assert not any("/epoch_0/" in f or "/epoch_2/" in f or "plots" in f for f in made)
+
+
+def test_deleted_epoch_output_is_rebuilt_alone(run_copy):
+    root, cfg = run_copy
+    (root / RUN / "trial_0/epoch_2/diagram.bin").unlink()
+    jobs = planned_jobs(snakemake(root, "-n", config=cfg))
+    # only the missing diagram is recomputed; downstream reruns only if its content changes
+    assert jobs["persistence"] == 1 and "train" not in jobs and "activations" not in jobs
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"topology": {"max_epsilonn": 0.3}}, "max_epsilonn"),
+    ({"topology": {"max_dim": 7}}, "max_dim"),
+    ({"training": {"epochs": 0}}, "epochs"),
+    ({"runs": [{"network": "lenet", "dataset": "mnist5k", "colour": "red"}]}, "colour"),
+])
+def test_bad_config_names_the_key(tmp_path, change, key):
+    config = copy.deepcopy(TINY_CONFIG)
+    for section, value in change.items():
+        if isinstance(value, dict):
+            config[section] = {**config[section], **value}
+        else:
+            config[section] = value
+    proc = snakemake(tmp_path, "-n", config=write_config(tmp_path, config), check=False)
+    assert proc.returncode != 0
+    assert key in proc.stdout + proc.stderr
+
+
+def test_semantic_config_errors_name_the_key(tmp_path):
+    config = copy.deepcopy(TINY_CONFIG)
+    config["topology"]["epochs"] = [0, 5]
+    proc = snakemake(tmp_path, "-n", config=write_config(tmp_path, config), check=False)
+    assert proc.returncode != 0 and "topology.epochs" in proc.stderr + proc.stdout
+    config = copy.deepcopy(TINY_CONFIG)
+    config["runs"][0]["network"] = "lenet5000"
+    proc = snakemake(tmp_path, "-n", config=write_config(tmp_path, config), check=False)
+    assert proc.returncode != 0 and "runs[0].network" in proc.stderr + proc.stdout

@@ -1,0 +1,60 @@
+"""Run the real workflow with Snakemake in a temporary directory (helpers for the tests)."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "Snakefile"
+
+# a tiny but real configuration: LeNet on mnist5k, 2 epochs, a reduced node set so it runs in seconds
+TINY_CONFIG = {
+    "runs": [{"name": "lenet_mnist5k", "network": "lenet", "dataset": "mnist5k"}],
+    "trials": [0],
+    "training": {"epochs": 2, "lr": 0.01, "batch_size": 64, "seed": 0, "threads": 1},
+    "activations": {"n_samples": 300, "split": "test",
+                    "node_selection": {"method": "random", "n_nodes": 300, "allocation": "proportional", "seed": 0}},
+    "topology": {"epochs": [0, 1, 2], "max_dim": 2, "max_epsilon": 0.3, "engine": "giotto", "threads": 1},
+    "betti_curves": {"n_points": 61},
+}
+
+
+def write_config(workdir: Path, config: dict) -> Path:
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def snakemake(workdir: Path, *args: str, config: Path | None = None, check: bool = True,
+              timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run ``python -m snakemake`` on the project's Snakefile in ``workdir``."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(workdir), "--cores", "2",
+           "--workflow-profile", str(REPO / "profiles" / "default")]
+    if config is not None:
+        cmd += ["--configfile", str(config)]
+    cmd += list(args)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    """Rule -> job count from the 'Job stats' table of a (dry) run; {} when nothing is to be done."""
+    text = proc.stdout + proc.stderr
+    if "Nothing to be done" in text:
+        return {}
+    m = re.search(r"Job stats:\n(.*?)\n\s*total\s+\d+", text, re.S)
+    assert m, f"no job stats in snakemake output:\n{text}"
+    jobs = {}
+    for line in m.group(1).splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            jobs[parts[0]] = int(parts[1])
+    return jobs
