@@ -1,0 +1,134 @@
+#!/usr/bin/env python
+"""Benchmark: wall time and peak memory of each workflow stage for one epoch.
+
+Each stage runs in its own Python process (so the peak resident memory, ru_maxrss, is that
+stage's alone, imports included) on files in a scratch directory, exactly as the workflow's
+scripts call the library. Prints a table; not a test.
+
+    python benchmarks/stages.py                         # LeNet on mnist5k, 1,820 nodes, epoch 1
+    python benchmarks/stages.py --synthetic-nodes 6000  # the big-network target: ~6,000 nodes
+    python benchmarks/stages.py --threads 2 --max-dim 2 --max-epsilon 0.3 --keep /tmp/bench
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def stage_train(a, d: Path):
+    from dnn_topology.training import TrainConfig, train
+    cfg = TrainConfig(network=a.network, dataset=a.dataset, epochs=1, lr=0.01)
+    train(cfg, [d / "epoch_0.pt", d / "epoch_1.pt"], d / "training.csv", d / "state", threads=a.threads,
+          progress=False)
+
+
+def stage_activations(a, d: Path):
+    from dnn_topology.activations import compute_activations, save_activations
+    acts, nodes = compute_activations(d / "epoch_1.pt", a.network, a.dataset, a.n_samples, threads=a.threads)
+    save_activations(acts, nodes, d / "activations.npy", d / "nodes.csv")
+
+
+def stage_synthetic_activations(a, d: Path):
+    """Activations of N nodes driven by a few hundred latent factors plus noise (a correlation
+    structure like a network's: about 4% of pairs within distance 0.6)."""
+    import numpy as np
+    from dnn_topology.activations import save_activations
+    import pandas as pd
+    rng = np.random.default_rng(0)
+    n, N, k = a.n_samples, a.synthetic_nodes, 60
+    factors = rng.standard_normal((n, k))
+    groups = rng.integers(0, k, N)
+    acts = factors[:, groups] * rng.uniform(0.5, 1.5, N) + rng.standard_normal((n, N)) * a.noise
+    save_activations(acts.astype(np.float32), pd.DataFrame({"layer": "synthetic", "node": np.arange(N)}),
+                     d / "activations.npy", d / "nodes.csv")
+
+
+def stage_functional_graph(a, d: Path):
+    from dnn_topology.activations import load_activations
+    from dnn_topology.dipha_io import write_distance_matrix
+    from dnn_topology.functional_graph import distance_matrix
+    write_distance_matrix(d / "distance.bin", distance_matrix(load_activations(d / "activations.npy")))
+
+
+def stage_sparse_distance(a, d: Path):
+    from dnn_topology.dipha_io import full_to_sparse, read_distance_matrix, write_sparse_distance_matrix
+    write_sparse_distance_matrix(d / "distance_sparse.bin",
+                                 full_to_sparse(read_distance_matrix(d / "distance.bin"), a.max_epsilon))
+
+
+def stage_persistence(a, d: Path):
+    from dnn_topology.persistence import compute_persistence_file
+    compute_persistence_file(d / "distance_sparse.bin", d / "diagram.bin", a.max_dim + 1, engine=a.engine,
+                             n_threads=a.threads)
+
+
+def stage_betti_curves(a, d: Path):
+    from dnn_topology.betti_curves import curves_from_files
+    curves_from_files(d / "diagram.bin", d / "distance_sparse.bin", a.max_dim, a.max_epsilon, 301,
+                      d / "betti_curves.csv", d / "betti_summary.csv")
+
+
+STAGES = {name[len("stage_"):]: f for name, f in globals().items() if name.startswith("stage_")}
+
+
+def run_one(args, workdir: Path, stage: str) -> dict:
+    cmd = [sys.executable, __file__, "--_stage", stage, "--_dir", str(workdir)] + args
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"stage {stage} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--network", default="lenet")
+    p.add_argument("--dataset", default="mnist5k")
+    p.add_argument("--n-samples", type=int, default=1000)
+    p.add_argument("--synthetic-nodes", type=int, default=0, help="skip training; N synthetic nodes")
+    p.add_argument("--noise", type=float, default=1.2, help="noise level of the synthetic activations")
+    p.add_argument("--max-dim", type=int, default=2)
+    p.add_argument("--max-epsilon", type=float, default=0.3)
+    p.add_argument("--engine", default="giotto")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--keep", type=Path, help="keep the files in this directory")
+    p.add_argument("--_stage", help=argparse.SUPPRESS)
+    p.add_argument("--_dir", type=Path, help=argparse.SUPPRESS)
+    a, _ = p.parse_known_args()
+    if a._stage:
+        t0 = time.perf_counter()
+        STAGES[a._stage](a, a._dir)
+        print(json.dumps({"stage": a._stage, "seconds": time.perf_counter() - t0,
+                          "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        return
+    forwarded = [x for x in sys.argv[1:]]
+    stages = (["synthetic_activations"] if a.synthetic_nodes else ["train", "activations"]) + [
+        "functional_graph", "sparse_distance", "persistence", "betti_curves"]
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = a.keep or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        rows = [run_one(forwarded, workdir, s) for s in stages]
+        import numpy as np
+        n = np.load(workdir / "activations.npy", mmap_mode="r").shape[1]
+        from dnn_topology.dipha_io import read_sparse_distance_matrix, read_persistence_diagram
+        sp = read_sparse_distance_matrix(workdir / "distance_sparse.bin")
+        dg = read_persistence_diagram(workdir / "diagram.bin")
+    what = f"{a.synthetic_nodes} synthetic nodes" if a.synthetic_nodes else f"{a.network} on {a.dataset}, epoch 1"
+    print(f"\n{what}: {n} nodes, {a.n_samples} samples, H0..H{a.max_dim}, max_epsilon {a.max_epsilon}, "
+          f"engine {a.engine}, {a.threads} threads")
+    print(f"pairs within distance {2 * a.max_epsilon:g}: {sp.nnz // 2} of {n * (n - 1) // 2} "
+          f"({100 * sp.nnz / max(n * (n - 1), 1):.2f}%); diagram: {len(dg)} records")
+    print(f"{'stage':<22}{'seconds':>10}{'peak MB':>10}")
+    for r in rows:
+        print(f"{r['stage']:<22}{r['seconds']:>10.2f}{r['peak_mb']:>10.0f}")
+    topo = [r for r in rows if r["stage"] not in ("train", "activations", "synthetic_activations")]
+    print(f"{'activations->betti':<22}{sum(r['seconds'] for r in topo):>10.2f}{max(r['peak_mb'] for r in topo):>10.0f}")
+
+
+if __name__ == "__main__":
+    main()
