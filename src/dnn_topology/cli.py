@@ -1,0 +1,250 @@
+"""The ``dnn-topology`` command line.
+
+Subcommands:
+
+``full-to-sparse MAX_EPS INPUT OUTPUT``
+    DIPHA's ``full_to_sparse_distance_matrix``, byte for byte.
+``dipha --upper_dim D [--dual] [--benchmark] [--threads N] [--engine E] INPUT OUTPUT``
+    Drop-in for ``mpiexec -n N dipha --upper_dim D [--dual] INPUT OUTPUT`` on DISTANCE_MATRIX and
+    SPARSE_DISTANCE_MATRIX inputs; the output file is identical to DIPHA's.
+``import-original --original-root DIR --net NET --dataset DS --trial T --results DIR --run NAME``
+    Copy/convert the original code's checkpoints, distance matrices and diagrams into our layout.
+
+Errors are reported as ``dnn-topology: error: ...`` (naming the file) with exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import dipha_io as dio
+from . import persistence as pers
+from .original_import import ImportOriginalError, import_original, summarize
+
+PROG = "dnn-topology"
+THREAD_ENV_VARS = ("DNN_TOPOLOGY_THREADS", "OMP_NUM_THREADS")
+
+
+class CliError(Exception):
+    """An error to report as ``dnn-topology: error: <message>`` with exit status 2."""
+
+
+class _UsageError(CliError):
+    """A command-line usage error (argparse); the usage line is printed as well."""
+
+    def __init__(self, message: str, usage: str):
+        super().__init__(message)
+        self.usage = usage
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of exiting, so that ``main`` returns the status."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise _UsageError(message, self.format_usage())
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def parse_max_eps(text: str) -> float:
+    """Parse MAX_EPS like DIPHA's ``std::stod`` with the whole argument consumed."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise CliError(f"MAX_EPS must be a number, got {text!r}") from None
+    if "_" in text or text != text.strip() or value != value:
+        raise CliError(f"MAX_EPS must be a number, got {text!r}")
+    return value
+
+
+def resolve_threads(requested: int | None, environ: dict[str, str] | None = None) -> int:
+    """``--threads`` if given, else ``DNN_TOPOLOGY_THREADS``, else ``OMP_NUM_THREADS``, else 1."""
+    if requested is not None:
+        if requested < 1:
+            raise CliError(f"--threads must be >= 1, got {requested}")
+        return requested
+    environ = os.environ if environ is None else environ
+    for var in THREAD_ENV_VARS:
+        raw = environ.get(var, "").strip()
+        if raw:
+            try:
+                value = int(raw)
+            except ValueError:
+                raise CliError(f"environment variable {var}={raw!r} is not a positive integer") from None
+            if value < 1:
+                raise CliError(f"environment variable {var}={raw!r} is not a positive integer")
+            return value
+    return 1
+
+
+class _Timer:
+    """Collects (label, seconds) pairs for ``--benchmark``."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, float]] = []
+
+    def __call__(self, label: str, fn: Callable, *args, **kwargs):
+        t0 = time.perf_counter()
+        result = fn(*args, **kwargs)
+        self.rows.append((label, time.perf_counter() - t0))
+        return result
+
+    def report(self, out) -> None:
+        for label, seconds in self.rows:
+            print(f"{label:<10} {seconds:10.3f} s", file=out)
+        print(f"{'total':<10} {sum(s for _, s in self.rows):10.3f} s", file=out)
+
+
+# --------------------------------------------------------------------------- subcommands
+
+
+def _add_full_to_sparse(sub) -> None:
+    p = sub.add_parser("full-to-sparse", help="DIPHA's full_to_sparse_distance_matrix",
+                       description="Keep the off-diagonal distances d <= 2*MAX_EPS of a DISTANCE_MATRIX "
+                                   "(byte-identical to DIPHA's full_to_sparse_distance_matrix).")
+    p.add_argument("max_eps", metavar="MAX_EPS", help="cut-off in DIPHA's filtration units (distance / 2)")
+    p.add_argument("input", metavar="INPUT", type=Path, help="DIPHA DISTANCE_MATRIX file")
+    p.add_argument("output", metavar="OUTPUT", type=Path, help="DIPHA SPARSE_DISTANCE_MATRIX file to write")
+    p.set_defaults(func=_run_full_to_sparse)
+
+
+def _run_full_to_sparse(args: argparse.Namespace) -> int:
+    max_eps = parse_max_eps(args.max_eps)
+    D = dio.read_distance_matrix(args.input)
+    dio.write_sparse_distance_matrix(args.output, dio.full_to_sparse(D, max_eps, args.input))
+    return 0
+
+
+def _add_dipha(sub) -> None:
+    p = sub.add_parser("dipha", help="drop-in for 'mpiexec -n N dipha --upper_dim D IN OUT'",
+                       description="Vietoris-Rips persistence of a DIPHA (sparse) distance matrix; writes "
+                                   "the same PERSISTENCE_DIAGRAM file as DIPHA.")
+    p.add_argument("--upper_dim", "--upper-dim", dest="upper_dim", type=int, metavar="D",
+                   help="build simplices up to dimension D and report H0..H(D-1) (mandatory, as in DIPHA)")
+    p.add_argument("--dual", action="store_true", help="accepted for compatibility (same results)")
+    p.add_argument("--benchmark", action="store_true", help="print read/compute/write timings")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="threads (giotto) or MPI processes (dipha); default: $DNN_TOPOLOGY_THREADS, "
+                        "$OMP_NUM_THREADS, 1")
+    p.add_argument("--engine", choices=pers.ENGINES, default=pers.DEFAULT_ENGINE,
+                   help=f"persistence engine (default {pers.DEFAULT_ENGINE})")
+    p.add_argument("--no-collapse", action="store_true", help="giotto: do not use edge collapse")
+    p.add_argument("--dipha-binary", metavar="PATH",
+                   help="engine dipha: the DIPHA executable (default dipha/build/dipha, then PATH)")
+    p.add_argument("--mpiexec", metavar="PATH", help="engine dipha: MPI launcher (used when N > 1 or given)")
+    p.add_argument("input", metavar="INPUT", type=Path, help="DISTANCE_MATRIX or SPARSE_DISTANCE_MATRIX file")
+    p.add_argument("output", metavar="OUTPUT", type=Path, help="PERSISTENCE_DIAGRAM file to write")
+    p.set_defaults(func=_run_dipha)
+
+
+def _engine_options(args: argparse.Namespace) -> dict:
+    if args.engine == "giotto":
+        return {"collapse_edges": not args.no_collapse}
+    if args.engine == "dipha":
+        return {"binary": args.dipha_binary, "mpiexec": args.mpiexec, "dual": args.dual}
+    return {}
+
+
+def _run_dipha(args: argparse.Namespace) -> int:
+    if args.upper_dim is None:
+        raise CliError(f"--upper_dim is required for distance-matrix input {args.input} "
+                       "(DIPHA reports H0..H(D-1) for --upper_dim D)")
+    if args.upper_dim < 1:
+        raise CliError(f"--upper_dim must be >= 1, got {args.upper_dim}")
+    threads = resolve_threads(args.threads)
+    opts = _engine_options(args)
+    timer = _Timer()
+    if args.engine == "dipha":
+        timer("dipha", pers.compute_persistence_file, args.input, args.output, args.upper_dim,
+              engine="dipha", n_threads=threads, **opts)
+    else:
+        matrix = timer("read", pers.load_distance_input, args.input)
+        diagram = timer("compute", pers.compute_persistence, matrix, args.upper_dim, args.engine, threads, **opts)
+        timer("write", dio.write_persistence_diagram, args.output, diagram)
+    if args.benchmark:
+        print(f"input {args.input}, engine {args.engine}, threads {threads}, upper_dim {args.upper_dim}")
+        timer.report(sys.stdout)
+    return 0
+
+
+def _add_import_original(sub) -> None:
+    p = sub.add_parser("import-original", help="import the original code's checkpoints and DIPHA files",
+                       description="Copy/convert checkpoint/<net>_<dataset>/ckpt_trial_<T>_epoch_<E>.t7, "
+                                   "adj_epc<E>_trl<T>.bin and adj_epc<E>_trl<T>[_<eps>].bin.out into "
+                                   "<results>/<run>/trial_<T>/.")
+    p.add_argument("--original-root", required=True, type=Path, metavar="DIR",
+                   help="directory holding the original's checkpoint/ and adjacency folders")
+    p.add_argument("--net", required=True, help="network name, e.g. lenet")
+    p.add_argument("--dataset", required=True, help="dataset name, e.g. mnist")
+    p.add_argument("--trial", required=True, type=int, metavar="T")
+    p.add_argument("--results", required=True, type=Path, metavar="DIR", help="our results directory")
+    p.add_argument("--run", required=True, metavar="NAME", help="run name under --results")
+    p.add_argument("--epochs", type=int, nargs="+", metavar="E", help="only these epochs (default: all found)")
+    p.add_argument("--adjacency-dir", type=Path, metavar="DIR",
+                   help="folder with adj_epc*.bin[.out] (default: searched under --original-root)")
+    p.add_argument("--max-eps", metavar="EPS", help="pick adj_epc<E>_trl<T>_<EPS>.bin.out when several exist")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.set_defaults(func=_run_import_original)
+
+
+def _run_import_original(args: argparse.Namespace) -> int:
+    imported = import_original(args.original_root, args.net, args.dataset, args.trial, args.results, args.run,
+                               epochs=args.epochs, adjacency_dir=args.adjacency_dir, max_eps=args.max_eps,
+                               overwrite=args.overwrite)
+    print(summarize(imported))
+    return 0
+
+
+SUBCOMMANDS = (_add_full_to_sparse, _add_dipha, _add_import_original)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Topology of deep-network activations: DIPHA-compatible tools.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def _os_error_message(err: OSError) -> str:
+    name = err.filename if err.filename is not None else "?"
+    return f"{name}: {err.strerror or err}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 success, 2 error)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return 2
+        return int(args.func(args))
+    except SystemExit as exit_:  # --help / --version
+        return int(exit_.code or 0)
+    except _UsageError as err:
+        sys.stderr.write(err.usage)
+        return _fail(str(err))
+    except (CliError, dio.DiphaFormatError, pers.PersistenceError, ImportOriginalError) as err:
+        return _fail(str(err))
+    except OSError as err:
+        return _fail(_os_error_message(err))
+    except ValueError as err:
+        return _fail(str(err))
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
