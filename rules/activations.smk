@@ -3,15 +3,16 @@ rule activations:
     input:
         checkpoint=checkpoint_of,
     output:
-        activations=EPOCH_DIR + "/activations.npy",
-        nodes=EPOCH_DIR + "/nodes.csv",
+        activations="results/{run}/trial_{trial}/epoch_{epoch}/activations.npy",
+        nodes="results/{run}/trial_{trial}/epoch_{epoch}/nodes.csv",
     params:
         network=run_option("run", "network"),
         dataset=run_option("run", "dataset"),
         data=lambda wildcards: RUNS[wildcards.run]["data"],
         options=lambda wildcards: RUNS[wildcards.run]["activations"],
+        binarize_class=run_option("training", "binarize_class"),
     log:
-        LOGS + "/{run}/trial_{trial}/epoch_{epoch}/activations.log",
+        "logs/{run}/trial_{trial}/epoch_{epoch}/activations.log",
     threads: 1
     resources:
         mem_mb=lambda wildcards: RUNS[wildcards.run]["resources"]["activations_mem_mb"],

@@ -3,13 +3,13 @@ rule aggregate:
     input:
         curves=per_epoch("betti_curves.csv"),
         summaries=per_epoch("betti_summary.csv"),
-        training=expand(RESULTS + "/{{run}}/trial_{trial}/training.csv", trial=TRIALS),
+        training=expand("results/{{run}}/trial_{trial}/training.csv", trial=TRIALS),
     output:
-        curves=RESULTS + "/{run}/betti_curves.csv",
-        summary=RESULTS + "/{run}/betti_summary.csv",
-        training=RESULTS + "/{run}/training.csv",
+        curves="results/{run}/betti_curves.csv",
+        summary="results/{run}/betti_summary.csv",
+        training="results/{run}/training.csv",
     log:
-        LOGS + "/{run}/aggregate.log",
+        "logs/{run}/aggregate.log",
     threads: 1
     resources:
         mem_mb=2000,
@@ -23,11 +23,11 @@ rule aggregate:
 rule plot:
     """Figures of a run (PNG and PDF)."""
     input:
-        curves=RESULTS + "/{run}/betti_curves.csv",
-        summary=RESULTS + "/{run}/betti_summary.csv",
-        training=RESULTS + "/{run}/training.csv",
+        curves="results/{run}/betti_curves.csv",
+        summary="results/{run}/betti_summary.csv",
+        training="results/{run}/training.csv",
         diagrams=lambda wildcards: expand(
-            RESULTS + "/{run}/trial_{trial}/epoch_{epoch}/diagram.bin",
+            "results/{run}/trial_{trial}/epoch_{epoch}/diagram.bin",
             run=wildcards.run,
             trial=TRIALS[0],
             epoch=TOPOLOGY_EPOCHS,
@@ -35,12 +35,12 @@ rule plot:
     output:
         **{
             f"{plot}_{ext}": report(
-                RESULTS + f"/{{run}}/plots/{plot}.{ext}",
+                f"results/{{run}}/plots/{plot}.{ext}",
                 caption=f"../report/{plot}.rst",
                 category="{run}",
             )
             if ext == "png"
-            else RESULTS + f"/{{run}}/plots/{plot}.{ext}"
+            else f"results/{{run}}/plots/{plot}.{ext}"
             for plot in PLOTS
             for ext in ("png", "pdf")
         },
@@ -48,7 +48,7 @@ rule plot:
         max_epsilon=config["topology"]["max_epsilon"],
         epochs=TOPOLOGY_EPOCHS,
     log:
-        LOGS + "/{run}/plot.log",
+        "logs/{run}/plot.log",
     threads: 1
     resources:
         mem_mb=2000,

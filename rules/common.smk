@@ -4,20 +4,18 @@ import re
 
 from snakemake.utils import validate
 
-from dnn_topology.workflow_config import check_config, run_table
+from dnn_topology.workflow_config import check_config, persistence_engine, run_table
 
 validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
 
-RESULTS = "results"
-LOGS = "logs"
 RUNS = run_table(config)  # run name -> merged per-run options
 TRIALS = config["trials"]
 EPOCHS = config["training"]["epochs"]
 TOPOLOGY_EPOCHS = sorted(config["topology"]["epochs"])
 MAX_DIM = config["topology"]["max_dim"]
+ENGINE, ENGINE_OPTIONS = persistence_engine(config["topology"])
 PLOTS = ["betti_curves_density", "betti_curves_epsilon", "persistence_diagrams", "summaries"]
-EPOCH_DIR = RESULTS + "/{run}/trial_{trial}/epoch_{epoch}"
 ENV = "../envs/dnn_topology.yaml"
 
 
@@ -29,8 +27,8 @@ wildcard_constraints:
 
 def all_targets():
     return [
-        *expand(RESULTS + "/{run}/{table}.csv", run=RUNS, table=["betti_curves", "betti_summary", "training"]),
-        *expand(RESULTS + "/{run}/plots/{plot}.{ext}", run=RUNS, plot=PLOTS, ext=["png", "pdf"]),
+        *expand("results/{run}/{table}.csv", run=RUNS, table=["betti_curves", "betti_summary", "training"]),
+        *expand("results/{run}/plots/{plot}.{ext}", run=RUNS, plot=PLOTS, ext=["png", "pdf"]),
     ]
 
 
@@ -44,7 +42,7 @@ def per_epoch(pattern):
 
     def files(wildcards):
         return expand(
-            RESULTS + "/{run}/trial_{trial}/epoch_{epoch}/" + pattern,
+            f"results/{{run}}/trial_{{trial}}/epoch_{{epoch}}/{pattern}",
             run=wildcards.run,
             trial=TRIALS,
             epoch=TOPOLOGY_EPOCHS,
@@ -58,4 +56,4 @@ def checkpoint_of(wildcards):
         raise ValueError(
             f"epoch {wildcards.epoch} was requested but training.epochs is {EPOCHS}"
         )
-    return RESULTS + f"/{wildcards.run}/trial_{wildcards.trial}/checkpoints/epoch_{wildcards.epoch}.pt"
+    return f"results/{wildcards.run}/trial_{wildcards.trial}/checkpoints/epoch_{wildcards.epoch}.pt"

@@ -1,11 +1,11 @@
 rule functional_graph:
     """Distance 1 - |corr| between nodes, as a DIPHA DISTANCE_MATRIX (the full DIPHA input)."""
     input:
-        activations=EPOCH_DIR + "/activations.npy",
+        activations="results/{run}/trial_{trial}/epoch_{epoch}/activations.npy",
     output:
-        distance=EPOCH_DIR + "/distance.bin",
+        distance="results/{run}/trial_{trial}/epoch_{epoch}/distance.bin",
     log:
-        LOGS + "/{run}/trial_{trial}/epoch_{epoch}/functional_graph.log",
+        "logs/{run}/trial_{trial}/epoch_{epoch}/functional_graph.log",
     threads: 1
     resources:
         mem_mb=lambda wildcards: RUNS[wildcards.run]["resources"]["graph_mem_mb"],
@@ -19,13 +19,13 @@ rule functional_graph:
 rule sparse_distance:
     """The distance matrix cut at max_epsilon, as DIPHA's full_to_sparse_distance_matrix writes it."""
     input:
-        distance=EPOCH_DIR + "/distance.bin",
+        distance="results/{run}/trial_{trial}/epoch_{epoch}/distance.bin",
     output:
-        sparse=EPOCH_DIR + "/distance_sparse.bin",
+        sparse="results/{run}/trial_{trial}/epoch_{epoch}/distance_sparse.bin",
     params:
         max_epsilon=config["topology"]["max_epsilon"],
     log:
-        LOGS + "/{run}/trial_{trial}/epoch_{epoch}/sparse_distance.log",
+        "logs/{run}/trial_{trial}/epoch_{epoch}/sparse_distance.log",
     threads: 1
     resources:
         mem_mb=lambda wildcards: RUNS[wildcards.run]["resources"]["graph_mem_mb"],

@@ -1,15 +1,15 @@
 rule persistence:
     """Vietoris-Rips persistence diagram H0..H<max_dim>, in DIPHA's PERSISTENCE_DIAGRAM format."""
     input:
-        sparse=EPOCH_DIR + "/distance_sparse.bin",
+        sparse="results/{run}/trial_{trial}/epoch_{epoch}/distance_sparse.bin",
     output:
-        diagram=EPOCH_DIR + "/diagram.bin",
+        diagram="results/{run}/trial_{trial}/epoch_{epoch}/diagram.bin",
     params:
         upper_dim=MAX_DIM + 1,
-        engine=config["topology"]["engine"],
-        dipha=config["topology"]["dipha"],
+        engine=ENGINE,
+        engine_options=ENGINE_OPTIONS,
     log:
-        LOGS + "/{run}/trial_{trial}/epoch_{epoch}/persistence.log",
+        "logs/{run}/trial_{trial}/epoch_{epoch}/persistence.log",
     threads: config["topology"]["threads"]
     resources:
         mem_mb=lambda wildcards: RUNS[wildcards.run]["resources"]["persistence_mem_mb"],

@@ -7,5 +7,6 @@ with log_to_file(snakemake.log[0]):
     acts, nodes = compute_activations(
         snakemake.input.checkpoint, p.network, p.dataset, p.options["n_samples"],
         node_selection=p.options["node_selection"], split=p.options["split"], **p.data,
+        binarize_class=p.binarize_class,
         device=snakemake.config["device"], threads=snakemake.threads)
     save_activations(acts, nodes, snakemake.output.activations, snakemake.output.nodes)

@@ -35,9 +35,9 @@ def snakemake(workdir: Path, *args: str, config: Path | None = None, check: bool
     """Run ``python -m snakemake`` on the project's Snakefile in ``workdir``."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(workdir), "--cores", "2",
            "--workflow-profile", str(REPO / "profiles" / "default")]
-    if config is not None:
-        cmd += ["--configfile", str(config)]
     cmd += list(args)
+    if config is not None:  # last: --configfile takes several values and would swallow targets
+        cmd += ["--configfile", str(config)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:

@@ -11,6 +11,8 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from . import datasets as dsets
 from .io_utils import atomic_path, get_logger
+from .models import feature_shapes
+from .node_selection import NodeSelection, plan_selection
 from .training import load_checkpoint, resolve_device
 
 
@@ -24,37 +26,34 @@ def fixed_samples(dataset: str, n_samples: int, split: str = "test", data_dir: s
     return Subset(ds, range(n_samples))
 
 
-def layer_activations(net: torch.nn.Module, samples: Dataset, device: torch.device,
-                      batch_size: int = 250) -> list[np.ndarray]:
-    """Activations of every feature layer of ``net`` (eval mode), one array per layer,
-    shape ``(n_samples, *layer_shape)``, float32."""
+def node_activations(net: torch.nn.Module, samples: Dataset, selection: NodeSelection, device: torch.device,
+                     batch_size: int = 250) -> np.ndarray:
+    """Activations (n_samples, N) of the selected nodes of ``net`` in eval mode, float32.
+
+    The selection is applied batch by batch, so whole layers are never held for all samples.
+    """
     net.eval()
-    chunks: list[list[np.ndarray]] = []
+    out = []
     with torch.no_grad():
         for x, _ in DataLoader(samples, batch_size=batch_size, shuffle=False):
-            feats = net.forward_features(x.to(device))
-            if not chunks:
-                chunks = [[] for _ in feats]
-            for k, f in enumerate(feats):
-                chunks[k].append(f.detach().float().cpu().numpy())
-    return [np.concatenate(c, axis=0) for c in chunks]
+            feats = [f.detach().float().cpu().numpy() for f in net.forward_features(x.to(device))]
+            out.append(selection.apply(feats))
+    return np.concatenate(out, axis=0)
 
 
 def compute_activations(checkpoint: str | Path, network: str, dataset: str, n_samples: int,
                         node_selection: dict | None = None, split: str = "test",
                         data_dir: str | Path = "data", download: bool = False, device: str = "auto",
-                        threads: int = 1) -> tuple[np.ndarray, pd.DataFrame]:
+                        threads: int = 1, binarize_class: int | None = None) -> tuple[np.ndarray, pd.DataFrame]:
     """Node activations (n_samples, N) of ``checkpoint`` and the table describing each node."""
-    from .node_selection import select_nodes
-
     torch.set_num_threads(max(1, int(threads)))
     dev = resolve_device(device)
-    spec = dsets.get_spec(dataset)
+    spec = dsets.effective_spec(dsets.get_spec(dataset), binarize_class)
     net, _ = load_checkpoint(checkpoint, network, spec, dev)
-    samples = fixed_samples(dataset, n_samples, split, data_dir, download)
-    feats = layer_activations(net, samples, dev)
-    opts = dict(node_selection or {})
-    acts, nodes = select_nodes(feats, list(net.feature_layers), **opts)
+    shapes = feature_shapes(net, spec)
+    selection = plan_selection(list(shapes.values()), list(shapes), **dict(node_selection or {}))
+    acts = node_activations(net, fixed_samples(dataset, n_samples, split, data_dir, download), selection, dev)
+    nodes = selection.table
     get_logger().info("%s: %d samples x %d nodes (%s)", checkpoint, acts.shape[0], acts.shape[1],
                       ", ".join(f"{k}: {v}" for k, v in nodes.groupby("layer", sort=False).size().items()))
     return acts, nodes

@@ -95,19 +95,22 @@ def _set_rng_state(state: dict) -> None:
 def training_data(cfg: TrainConfig) -> tuple[Dataset, Dataset, dsets.DatasetSpec, pd.DataFrame | None]:
     """Train and test sets with the memorization controls of ``cfg`` applied.
 
-    Returns ``(train, test, spec, label_record)``; ``label_record`` lists every training
-    sample whose label was changed (None when no control is active).
+    Returns ``(train, test, spec, label_record)``: ``spec`` is the one the network is built for
+    (2 classes when labels are binarized) and ``label_record`` lists every kept training sample
+    with its original and new label (None when no control is active).
     """
     spec = dsets.get_spec(cfg.dataset)
     train = dsets.load_split(cfg.dataset, "train", cfg.data_dir, cfg.download)
     test = dsets.load_split(cfg.dataset, "test", cfg.data_dir, cfg.download)
-    controls = getattr(dsets, "apply_memorization_controls", None)
-    if controls is None:
-        if cfg.permute_labels or cfg.subset != 1.0 or cfg.binarize_class is not None:
-            raise NotImplementedError("memorization controls are not available in this version")
+    if cfg.permute_labels == 0 and cfg.subset == 1.0 and cfg.binarize_class is None:
         return train, test, spec, None
-    return controls(train, test, spec, permute_fraction=cfg.permute_labels, subset=cfg.subset,
-                    binarize_class=cfg.binarize_class, seed=cfg.seed)
+    controlled = dsets.apply_memorization_controls(
+        dsets.dataset_labels(train), subset_fraction=cfg.subset, permute_fraction=cfg.permute_labels,
+        binarize_class=cfg.binarize_class, seed=cfg.seed)
+    train = dsets.RelabelledDataset(train, controlled.labels, controlled.indices)
+    if cfg.binarize_class is not None:
+        test = dsets.RelabelledDataset(test, dsets.binarize_labels(dsets.dataset_labels(test), cfg.binarize_class))
+    return train, test, dsets.effective_spec(spec, cfg.binarize_class), controlled.record
 
 
 def evaluate(net: torch.nn.Module, loader: DataLoader, device: torch.device) -> tuple[float, float]:

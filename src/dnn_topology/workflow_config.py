@@ -47,11 +47,12 @@ def check_config(config: dict) -> None:
 
 
 def estimated_nodes(network: str, dataset: str, node_selection: dict) -> int:
-    """Number of functional-graph nodes a run will have (an upper bound for channel means)."""
-    if node_selection.get("method", "all") in ("random", "chunk_mean") and node_selection.get("n_nodes"):
-        return int(node_selection["n_nodes"])
+    """Number of functional-graph nodes a run will have."""
+    from .node_selection import plan_selection
+
     spec = dsets.get_spec(dataset)
-    return int(sum(models.node_counts(models.build_network(network, spec), spec).values()))
+    shapes = models.feature_shapes(models.build_network(network, spec), spec)
+    return int(plan_selection(list(shapes.values()), list(shapes), **node_selection).n_nodes)
 
 
 def _resources(n_nodes: int, n_samples: int, epochs: int, max_dim: int) -> dict:
@@ -89,3 +90,18 @@ def run_table(config: dict) -> dict[str, dict]:
                                     config["topology"]["max_dim"]),
         }
     return table
+
+
+def persistence_engine(topology: dict) -> tuple[str, dict]:
+    """The engine named by ``topology.engine`` and its options.
+
+    ``auto`` is the default engine, giotto-ph: DIPHA runs only when asked for by name
+    (``engine: dipha``), with the ``topology.dipha`` options.
+    """
+    engine = topology.get("engine", "auto")
+    if engine == "auto":
+        return "giotto", {}
+    if engine == "dipha":
+        dipha = topology.get("dipha", {})
+        return "dipha", {k: dipha[k] for k in ("binary", "mpi_procs", "mpiexec") if k in dipha}
+    return engine, {}
