@@ -17,11 +17,15 @@ from dnn_topology.dipha_io import Diagram, SparseDistanceMatrix
 from test_dipha_io import (FIXTURE_DIR, corr_distance_matrix, diagram_cases, fresh_seed,
                            random_distance_matrix)
 
+HAVE_GUDHI = pers._gudhi_reduce_graph() is not None
 PY_ENGINES = {
-    "giotto": {},
+    "giotto": {},  # default: edge collapse by GUDHI when installed (sparse input), else by giotto-ph
+    "giotto-collapse-giotto": {"collapser": "giotto"},
     "giotto-no-collapse": {"collapse_edges": False},
     "ripser": {},
 }
+if HAVE_GUDHI:  # gudhi is optional: these variants run where it is installed
+    PY_ENGINES["giotto-collapse-gudhi"] = {"collapser": "gudhi"}
 
 
 def run_engine(name: str, matrix, upper_dim: int) -> Diagram:
@@ -236,10 +240,18 @@ def test_full_matrix_only_ranks_up_to_the_enclosing_radius():
     ({"upper_dim": 2, "engine": "javaplex"}, "unknown persistence engine"),
     ({"upper_dim": 2, "engine": "giotto", "bogus": 1}, "unknown option"),
     ({"upper_dim": 2, "engine": "ripser", "collapse_edges": True}, "unknown option"),
+    ({"upper_dim": 2, "engine": "giotto", "collapser": "magic"}, "unknown collapser"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         pers.compute_persistence(np.zeros((2, 2)), **kwargs)
+
+
+@pytest.mark.skipif(HAVE_GUDHI, reason="gudhi is installed")
+def test_gudhi_collapser_needs_gudhi():
+    S = dio.full_to_sparse(random_distance_matrix(np.random.default_rng(0), 6), 1.0)
+    with pytest.raises(pers.PersistenceError, match="needs the gudhi package"):
+        pers.compute_persistence(S, 2, collapser="gudhi")
 
 
 def test_invalid_matrix_is_rejected():
