@@ -22,7 +22,9 @@ import time
 import numpy as np
 
 VARIANTS = {
-    "giotto": ("giotto", {"collapse_edges": True}),
+    "giotto": ("giotto", {"collapse_edges": True}),  # collapser auto: gudhi when installed
+    "giotto-collapse-giotto": ("giotto", {"collapser": "giotto"}),
+    "giotto-collapse-gudhi": ("giotto", {"collapser": "gudhi"}),
     "giotto-no-collapse": ("giotto", {"collapse_edges": False}),
     "ripser": ("ripser", {}),
 }

@@ -52,10 +52,11 @@ def test_dipha_is_byte_identical(engine, inp, out, upper_dim, tmp_path, capsys):
 def test_dipha_without_collapse_and_with_threads(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("DNN_TOPOLOGY_THREADS", "2")
     target = tmp_path / "o"
-    code, _, err = run_cli(capsys, "dipha", "--upper-dim", 3, "--no-collapse", FIXTURE_DIR / "corr80.sparse_eps0.3.bin",
-                           target)
-    assert code == 0, err
-    assert target.read_bytes() == (FIXTURE_DIR / "corr80.sparse_eps0.3.upper_dim3.diagram").read_bytes()
+    for option in (["--no-collapse"], ["--collapser", "giotto"]):
+        code, _, err = run_cli(capsys, "dipha", "--upper-dim", 3, *option, FIXTURE_DIR / "corr80.sparse_eps0.3.bin",
+                               target)
+        assert code == 0, err
+        assert target.read_bytes() == (FIXTURE_DIR / "corr80.sparse_eps0.3.upper_dim3.diagram").read_bytes()
 
 
 def test_dipha_engine_uses_the_given_binary(tmp_path, capsys):

@@ -134,6 +134,8 @@ def _add_dipha(sub) -> None:
     p.add_argument("--engine", choices=pers.ENGINES, default=pers.DEFAULT_ENGINE,
                    help=f"persistence engine (default {pers.DEFAULT_ENGINE})")
     p.add_argument("--no-collapse", action="store_true", help="giotto: do not use edge collapse")
+    p.add_argument("--collapser", choices=pers.COLLAPSERS, default="auto",
+                   help="giotto: edge collapser (auto: gudhi when installed, for sparse input; else giotto)")
     p.add_argument("--dipha-binary", metavar="PATH",
                    help="engine dipha: the DIPHA executable (default dipha/build/dipha, then PATH)")
     p.add_argument("--mpiexec", metavar="PATH", help="engine dipha: MPI launcher (used when N > 1 or given)")
@@ -144,7 +146,7 @@ def _add_dipha(sub) -> None:
 
 def _engine_options(args: argparse.Namespace) -> dict:
     if args.engine == "giotto":
-        return {"collapse_edges": not args.no_collapse}
+        return {"collapse_edges": not args.no_collapse, "collapser": args.collapser}
     if args.engine == "dipha":
         return {"binary": args.dipha_binary, "mpiexec": args.mpiexec, "dual": args.dual}
     return {}
