@@ -19,6 +19,7 @@ include: "rules/functional_graph.smk"
 include: "rules/persistence.smk"
 include: "rules/betti_curves.smk"
 include: "rules/aggregate.smk"
+include: "rules/compare.smk"
 
 
 rule all:

@@ -15,6 +15,10 @@ EPOCHS = config["training"]["epochs"]
 TOPOLOGY_EPOCHS = sorted(config["topology"]["epochs"])
 MAX_DIM = config["topology"]["max_dim"]
 ENGINE, ENGINE_OPTIONS = persistence_engine(config["topology"])
+COMPARISONS = {
+    c["name"]: {"runs": c["runs"], "epochs": c.get("epochs", TOPOLOGY_EPOCHS)}
+    for c in config["comparisons"]
+}
 PLOTS = ["betti_curves_density", "betti_curves_epsilon", "persistence_diagrams", "summaries"]
 ENV = "../envs/dnn_topology.yaml"
 
@@ -23,12 +27,19 @@ wildcard_constraints:
     run="|".join(re.escape(r) for r in RUNS),
     trial=r"\d+",
     epoch=r"\d+",
+    comparison="|".join(re.escape(c) for c in COMPARISONS) or "NO_COMPARISON",
 
 
 def all_targets():
     return [
         *expand("results/{run}/{table}.csv", run=RUNS, table=["betti_curves", "betti_summary", "training"]),
         *expand("results/{run}/plots/{plot}.{ext}", run=RUNS, plot=PLOTS, ext=["png", "pdf"]),
+        *expand(
+            "results/comparisons/{comparison}/betti_curves_{x}.{ext}",
+            comparison=COMPARISONS,
+            x=["density", "epsilon"],
+            ext=["png", "pdf"],
+        ),
     ]
 
 

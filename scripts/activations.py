@@ -1,8 +1,10 @@
 """Snakemake script of rule activations (see rules/activations.smk)."""
 from dnn_topology.activations import compute_activations, save_activations
 from dnn_topology.io_utils import log_to_file
+from dnn_topology.workflow_config import register_datasets
 
 with log_to_file(snakemake.log[0]):
+    register_datasets(snakemake.config)
     p = snakemake.params
     acts, nodes = compute_activations(
         snakemake.input.checkpoint, p.network, p.dataset, p.options["n_samples"],

@@ -1,8 +1,10 @@
 """Snakemake script of rule train (see rules/train.smk)."""
 from dnn_topology.io_utils import log_to_file
+from dnn_topology.workflow_config import register_datasets
 from dnn_topology.training import TrainConfig, train
 
 with log_to_file(snakemake.log[0]):
+    register_datasets(snakemake.config)
     p = snakemake.params
     options = dict(p.training)
     options["seed"] = options["seed"] + int(snakemake.wildcards.trial)

@@ -79,7 +79,7 @@ def plot_persistence_diagrams(diagrams: Mapping[int, tuple], max_epsilon: float,
     """One panel per epoch: (birth, death) in epsilon units, colour by dimension; essential
     classes (alive at the cut) are drawn as triangles on the top edge."""
     epochs = sorted(diagrams)
-    ncol = min(len(epochs), 4)
+    ncol = min(len(epochs), 5)
     nrow = int(np.ceil(len(epochs) / ncol))
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(nrow, ncol, figsize=(1.9 * ncol, 1.9 * nrow), squeeze=False)
@@ -167,3 +167,49 @@ def plot_run(run: str, curves_csv, summary_csv, training_csv, diagram_paths: Map
     plot_persistence_diagrams(diagrams, max_epsilon, outputs["persistence_diagrams_png"],
                               outputs["persistence_diagrams_pdf"], f"{run}, trial {first_trial}")
     plot_summaries(summary, training, outputs["summaries_png"], outputs["summaries_pdf"], label)
+
+
+def plot_comparison(curves: Mapping[str, pd.DataFrame], epochs: Sequence[int], x: str, png, pdf,
+                    title: str = "") -> None:
+    """Betti curves of several runs side by side: one row per dimension, one column per epoch,
+    one line per run (mean over trials, min-max band) -- e.g. learning vs memorizing."""
+    dims = sorted(set().union(*(set(c["dim"].unique()) for c in curves.values())))
+    colors = plt.get_cmap("tab10")
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(len(dims), len(epochs), figsize=(1.9 * len(epochs), 1.6 * len(dims)),
+                                 squeeze=False, sharex=True, sharey="row")
+        for j, e in enumerate(epochs):
+            for i, k in enumerate(dims):
+                ax = axes[i][j]
+                for r, (run, c) in enumerate(curves.items()):
+                    g = c[(c["dim"] == k) & (c["epoch"] == e)].groupby("epsilon", sort=True)
+                    if not len(g):
+                        continue
+                    xs, ys = g[x].mean().to_numpy(), g["betti"]
+                    order = np.argsort(xs)
+                    ax.plot(xs[order], ys.mean().to_numpy()[order], color=colors(r), label=run)
+                    if c["trial"].nunique() > 1:
+                        ax.fill_between(xs[order], ys.min().to_numpy()[order], ys.max().to_numpy()[order],
+                                        color=colors(r), alpha=0.15, linewidth=0)
+                if i == 0:
+                    ax.set_title(f"epoch {e}")
+                if j == 0:
+                    ax.set_ylabel(rf"$\\beta_{k}$")
+                if i == len(dims) - 1:
+                    ax.set_xlabel(AXIS_LABELS[x])
+                if x == "density":
+                    ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(curves), frameon=False)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        save_figure(fig, png, pdf)
+
+
+def plot_comparison_files(name: str, curve_csvs: Mapping[str, str], epochs: Sequence[int],
+                          outputs: Mapping[str, str]) -> None:
+    """The comparison figures of ``name`` from each run's aggregated curves."""
+    curves = {run: pd.read_csv(path) for run, path in curve_csvs.items()}
+    for x in ("density", "epsilon"):
+        plot_comparison(curves, epochs, x, outputs[f"{x}_png"], outputs[f"{x}_pdf"], name)

@@ -19,8 +19,18 @@ def run_name(run: dict) -> str:
     return run.get("name") or f"{run['network']}_{run['dataset']}"
 
 
+def register_datasets(config: dict) -> None:
+    """Make the config's ImageFolder datasets known to this process (every job calls this)."""
+    for name, options in config.get("imagefolders", {}).items():
+        try:
+            dsets.register_imagefolder(name=name, **options)
+        except (ValueError, dsets.DatasetUnavailableError) as err:
+            raise ConfigError(f"imagefolders.{name}: {err}") from None
+
+
 def check_config(config: dict) -> None:
     """Raise ConfigError naming the offending key; the schema has already been applied."""
+    register_datasets(config)
     names = [run_name(r) for r in config["runs"]]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -38,12 +48,17 @@ def check_config(config: dict) -> None:
             dsets.get_spec(run["dataset"])
         except ValueError as err:
             raise ConfigError(f"runs[{i}].dataset: {err}") from None
-        check = getattr(dsets, "check_available", None)
-        if check is not None and not config.get("download", False):
-            try:
-                check(run["dataset"], config.get("data_dir", "data"))
-            except dsets.DatasetUnavailableError as err:
-                raise ConfigError(f"runs[{i}].dataset: {err}") from None
+        try:
+            dsets.check_available(run["dataset"], config.get("data_dir", "data"), config.get("download", False))
+        except dsets.DatasetUnavailableError as err:
+            raise ConfigError(f"runs[{i}].dataset: {err}") from None
+    for i, comparison in enumerate(config.get("comparisons", [])):
+        unknown = sorted(set(comparison["runs"]) - set(names))
+        if unknown:
+            raise ConfigError(f"comparisons[{i}].runs: {unknown} are not run names (runs are {names})")
+        late = [e for e in comparison.get("epochs", []) if e not in config["topology"]["epochs"]]
+        if late:
+            raise ConfigError(f"comparisons[{i}].epochs: {late} are not in topology.epochs")
 
 
 def estimated_nodes(network: str, dataset: str, node_selection: dict) -> int:

@@ -1,0 +1,69 @@
+"""Every ready-made configuration in config/ is valid, and the memorization controls wire through."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from dnn_topology import workflow_config
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = yaml.safe_load((REPO / "schemas" / "config.schema.yaml").read_text())
+CONFIGS = sorted((REPO / "config").glob("*.yaml"))
+
+
+def with_defaults(config: dict) -> dict:
+    """Validate like snakemake.utils.validate(set_default=True) does."""
+    from snakemake.utils import validate
+
+    validate(config, str(REPO / "schemas" / "config.schema.yaml"), set_default=True)
+    return config
+
+
+def test_there_is_one_config_per_experiment_family():
+    names = {p.stem for p in CONFIGS}
+    assert {"config", "lenet_mnist", "vgg16_cifar10", "memorization"} <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_config_is_valid_and_its_runs_build(path, monkeypatch):
+    config = with_defaults(yaml.safe_load(path.read_text()))
+    # datasets other than mnist5k are not on this machine: check everything but their files
+    monkeypatch.setattr(workflow_config.dsets, "check_available", lambda *a, **k: None)
+    workflow_config.check_config(config)
+    table = workflow_config.run_table(config)
+    assert table
+    for name, run in table.items():
+        assert run["resources"]["n_nodes"] >= 10
+        assert run["resources"]["persistence_mem_mb"] > 0
+
+
+def test_memorization_config_compares_true_and_permuted_labels():
+    config = with_defaults(yaml.safe_load((REPO / "config" / "memorization.yaml").read_text()))
+    table = workflow_config.run_table(config)
+    perms = sorted(run["training"]["permute_labels"] for run in table.values())
+    assert perms == [0.0, 1.0]
+    assert set(config["comparisons"][0]["runs"]) == set(table)
+
+
+def test_vgg16_config_reduces_to_about_6000_nodes(monkeypatch):
+    config = with_defaults(yaml.safe_load((REPO / "config" / "vgg16_cifar10.yaml").read_text()))
+    monkeypatch.setattr(workflow_config.dsets, "check_available", lambda *a, **k: None)
+    (run,) = workflow_config.run_table(config).values()
+    assert 5000 <= run["resources"]["n_nodes"] <= 6500
+
+
+def test_unknown_comparison_run_names_the_key():
+    config = with_defaults(yaml.safe_load((REPO / "config" / "memorization.yaml").read_text()))
+    config["comparisons"][0]["runs"] = ["lenet_mnist5k_perm0", "nope"]
+    with pytest.raises(workflow_config.ConfigError, match=r"comparisons\[0\]\.runs"):
+        workflow_config.check_config(config)
+
+
+def test_schema_rejects_unknown_keys():
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["training"]["learning_rate"] = 0.1
+    with pytest.raises(Exception, match="learning_rate"):
+        with_defaults(config)
