@@ -171,3 +171,23 @@ def test_semantic_config_errors_name_the_key(tmp_path):
     config["runs"][0]["network"] = "lenet5000"
     proc = snakemake(tmp_path, "-n", config=write_config(tmp_path, config), check=False)
     assert proc.returncode != 0 and "runs[0].network" in proc.stderr + proc.stdout
+
+
+def test_memorization_config_runs_end_to_end(tmp_path):
+    """config/memorization.yaml as shipped: true vs 100% permuted labels, and their comparison figure."""
+    from workflow_helpers import REPO
+
+    snakemake(tmp_path, config=REPO / "config" / "memorization.yaml")
+    out = tmp_path / "results"
+    for ext in ("png", "pdf"):
+        assert (out / f"comparisons/learning_vs_memorizing/betti_curves_density.{ext}").stat().st_size > 0
+    acc = {run: pd.read_csv(out / run / "training.csv").groupby("epoch")["test_acc"].mean()
+           for run in ("lenet_mnist5k_perm0", "lenet_mnist5k_perm100")}
+    # true labels generalize; permuted labels cannot beat chance on the (unpermuted) test set
+    assert acc["lenet_mnist5k_perm0"].iloc[-1] > 0.9
+    assert acc["lenet_mnist5k_perm100"].iloc[-1] < 0.2
+    labels = pd.read_csv(out / "lenet_mnist5k_perm100/trial_0/labels.csv")
+    assert len(labels) == 4000 and labels["permuted"].all()
+    assert (labels["original_label"] != labels["new_label"]).mean() > 0.8
+    curves = pd.read_csv(out / "lenet_mnist5k_perm100/betti_curves.csv")
+    assert set(curves["epoch"]) == {0, 2, 6, 12}

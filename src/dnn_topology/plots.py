@@ -194,7 +194,7 @@ def plot_comparison(curves: Mapping[str, pd.DataFrame], epochs: Sequence[int], x
                 if i == 0:
                     ax.set_title(f"epoch {e}")
                 if j == 0:
-                    ax.set_ylabel(rf"$\\beta_{k}$")
+                    ax.set_ylabel(rf"$\beta_{k}$")
                 if i == len(dims) - 1:
                     ax.set_xlabel(AXIS_LABELS[x])
                 if x == "density":
