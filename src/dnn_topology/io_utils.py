@@ -58,6 +58,8 @@ def log_to_file(path: str | Path | None) -> Iterator[logging.Logger]:
         h.setFormatter(fmt)
         logger.addHandler(h)
     logging.captureWarnings(True)
+    if os.environ.get("SLURM_JOB_ID"):  # running as a SLURM job: record which one, for the cluster's logs
+        logger.info("SLURM job %s on %s", os.environ["SLURM_JOB_ID"], os.environ.get("SLURMD_NODENAME", "?"))
     try:
         yield logger
     except Exception:
