@@ -1,5 +1,4 @@
 """Training: real torch training on mnist5k, checkpoints, metrics and resumption."""
-import os
 import signal
 import subprocess
 import sys

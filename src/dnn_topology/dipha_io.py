@@ -22,16 +22,15 @@ filtration value of the complex that was built.
 """
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
+
+from .io_utils import atomic_path
 
 MAGIC = 8067171840
 WEIGHTED_BOUNDARY_MATRIX = 0
@@ -75,25 +74,8 @@ def _type_name(type_id: int) -> str:
 # --------------------------------------------------------------------------- atomic writes
 
 
-@contextlib.contextmanager
-def atomic_output(path: PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; move it onto ``path`` only if the block succeeds."""
-    path = Path(path)
-    for parent in (path.parent, *path.parent.parents):
-        if parent.exists():
-            if not parent.is_dir():
-                raise NotADirectoryError(errno.ENOTDIR, f"not a directory, cannot write {path} there", str(parent))
-            break
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+# one implementation for the whole package: see io_utils.atomic_path
+atomic_output = atomic_path
 
 
 def _write_header(f: BinaryIO, type_id: int, *counts: int) -> None:
