@@ -6,7 +6,8 @@ stage's alone, imports included) on files in a scratch directory, exactly as the
 scripts call the library. Prints a table; not a test.
 
     python benchmarks/stages.py                         # LeNet on mnist5k, 1,820 nodes, epoch 1
-    python benchmarks/stages.py --synthetic-nodes 6000  # the big-network target: ~6,000 nodes
+    python benchmarks/stages.py --network conv_2 --n-nodes 6000   # big-network target: ~6,000 real nodes
+    python benchmarks/stages.py --synthetic-nodes 6000  # ~6,000 synthetic nodes (no training)
     python benchmarks/stages.py --threads 2 --max-dim 2 --max-epsilon 0.3 --keep /tmp/bench
 """
 from __future__ import annotations
@@ -30,18 +31,21 @@ def stage_train(a, d: Path):
 
 def stage_activations(a, d: Path):
     from dnn_topology.activations import compute_activations, save_activations
-    acts, nodes = compute_activations(d / "epoch_1.pt", a.network, a.dataset, a.n_samples, threads=a.threads)
+    selection = {"method": a.selection, "n_nodes": a.n_nodes} if a.n_nodes else {"method": "all"}
+    acts, nodes = compute_activations(d / "epoch_1.pt", a.network, a.dataset, a.n_samples, node_selection=selection,
+                                      threads=a.threads)
     save_activations(acts, nodes, d / "activations.npy", d / "nodes.csv")
 
 
 def stage_synthetic_activations(a, d: Path):
-    """Activations of N nodes driven by a few hundred latent factors plus noise (a correlation
-    structure like a network's: about 4% of pairs within distance 0.6)."""
+    """Activations of N nodes, each driven by one of a few latent factors plus noise: a correlation
+    structure with a few percent of pairs within distance 0.6, as in a network's graph."""
     import numpy as np
-    from dnn_topology.activations import save_activations
     import pandas as pd
+
+    from dnn_topology.activations import save_activations
     rng = np.random.default_rng(0)
-    n, N, k = a.n_samples, a.synthetic_nodes, 60
+    n, N, k = a.n_samples, a.synthetic_nodes, a.groups
     factors = rng.standard_normal((n, k))
     groups = rng.integers(0, k, N)
     acts = factors[:, groups] * rng.uniform(0.5, 1.5, N) + rng.standard_normal((n, N)) * a.noise
@@ -50,9 +54,8 @@ def stage_synthetic_activations(a, d: Path):
 
 
 def stage_functional_graph(a, d: Path):
-    from dnn_topology.activations import load_activations
     from dnn_topology.dipha_io import write_distance_matrix
-    from dnn_topology.functional_graph import distance_matrix
+    from dnn_topology.functional_graph import distance_matrix, load_activations
     write_distance_matrix(d / "distance.bin", distance_matrix(load_activations(d / "activations.npy")))
 
 
@@ -90,8 +93,11 @@ def main() -> None:
     p.add_argument("--network", default="lenet")
     p.add_argument("--dataset", default="mnist5k")
     p.add_argument("--n-samples", type=int, default=1000)
+    p.add_argument("--n-nodes", type=int, default=0, help="reduce the network's nodes to about N")
+    p.add_argument("--selection", default="random", help="node reduction method used with --n-nodes")
     p.add_argument("--synthetic-nodes", type=int, default=0, help="skip training; N synthetic nodes")
-    p.add_argument("--noise", type=float, default=1.2, help="noise level of the synthetic activations")
+    p.add_argument("--noise", type=float, default=1.0, help="noise level of the synthetic activations")
+    p.add_argument("--groups", type=int, default=25, help="latent factors of the synthetic activations")
     p.add_argument("--max-dim", type=int, default=2)
     p.add_argument("--max-epsilon", type=float, default=0.3)
     p.add_argument("--engine", default="giotto")

@@ -65,17 +65,3 @@ def save_activations(acts: np.ndarray, nodes: pd.DataFrame, npy_path: str | Path
             np.save(fh, np.ascontiguousarray(acts, dtype=np.float32))
     with atomic_path(nodes_csv) as tmp:
         nodes.to_csv(tmp, index=False)
-
-
-def load_activations(path: str | Path) -> np.ndarray:
-    """Read an activations .npy, checking it is a finite 2-D float matrix."""
-    path = Path(path)
-    try:
-        acts = np.load(path, allow_pickle=False)
-    except Exception as err:
-        raise ValueError(f"cannot read activations file {path}: {err}") from err
-    if acts.ndim != 2:
-        raise ValueError(f"activations file {path} must hold a 2-D (samples x nodes) array, got shape {acts.shape}")
-    if not np.isfinite(acts).all():
-        raise ValueError(f"activations file {path} contains NaN or infinite values")
-    return acts

@@ -8,6 +8,8 @@ result only two blocks of standardised activations are held in memory.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 DEFAULT_BLOCK = 1024
@@ -77,3 +79,17 @@ def edge_density(sorted_distances: np.ndarray, n_nodes: int, thresholds: np.ndar
     if pairs == 0:
         return np.zeros(len(thresholds))
     return np.searchsorted(sorted_distances, thresholds, side="right") / pairs
+
+
+def load_activations(path: str | Path) -> np.ndarray:
+    """Read an activations .npy, checking it is a finite 2-D float matrix."""
+    path = Path(path)
+    try:
+        acts = np.load(path, allow_pickle=False)
+    except Exception as err:
+        raise ValueError(f"cannot read activations file {path}: {err}") from err
+    if acts.ndim != 2:
+        raise ValueError(f"activations file {path} must hold a 2-D (samples x nodes) array, got shape {acts.shape}")
+    if not np.isfinite(acts).all():
+        raise ValueError(f"activations file {path} contains NaN or infinite values")
+    return acts
