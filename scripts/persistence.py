@@ -1,8 +1,14 @@
 """Snakemake script of rule persistence (see rules/persistence.smk)."""
+import time
+
 from dnn_topology.io_utils import log_to_file
 from dnn_topology.persistence import compute_persistence_file
 
-with log_to_file(snakemake.log[0]):
+with log_to_file(snakemake.log[0]) as log:
     p = snakemake.params
-    compute_persistence_file(snakemake.input.sparse, snakemake.output.diagram, p.upper_dim,
-                             engine=p.engine, n_threads=snakemake.threads, **p.engine_options)
+    start = time.perf_counter()
+    diagram = compute_persistence_file(snakemake.input.sparse, snakemake.output.diagram, p.upper_dim,
+                                       engine=p.engine, n_threads=snakemake.threads, **p.engine_options)
+    counts = diagram.to_frame().groupby(["dim", "essential"]).size()
+    log.info("engine %s, %d threads, %.2f s: %s", p.engine, snakemake.threads, time.perf_counter() - start,
+             ", ".join(f"H{d}{' essential' if e else ''}: {n}" for (d, e), n in counts.items()))

@@ -165,3 +165,29 @@ def test_cli_import_original(original_root, tmp_path, capsys):
                  "--trial", "4", "--results", str(tmp_path / "results"), "--run", "paper"])
     _, err = capsys.readouterr()
     assert code == 2 and err.startswith("dnn-topology: error: ") and str(original_root) in err
+
+
+def test_imported_results_feed_the_workflow(original_root, tmp_path):
+    """The original's files, imported, go through our Betti-curve stage with a real Snakemake run
+    that is not allowed to train or recompute activations (the dataset files are not even here)."""
+    import pandas as pd
+    import yaml
+
+    from workflow_helpers import planned_jobs, snakemake
+
+    work = tmp_path / "work"
+    work.mkdir()
+    import_original(original_root, "lenet", "mnist", 1, work / "results", "original")
+    config = {"runs": [{"name": "original", "network": "lenet", "dataset": "mnist", "imported": True}],
+              "trials": [1], "training": {"epochs": 3}, "topology": {"epochs": [0, 3], "engine": "giotto"}}
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    target = "results/original/trial_1/epoch_3/betti_curves.csv"
+    args = (target, "--allowed-rules", "sparse_distance", "betti_curves")
+    assert planned_jobs(snakemake(work, *args, "-n", config=work / "config.yaml")) == {
+        "sparse_distance": 1, "betti_curves": 1}
+    snakemake(work, *args, config=work / "config.yaml")
+    curves = pd.read_csv(work / target)
+    assert curves.loc[(curves["dim"] == 0) & (curves["epsilon"] == 0), "betti"].item() == 80  # corr80: 80 nodes
+    summary = pd.read_csv(work / "results/original/trial_1/epoch_3/betti_summary.csv")
+    diagram = dio.read_persistence_diagram(DIAGRAM)
+    assert summary["n_classes"].sum() == len(diagram)
