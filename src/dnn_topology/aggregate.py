@@ -14,10 +14,10 @@ _TRIAL = re.compile(r"trial_(\d+)/")
 
 
 def _trial_epoch(path: str | Path) -> tuple[int, int]:
-    m = _TRIAL_EPOCH.search(Path(path).as_posix() + "/")
-    if not m:
+    found = _TRIAL_EPOCH.findall(Path(path).as_posix() + "/")  # the last match: parent folders may look alike
+    if not found:
         raise ValueError(f"cannot tell trial and epoch from path {path} (expected .../trial_<T>/epoch_<E>/...)")
-    return int(m.group(1)), int(m.group(2))
+    return int(found[-1][0]), int(found[-1][1])
 
 
 def concat_per_epoch(paths: Sequence[str | Path], run: str) -> pd.DataFrame:
@@ -37,11 +37,11 @@ def concat_per_epoch(paths: Sequence[str | Path], run: str) -> pd.DataFrame:
 def concat_training(paths: Sequence[str | Path], run: str) -> pd.DataFrame:
     frames = []
     for p in paths:
-        m = _TRIAL.search(Path(p).as_posix())
-        if not m:
+        found = _TRIAL.findall(Path(p).as_posix())
+        if not found:
             raise ValueError(f"cannot tell the trial from path {p} (expected .../trial_<T>/...)")
         df = pd.read_csv(p)
-        df.insert(0, "trial", int(m.group(1)))
+        df.insert(0, "trial", int(found[-1]))
         df.insert(0, "run", run)
         frames.append(df)
     return pd.concat(frames, ignore_index=True).sort_values(["trial", "epoch"], ignore_index=True)
