@@ -191,3 +191,50 @@ def test_memorization_config_runs_end_to_end(tmp_path):
     assert (labels["original_label"] != labels["new_label"]).mean() > 0.8
     curves = pd.read_csv(out / "lenet_mnist5k_perm100/betti_curves.csv")
     assert set(curves["epoch"]) == {0, 2, 6, 12}
+
+
+def test_interrupted_training_resumes_when_the_workflow_is_rerun(tmp_path):
+    """Kill the whole Snakemake process group in the middle of training, then run the same command
+    again: training resumes from its last complete epoch and ends with the uninterrupted weights."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import torch
+
+    from dnn_topology.training import TrainConfig, train
+    from workflow_helpers import REPO, SNAKEFILE
+
+    config = copy.deepcopy(TINY_CONFIG)
+    config["training"].update(epochs=5, batch_size=8)  # ~1-3 s per epoch: time to interrupt it
+    config["topology"]["epochs"] = [5]
+    cfg = write_config(tmp_path, config)
+    state = tmp_path / RUN / "trial_0/.train_state"
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(tmp_path), "--cores", "2",
+           "--workflow-profile", str(REPO / "profiles" / "default"), "--configfile", str(cfg)]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 300
+        while not (state / "epoch_2.pt").exists():
+            assert proc.poll() is None, "the workflow ended before it could be interrupted"
+            assert time.time() < deadline, "training did not reach epoch 2"
+            time.sleep(0.02)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done_before = {p.name for p in state.glob("epoch_*.pt")}
+    assert "epoch_5.pt" not in done_before
+    snakemake(tmp_path, "--unlock", config=cfg)
+    snakemake(tmp_path, config=cfg)
+    log = (tmp_path / "logs/lenet_mnist5k/trial_0/train.log").read_text()
+    assert "resuming" in log, log
+    reference = tmp_path / "reference"
+    train(TrainConfig(network="lenet", dataset="mnist5k", epochs=5, lr=0.01, batch_size=8, seed=0),
+          [reference / f"epoch_{e}.pt" for e in range(6)], reference / "m.csv", reference / "state", progress=False)
+    for e in range(6):
+        ours = torch.load(tmp_path / RUN / f"trial_0/checkpoints/epoch_{e}.pt", weights_only=False)["net"]
+        ref = torch.load(reference / f"epoch_{e}.pt", weights_only=False)["net"]
+        assert all(torch.equal(ours[k], ref[k]) for k in ref), f"epoch {e} differs"
