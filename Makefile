@@ -13,7 +13,6 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install -e '.[workflow,ripser,test]'
 	touch $(STAMP)
 
@@ -21,7 +20,7 @@ run: setup
 	$(BIN)/snakemake --cores $(CORES)
 
 test: setup
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest -ra
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest -ra --durations=15
 
 lint: setup
 	$(BIN)/snakemake --lint
@@ -30,7 +29,6 @@ benchmark: setup
 	$(BIN)/python benchmarks/stages.py
 
 report: setup
-	$(BIN)/pip install -q pygments
 	$(BIN)/snakemake --report results/report.html
 
 clean:
