@@ -4,7 +4,7 @@ over the fixed sample set, and distance 1 - |corr|.
 Nodes whose activation is constant over the samples ("dead" nodes) have correlation 0 with
 every other node (distance 1), never NaN. The distance matrix is exactly symmetric with an
 exact 0 diagonal. The correlation is computed in blocks of columns, so that besides the N x N
-result only two blocks of standardised activations are held in memory.
+result (and the activations themselves) only two blocks of standardised activations are held.
 """
 from __future__ import annotations
 
@@ -56,6 +56,8 @@ def abs_correlation(acts: np.ndarray, block: int = DEFAULT_BLOCK) -> np.ndarray:
             zj = zi if j == i else standardised(j)
             c = np.abs(zi.T @ zj)
             np.minimum(c, 1.0, out=c)
+            if j == i:  # make the diagonal block exactly symmetric (mirror its upper triangle)
+                c = np.triu(c) + np.triu(c, 1).T
             out[i:i + block, j:j + block] = c
             if j != i:
                 out[j:j + block, i:i + block] = c.T
@@ -64,11 +66,8 @@ def abs_correlation(acts: np.ndarray, block: int = DEFAULT_BLOCK) -> np.ndarray:
 
 def distance_matrix(acts: np.ndarray, block: int = DEFAULT_BLOCK) -> np.ndarray:
     """1 - |corr| between nodes: symmetric, exact 0 diagonal, values in [0, 1]."""
-    d = abs_correlation(acts, block)
+    d = abs_correlation(acts, block)  # exactly symmetric already
     np.subtract(1.0, d, out=d)
-    # exact symmetry: mirror the upper triangle (the diagonal blocks' products may differ in the last bit)
-    iu = np.triu_indices_from(d, k=1)
-    d[(iu[1], iu[0])] = d[iu]
     np.fill_diagonal(d, 0.0)
     return d
 
