@@ -68,7 +68,7 @@ def test_resume_after_kill_matches_uninterrupted_run(reference, tmp_path):
     """Kill a training process after its second epoch, then run it again: it resumes from the last
     complete epoch (no epoch redone, none lost) and ends with the uninterrupted run's weights."""
     root, ref_metrics = reference
-    state = tmp_path / "state"
+    state = tmp_path / "state" / TrainConfig(epochs=4, **CFG).fingerprint()  # one folder per configuration
     code = (
         "from pathlib import Path\n"
         "from dnn_topology.training import TrainConfig, train\n"
@@ -95,8 +95,8 @@ def test_resume_after_kill_matches_uninterrupted_run(reference, tmp_path):
     mtimes = {p.name: p.stat().st_mtime_ns for p in state.glob("epoch_*.pt")}
     assert "epoch_4.pt" not in done and "epoch_2.pt" in done
 
-    metrics = train(TrainConfig(epochs=4, **CFG), _paths(tmp_path, 4), tmp_path / "training.csv", state,
-                    progress=False)
+    metrics = train(TrainConfig(epochs=4, **CFG), _paths(tmp_path, 4), tmp_path / "training.csv",
+                    tmp_path / "state", progress=False)
     for name, mtime in mtimes.items():  # the epochs already done were not redone
         assert (state / name).stat().st_mtime_ns == mtime
     for e in range(5):
@@ -111,6 +111,15 @@ def test_state_of_another_configuration_is_not_resumed(reference, tmp_path):
           progress=False)
     train(TrainConfig(epochs=1, **CFG), _paths(tmp_path / "b", 1), tmp_path / "b.csv", state, progress=False)
     assert _same(_weights(tmp_path / "b/checkpoints/epoch_1.pt"), _weights(root / "checkpoints/epoch_1.pt"))
+    assert len(list(state.iterdir())) == 2  # each configuration keeps its own states
+
+
+def test_published_checkpoint_is_not_the_training_state(reference, tmp_path):
+    """Overwriting a published checkpoint (as a user may, to rerun one epoch) leaves training intact."""
+    train(TrainConfig(epochs=1, **CFG), _paths(tmp_path, 1), tmp_path / "m.csv", tmp_path / "state", progress=False)
+    (tmp_path / "checkpoints/epoch_1.pt").write_bytes(b"overwritten in place")
+    train(TrainConfig(epochs=1, **CFG), _paths(tmp_path, 1), tmp_path / "m.csv", tmp_path / "state", progress=False)
+    assert _same(_weights(tmp_path / "checkpoints/epoch_1.pt"), _weights(reference[0] / "checkpoints/epoch_1.pt"))
 
 
 def test_bad_checkpoint_names_the_file(tmp_path):

@@ -218,14 +218,14 @@ def test_interrupted_training_resumes_when_the_workflow_is_rerun(tmp_path):
                             stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 300
-        while not (state / "epoch_2.pt").exists():
+        while not list(state.glob("*/epoch_2.pt")):
             assert proc.poll() is None, "the workflow ended before it could be interrupted"
             assert time.time() < deadline, "training did not reach epoch 2"
             time.sleep(0.02)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    done_before = {p.name for p in state.glob("epoch_*.pt")}
+    done_before = {p.name for p in state.glob("*/epoch_*.pt")}
     assert "epoch_5.pt" not in done_before
     snakemake(tmp_path, "--unlock", config=cfg)
     snakemake(tmp_path, config=cfg)
@@ -238,3 +238,12 @@ def test_interrupted_training_resumes_when_the_workflow_is_rerun(tmp_path):
         ours = torch.load(tmp_path / RUN / f"trial_0/checkpoints/epoch_{e}.pt", weights_only=False)["net"]
         ref = torch.load(reference / f"epoch_{e}.pt", weights_only=False)["net"]
         assert all(torch.equal(ours[k], ref[k]) for k in ref), f"epoch {e} differs"
+
+
+def test_a_study_config_is_not_merged_with_the_default(tmp_path):
+    """--configfile replaces config/config.yaml: keys the study leaves out take the schema defaults
+    (trials: [0]), not the embedded default's values (trials: [0, 1])."""
+    config = copy.deepcopy(TINY_CONFIG)
+    del config["trials"]
+    jobs = planned_jobs(snakemake(tmp_path, "-n", config=write_config(tmp_path, config)))
+    assert jobs["train"] == 1

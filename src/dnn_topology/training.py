@@ -4,18 +4,19 @@ Epoch 0 is the initial weights. After each epoch a complete training state (weig
 RNG states, metrics so far) is written atomically to a *state directory* that the workflow does
 not declare as an output, so that Snakemake never deletes it: if a job is interrupted, running
 it again resumes from the last complete epoch, with the same result as an uninterrupted run.
-When every epoch is done the per-epoch checkpoints are hard-linked (or copied) to the declared
-output paths and the metrics are written as a CSV.
+States live in a sub-directory named after the fingerprint of the training configuration, so
+states of different configurations never mix and only the state resumed from is read. When
+every epoch is done, a checkpoint per epoch (weights and metadata, no optimizer state) is
+written to the declared output paths, and the metrics as a CSV. Train metrics are measured in
+evaluation mode after each epoch, like the test metrics, so that epoch 0 and later epochs compare.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
-import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -28,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 from . import datasets as dsets
 from .io_utils import atomic_path, get_logger
 from .models import build_network
+from .original_import import strip_module_prefix
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"]
 
@@ -49,7 +51,6 @@ class TrainConfig:
     binarize_class: int | None = None
     data_dir: str = "data"
     download: bool = False
-    extra: dict = field(default_factory=dict)
 
     def fingerprint(self) -> str:
         """Hash of the fields that determine the weights of every epoch.
@@ -72,6 +73,9 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 def seed_everything(seed: int) -> None:
+    """Seed every generator, and ask cuDNN for deterministic kernels (same result on a GPU rerun)."""
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -136,8 +140,6 @@ def _save_state(path: Path, net, optimizer, epoch: int, history: list[dict], cfg
         "net": {k: v.detach().cpu() for k, v in net.state_dict().items()},
         "optimizer": optimizer.state_dict(),
         "epoch": epoch,
-        "test_acc": history[-1]["test_acc"],
-        "acc": 100.0 * history[-1]["test_acc"],  # the original's key, in percent
         "history": history,
         "rng": _rng_state(),
         "config": asdict(cfg),
@@ -148,23 +150,28 @@ def _save_state(path: Path, net, optimizer, epoch: int, history: list[dict], cfg
 
 
 def _last_complete_state(state_dir: Path, cfg: TrainConfig) -> tuple[int, dict | None]:
-    """Highest epoch e such that states 0..e all exist, load and match ``cfg``."""
-    log = get_logger()
-    last, last_state = -1, None
-    for epoch in range(cfg.epochs + 1):
-        path = _state_path(state_dir, epoch)
-        if not path.exists():
-            break
+    """Highest epoch e such that the states of epochs 0..e all exist, and the state of e."""
+    last = -1
+    while last < cfg.epochs and _state_path(state_dir, last + 1).exists():
+        last += 1
+    while last >= 0:
+        path = _state_path(state_dir, last)
         try:
-            state = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as err:  # a corrupt file cannot come from our atomic writes, but be safe
-            log.warning("ignoring unreadable training state %s (%s)", path, err)
-            break
-        if state.get("fingerprint") != cfg.fingerprint():
-            log.info("training state in %s belongs to another configuration; starting afresh", state_dir)
-            return -1, None
-        last, last_state = epoch, state
-    return last, last_state
+            return last, torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as err:  # our writes are atomic, but a disk can still fail
+            get_logger().warning("ignoring unreadable training state %s (%s)", path, err)
+            last -= 1
+    return -1, None
+
+
+def _write_checkpoint(state_path: Path, out: Path) -> None:
+    """The published checkpoint of one epoch: weights and metadata (the original's keys too)."""
+    state = torch.load(state_path, map_location="cpu", weights_only=False)
+    metrics = state["history"][-1]
+    checkpoint = {"net": state["net"], "epoch": state["epoch"], "test_acc": metrics["test_acc"],
+                  "acc": 100.0 * metrics["test_acc"], "config": state["config"]}
+    with atomic_path(out) as tmp:
+        torch.save(checkpoint, tmp)
 
 
 def train(cfg: TrainConfig, checkpoint_paths: Sequence[str | Path], metrics_csv: str | Path,
@@ -182,7 +189,7 @@ def train(cfg: TrainConfig, checkpoint_paths: Sequence[str | Path], metrics_csv:
         raise ValueError(f"need {cfg.epochs + 1} checkpoint paths (epochs 0..{cfg.epochs}), got {len(checkpoint_paths)}")
     torch.set_num_threads(max(1, int(threads)))
     dev = resolve_device(device)
-    state_dir = Path(state_dir)
+    state_dir = Path(state_dir) / cfg.fingerprint()
     state_dir.mkdir(parents=True, exist_ok=True)
 
     train_set, test_set, spec, label_record = training_data(cfg)
@@ -196,6 +203,7 @@ def train(cfg: TrainConfig, checkpoint_paths: Sequence[str | Path], metrics_csv:
     optimizer = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     pin = dev.type == "cuda"
     test_loader = DataLoader(test_set, batch_size=256, shuffle=False, pin_memory=pin)
+    train_eval_loader = DataLoader(train_set, batch_size=256, shuffle=False, pin_memory=pin)
 
     last, state = _last_complete_state(state_dir, cfg)
     if state is not None:
@@ -206,7 +214,7 @@ def train(cfg: TrainConfig, checkpoint_paths: Sequence[str | Path], metrics_csv:
         log.info("resuming %s/%s seed %d from epoch %d (%s)", cfg.network, cfg.dataset, cfg.seed, last, state_dir)
     else:
         t0 = time.perf_counter()
-        train_loss, train_acc = evaluate(net, DataLoader(train_set, batch_size=256), dev)
+        train_loss, train_acc = evaluate(net, train_eval_loader, dev)
         test_loss, test_acc = evaluate(net, test_loader, dev)
         history = [dict(epoch=0, train_loss=train_loss, train_acc=train_acc, test_loss=test_loss,
                         test_acc=test_acc, lr=cfg.lr, seconds=time.perf_counter() - t0)]
@@ -219,19 +227,14 @@ def train(cfg: TrainConfig, checkpoint_paths: Sequence[str | Path], metrics_csv:
         gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
         loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=gen, pin_memory=pin)
         net.train()
-        total, loss_sum, correct = 0, 0.0, 0
         for x, y in tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress, leave=False):
             x, y = x.to(dev), y.to(dev)
             optimizer.zero_grad(set_to_none=True)
-            out = net(x)
-            loss = F.nll_loss(out, y)
-            loss.backward()
+            F.nll_loss(net(x), y).backward()
             optimizer.step()
-            loss_sum += loss.item() * len(y)
-            correct += (out.argmax(1) == y).sum().item()
-            total += len(y)
+        train_loss, train_acc = evaluate(net, train_eval_loader, dev)
         test_loss, test_acc = evaluate(net, test_loader, dev)
-        history.append(dict(epoch=epoch, train_loss=loss_sum / total, train_acc=correct / total,
+        history.append(dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
                             test_loss=test_loss, test_acc=test_acc, lr=cfg.lr,
                             seconds=time.perf_counter() - t0))
         _save_state(_state_path(state_dir, epoch), net, optimizer, epoch, history, cfg)
@@ -239,22 +242,11 @@ def train(cfg: TrainConfig, checkpoint_paths: Sequence[str | Path], metrics_csv:
                  history[-1]["train_loss"], history[-1]["train_acc"], test_loss, test_acc, history[-1]["seconds"])
 
     for epoch, out in enumerate(checkpoint_paths):
-        _publish(_state_path(state_dir, epoch), Path(out))
+        _write_checkpoint(_state_path(state_dir, epoch), Path(out))
     metrics = pd.DataFrame(history, columns=METRIC_COLUMNS)
     with atomic_path(metrics_csv) as tmp:
         metrics.to_csv(tmp, index=False)
     return metrics
-
-
-def _publish(src: Path, dst: Path) -> None:
-    """Expose a state file at an output path: hard link when possible, else copy."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if dst.exists() or dst.is_symlink():
-        dst.unlink()
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
 
 
 def load_checkpoint(path: str | Path, network: str, spec: dsets.DatasetSpec, device: torch.device | str = "cpu"):
@@ -266,7 +258,7 @@ def load_checkpoint(path: str | Path, network: str, spec: dsets.DatasetSpec, dev
         raise ValueError(f"cannot read checkpoint {path}: {err}") from err
     if not isinstance(state, dict) or "net" not in state:
         raise ValueError(f"checkpoint {path} has no 'net' state dict")
-    weights = {k.removeprefix("module."): v for k, v in state["net"].items()}
+    weights = strip_module_prefix(state["net"])
     net = build_network(network, spec)
     try:
         net.load_state_dict(weights)
