@@ -1,12 +1,17 @@
 # dnn-topology: how a deep network learns, seen through the topology of its activations
 # (Corneanu et al., CVPR 2019 / 2020). See README.md.
 
+import os
+
 from snakemake.utils import min_version
 
 min_version("8.0")
 
 
-configfile: "config/config.yaml"
+# the embedded default, unless a study's own file is given with --configfile (no silent merging)
+if not workflow.overwrite_configfiles:
+
+    configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 report: "report/workflow.rst"

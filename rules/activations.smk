@@ -8,7 +8,6 @@ rule activations:
     params:
         network=run_option("run", "network"),
         dataset=run_option("run", "dataset"),
-        data=lambda wildcards: RUNS[wildcards.run]["data"],
         options=lambda wildcards: RUNS[wildcards.run]["activations"],
         binarize_class=run_option("training", "binarize_class"),
     log:

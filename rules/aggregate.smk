@@ -47,6 +47,7 @@ rule plot:
     params:
         max_epsilon=config["topology"]["max_epsilon"],
         epochs=TOPOLOGY_EPOCHS,
+        trial=TRIALS[0],
     log:
         "logs/{run}/plot.log",
     threads: 1

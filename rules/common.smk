@@ -1,10 +1,17 @@
 # Configuration checks, target lists and input functions shared by every rule.
 
+import os
 import re
+import sys
 
 from snakemake.utils import validate
 
-from dnn_topology.workflow_config import check_config, persistence_engine, run_table
+# the workflow and its scripts use the dnn_topology package of this checkout (also inside conda envs)
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+
+from dnn_topology.workflow_config import check_config, export_package_path, persistence_engine, run_table
+
+export_package_path(os.path.join(workflow.basedir, "src"))
 
 validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
@@ -31,9 +38,18 @@ wildcard_constraints:
 
 
 def all_targets():
+    trained = [run for run in RUNS if not RUNS[run]["run"]["imported"]]
+    imported = [run for run in RUNS if RUNS[run]["run"]["imported"]]
     return [
-        *expand("results/{run}/{table}.csv", run=RUNS, table=["betti_curves", "betti_summary", "training"]),
-        *expand("results/{run}/plots/{plot}.{ext}", run=RUNS, plot=PLOTS, ext=["png", "pdf"]),
+        *expand("results/{run}/{table}.csv", run=trained, table=["betti_curves", "betti_summary", "training"]),
+        *expand("results/{run}/plots/{plot}.{ext}", run=trained, plot=PLOTS, ext=["png", "pdf"]),
+        # imported runs have no training log: their per-epoch curves only
+        *expand(
+            "results/{run}/trial_{trial}/epoch_{epoch}/betti_curves.csv",
+            run=imported,
+            trial=TRIALS,
+            epoch=TOPOLOGY_EPOCHS,
+        ),
         *expand(
             "results/comparisons/{comparison}/betti_curves_{x}.{ext}",
             comparison=COMPARISONS,

@@ -11,7 +11,6 @@ rule train:
         training=lambda wildcards: RUNS[wildcards.run]["training"],
         network=run_option("run", "network"),
         dataset=run_option("run", "dataset"),
-        data=lambda wildcards: RUNS[wildcards.run]["data"],
         state_dir="results/{run}/trial_{trial}/.train_state",
     log:
         "logs/{run}/trial_{trial}/train.log",

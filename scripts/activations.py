@@ -8,7 +8,8 @@ with log_to_file(snakemake.log[0]):
     p = snakemake.params
     acts, nodes = compute_activations(
         snakemake.input.checkpoint, p.network, p.dataset, p.options["n_samples"],
-        node_selection=p.options["node_selection"], split=p.options["split"], **p.data,
+        node_selection=p.options["node_selection"], split=p.options["split"],
+        data_dir=snakemake.config["data_dir"], download=snakemake.config["download"],
         binarize_class=p.binarize_class,
         device=snakemake.config["device"], threads=snakemake.threads)
     save_activations(acts, nodes, snakemake.output.activations, snakemake.output.nodes)

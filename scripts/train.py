@@ -8,6 +8,7 @@ with log_to_file(snakemake.log[0]):
     p = snakemake.params
     options = dict(p.training)
     options["seed"] = options["seed"] + int(snakemake.wildcards.trial)
-    cfg = TrainConfig(network=p.network, dataset=p.dataset, **options, **p.data)
+    data = {k: snakemake.config[k] for k in ("data_dir", "download")}  # not params: moving data reruns nothing
+    cfg = TrainConfig(network=p.network, dataset=p.dataset, **options, **data)
     train(cfg, snakemake.output.checkpoints, snakemake.output.metrics, p.state_dir,
           device=snakemake.config["device"], threads=snakemake.threads, labels_csv=snakemake.output.labels)

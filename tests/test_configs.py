@@ -66,3 +66,15 @@ def test_schema_rejects_unknown_keys():
     config["training"]["learning_rate"] = 0.1
     with pytest.raises(Exception, match="learning_rate"):
         with_defaults(config)
+
+
+@pytest.mark.parametrize("change, key", [
+    (lambda c: c["runs"][0].update(name="comparisons"), "comparisons"),
+    (lambda c: c["runs"][0].update(training={"binarize_class": 12}), "binarize_class"),
+    (lambda c: c["topology"].update(epochs=[0, 99]), "topology.epochs"),
+])
+def test_semantic_errors_name_the_key(change, key):
+    config = with_defaults(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+    change(config)
+    with pytest.raises(workflow_config.ConfigError, match=key):
+        workflow_config.check_config(config)

@@ -148,8 +148,9 @@ def plot_summaries(summary: pd.DataFrame, training: pd.DataFrame, png, pdf, titl
 
 
 def plot_run(run: str, curves_csv, summary_csv, training_csv, diagram_paths: Mapping[int, str],
-             max_epsilon: float, outputs: Mapping[str, str]) -> None:
-    """All figures of a run. ``outputs`` maps '<plot>_png' / '<plot>_pdf' to paths."""
+             max_epsilon: float, outputs: Mapping[str, str], diagram_trial: int = 0) -> None:
+    """All figures of a run. ``outputs`` maps '<plot>_png' / '<plot>_pdf' to paths;
+    ``diagram_paths`` maps epochs to the diagrams of trial ``diagram_trial``."""
     from .dipha_io import read_persistence_diagram
 
     curves = pd.read_csv(curves_csv)
@@ -163,9 +164,8 @@ def plot_run(run: str, curves_csv, summary_csv, training_csv, diagram_paths: Map
     for epoch, path in diagram_paths.items():
         d = read_persistence_diagram(path)
         diagrams[int(epoch)] = (d.dims, d.births, d.deaths)
-    first_trial = int(curves["trial"].min())
     plot_persistence_diagrams(diagrams, max_epsilon, outputs["persistence_diagrams_png"],
-                              outputs["persistence_diagrams_pdf"], f"{run}, trial {first_trial}")
+                              outputs["persistence_diagrams_pdf"], f"{run}, trial {diagram_trial}")
     plot_summaries(summary, training, outputs["summaries_png"], outputs["summaries_pdf"], label)
 
 

@@ -3,6 +3,7 @@ that the rules read (global options with each run's overrides applied)."""
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass
 
 from . import datasets as dsets
@@ -18,6 +19,13 @@ class ConfigError(ValueError):
 
 def run_name(run: dict) -> str:
     return run.get("name") or f"{run['network']}_{run['dataset']}"
+
+
+def export_package_path(src: str) -> None:
+    """Put ``src`` first on PYTHONPATH, so that the rules' scripts (run in other processes, maybe
+    in a conda env) import this checkout's package."""
+    paths = [src] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != src]
+    os.environ["PYTHONPATH"] = os.pathsep.join(paths)
 
 
 def register_datasets(config: dict) -> None:
@@ -37,6 +45,8 @@ def check_config(config: dict) -> None:
     if dup:
         raise ConfigError(f"runs: run names must be unique, {dup} appear more than once "
                           "(give each run a distinct 'name')")
+    if "comparisons" in names:
+        raise ConfigError("runs: 'comparisons' is reserved for results/comparisons/; give the run another name")
     epochs = config["training"]["epochs"]
     late = [e for e in config["topology"]["epochs"] if e > epochs]
     if late:
@@ -49,6 +59,12 @@ def check_config(config: dict) -> None:
             dsets.get_spec(run["dataset"])
         except ValueError as err:
             raise ConfigError(f"runs[{i}].dataset: {err}") from None
+        binarize = run.get("training", {}).get("binarize_class", config["training"].get("binarize_class"))
+        if binarize is not None:
+            try:
+                dsets.effective_spec(dsets.get_spec(run["dataset"]), binarize)
+            except ValueError as err:
+                raise ConfigError(f"runs[{i}] training.binarize_class: {err}") from None
         if run.get("imported", False):
             continue
         try:
@@ -130,7 +146,7 @@ def resources(size: RunSize, dataset: str, n_samples: int, epochs: int, max_dim:
 
 
 def run_table(config: dict) -> dict[str, dict]:
-    """run name -> {run, training, activations, data, resources} with overrides applied."""
+    """run name -> {run, training, activations, resources} with overrides applied."""
     table = {}
     for run in config["runs"]:
         training = {k: config["training"][k] for k in TRAINING_KEYS}
@@ -142,10 +158,10 @@ def run_table(config: dict) -> dict[str, dict]:
         name = run_name(run)
         size = run_size(run["network"], run["dataset"], activations["node_selection"])
         table[name] = {
-            "run": {"name": name, "network": run["network"], "dataset": run["dataset"]},
+            "run": {"name": name, "network": run["network"], "dataset": run["dataset"],
+                    "imported": bool(run.get("imported", False))},
             "training": training,
             "activations": activations,
-            "data": {"data_dir": config["data_dir"], "download": config["download"]},
             "resources": resources(size, run["dataset"], activations["n_samples"], config["training"]["epochs"],
                                    config["topology"]["max_dim"], config["topology"]["max_epsilon"],
                                    config["training"]["threads"], config["training"].get("gpus", 0)),
