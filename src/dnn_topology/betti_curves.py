@@ -106,7 +106,7 @@ def curves_from_files(diagram_path, sparse_path, max_dim: int, max_epsilon: floa
 
     diagram = read_persistence_diagram(diagram_path)
     sparse = read_sparse_distance_matrix(sparse_path)
-    upper = sparse.values[np.repeat(np.arange(sparse.n), np.diff(sparse.indptr)) < sparse.indices]
+    _, _, upper = sparse.edges()  # each pair once
     grid = epsilon_grid(max_epsilon, n_points)
     curves = betti_curves(diagram.dims, diagram.births, diagram.deaths, max_dim, grid, np.sort(upper), sparse.n)
     summary = summarize(curves, diagram.dims, diagram.births, diagram.deaths, max_dim)

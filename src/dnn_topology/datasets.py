@@ -54,6 +54,8 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset, Subset, TensorDataset
 
+from .io_utils import atomic_path
+
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
@@ -208,27 +210,27 @@ def register_imagefolder(
     """
     root = Path(root)
     if name in _SOURCES or name == "mnist5k":
-        raise ValueError(f"config key 'imagefolder.name': {name!r} is a built-in dataset name")
+        raise ValueError(f"config key 'imagefolders.{name}': {name!r} is a built-in dataset name")
     if int(input_size) < 1:
-        raise ValueError(f"config key 'imagefolder.input_size' must be a positive integer, not {input_size!r}")
+        raise ValueError(f"config key 'imagefolders.{name}.input_size' must be a positive integer, not {input_size!r}")
     if in_channels not in (1, 3):
-        raise ValueError(f"config key 'imagefolder.in_channels' must be 1 or 3, not {in_channels!r}")
+        raise ValueError(f"config key 'imagefolders.{name}.in_channels' must be 1 or 3, not {in_channels!r}")
     if num_classes is None:
         classes = _class_dirs(root / "train")
         if not classes:
             raise DatasetUnavailableError(
-                f"ImageFolder dataset {name!r} (config key 'imagefolder.root'): no class folders in "
+                f"ImageFolder dataset {name!r} (config key 'imagefolders.{name}.root'): no class folders in "
                 f"{root / 'train'}; expected {root}/train/<class>/<image> and {root}/test/<class>/<image>"
             )
         num_classes = len(classes)
     if int(num_classes) < 2:
-        raise ValueError(f"config key 'imagefolder.num_classes' must be at least 2, not {num_classes!r}")
+        raise ValueError(f"config key 'imagefolders.{name}.num_classes' must be at least 2, not {num_classes!r}")
     default_mean, default_std = (CIFAR_MEAN, CIFAR_STD) if in_channels == 3 else ((0.5,), (0.5,))
     mean_t = tuple(float(m) for m in (mean if mean is not None else default_mean))
     std_t = tuple(float(s) for s in (std if std is not None else default_std))
     if len(mean_t) != in_channels or len(std_t) != in_channels:
         raise ValueError(
-            f"config keys 'imagefolder.mean'/'imagefolder.std' need {in_channels} values each, "
+            f"config keys 'imagefolders.{name}.mean'/'imagefolders.{name}.std' need {in_channels} values each, "
             f"got {len(mean_t)} and {len(std_t)}"
         )
     spec = DatasetSpec(name, int(in_channels), int(input_size), int(num_classes))
@@ -244,7 +246,7 @@ def get_spec(name: str) -> DatasetSpec:
     except KeyError:
         hint = (
             "; an ImageFolder dataset must first be registered with register_imagefolder() "
-            "from the config key 'imagefolder' (root, input_size, in_channels)"
+            "from the config key 'imagefolders' (imagefolders: {NAME: {root, input_size, in_channels}})"
             if name == "imagefolder"
             else ""
         )
@@ -296,7 +298,7 @@ def _unavailable_message(name: str, data_dir: str | Path, split: str | None, rea
     if name in _IMAGEFOLDERS:
         root = _IMAGEFOLDERS[name].root
         return (
-            f"ImageFolder dataset {name!r} {reason} under {root} (config key 'imagefolder.root'): "
+            f"ImageFolder dataset {name!r} {reason} under {root} (config key 'imagefolders.{name}.root'): "
             f"expected {root}/train/<class>/<image> and {root}/test/<class>/<image> "
             f"(or {root}/val/<class>/<image>)"
         )
@@ -384,7 +386,8 @@ def _gunzip_missing(folder: Path, files: tuple[str, ...]) -> None:
     for f in files:
         raw, packed = folder / f, folder / (f + ".gz")
         if not raw.is_file() and packed.is_file():
-            with gzip.open(packed, "rb") as src, open(raw, "wb") as dst:
+            # atomic: parallel jobs never see (and an interrupted one never leaves) a half file
+            with atomic_path(raw) as tmp, gzip.open(packed, "rb") as src, open(tmp, "wb") as dst:
                 shutil.copyfileobj(src, dst)
 
 
@@ -417,7 +420,7 @@ def _load_imagefolder(name: str, split: str, augment: bool) -> Dataset:
     if len(ds.classes) != spec.num_classes:
         raise DatasetUnavailableError(
             f"ImageFolder dataset {name!r}: {folder} has {len(ds.classes)} class folders but "
-            f"{spec.num_classes} classes were configured (config key 'imagefolder.num_classes')"
+            f"{spec.num_classes} classes were configured (config key 'imagefolders.{name}.num_classes')"
         )
     return ds
 

@@ -50,7 +50,7 @@ def get_logger() -> logging.Logger:
 
 @contextlib.contextmanager
 def log_to_file(path: str | Path | None) -> Iterator[logging.Logger]:
-    """Send this package's log records (and warnings, stderr) to ``path`` for a workflow job.
+    """Send this package's log records and Python warnings to ``path`` for a workflow job.
 
     Also echoes to the original stderr so that interactive runs show progress.
     """
@@ -61,9 +61,11 @@ def log_to_file(path: str | Path | None) -> Iterator[logging.Logger]:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(path, mode="w"))
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    warnings_logger = logging.getLogger("py.warnings")
     for h in handlers:
         h.setFormatter(fmt)
         logger.addHandler(h)
+        warnings_logger.addHandler(h)
     logging.captureWarnings(True)
     if os.environ.get("SLURM_JOB_ID"):  # running as a SLURM job: record which one, for the cluster's logs
         logger.info("SLURM job %s on %s", os.environ["SLURM_JOB_ID"], os.environ.get("SLURMD_NODENAME", "?"))
@@ -73,6 +75,8 @@ def log_to_file(path: str | Path | None) -> Iterator[logging.Logger]:
         logger.exception("stage failed")
         raise
     finally:
+        logging.captureWarnings(False)
         for h in handlers:
             logger.removeHandler(h)
+            warnings_logger.removeHandler(h)
             h.close()
