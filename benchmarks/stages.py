@@ -133,7 +133,7 @@ def main() -> None:
     for r in rows:
         print(f"{r['stage']:<22}{r['seconds']:>10.2f}{r['peak_mb']:>10.0f}")
     topo = [r for r in rows if r["stage"] not in ("train", "activations", "synthetic_activations")]
-    print(f"{'activations->betti':<22}{sum(r['seconds'] for r in topo):>10.2f}{max(r['peak_mb'] for r in topo):>10.0f}")
+    print(f"{'activations.npy->betti':<22}{sum(r['seconds'] for r in topo):>10.2f}{max(r['peak_mb'] for r in topo):>10.0f}")
 
 
 if __name__ == "__main__":
