@@ -294,23 +294,24 @@ def test_workflow_runs_as_slurm_jobs_and_matches_a_local_run(slurm_cluster, tmp_
 def test_failing_job_fails_the_workflow_under_slurm(slurm_cluster, tmp_path, capsys):
     config = copy.deepcopy(SLURM_CONFIG)
     config["topology"]["epochs"] = [0]
-    config["activations"]["n_samples"] = 5000  # mnist5k's test split has 1,000 digits: the job raises
+    # the DIPHA engine with a binary that is not there: training and activations run, persistence fails
+    config["topology"].update(engine="dipha", dipha={"binary": str(tmp_path / "no" / "dipha"), "mpi_procs": 1})
     cfg = write_config(tmp_path, config)
     bound = 600
     run = _slurm_snakemake(slurm_cluster, tmp_path, cfg, timeout=bound)
     assert run.returncode != 0, run.output[-5000:]
     assert run.seconds < bound
-    assert "Error in rule activations" in run.output, run.output[-5000:]
+    assert "Error in rule persistence" in run.output, run.output[-5000:]
     failed = re.findall(r"SLURM-job '(\d+)' failed", run.output)
     assert failed, run.output[-5000:]
     records = {r["JobId"]: r for r in slurm_cluster.completions() if r.get("Name") == run.run_id}
     assert all(records[j]["JobState"] == "FAILED" for j in failed), records
     assert any(r["JobState"] == "COMPLETED" for r in records.values())  # training ran, as a SLURM job
     # the job's own log says why; nothing of this run is left in the queue
-    log = (tmp_path / "logs/lenet_mnist5k/trial_0/epoch_0/activations.log").read_text()
-    assert "n_samples = 5000" in log and f"SLURM job {failed[0]}" in log, log
+    log = (tmp_path / "logs/lenet_mnist5k/trial_0/epoch_0/persistence.log").read_text()
+    assert "no/dipha" in log and f"SLURM job {failed[0]}" in log, log
     left = slurm_cluster.cmd("squeue", "-h", "--name", run.run_id, "-t", "PENDING,RUNNING", "-o", "%i")
     assert not left.strip(), left
-    assert not (tmp_path / "results/lenet_mnist5k/trial_0/epoch_0/activations.npy").exists()
+    assert not (tmp_path / "results/lenet_mnist5k/trial_0/epoch_0/diagram.bin").exists()
     with capsys.disabled():
         print(f"\n[slurm] failing job(s) {failed} -> snakemake exit {run.returncode} after {run.seconds:.0f} s")

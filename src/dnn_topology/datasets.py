@@ -83,6 +83,21 @@ SPECS: dict[str, DatasetSpec] = {
 """Known datasets; :func:`register_imagefolder` adds ImageFolder ones."""
 
 
+# Number of samples of each split of the built-in datasets (ImageFolders: unknown until read).
+SPLIT_SIZES: dict[str, dict[str, int]] = {
+    "mnist5k": {"train": 4000, "test": 1000},
+    "mnist": {"train": 60000, "test": 10000},
+    "fashion_mnist": {"train": 60000, "test": 10000},
+    "cifar10": {"train": 50000, "test": 10000},
+    "svhn": {"train": 73257, "test": 26032},
+}
+
+
+def split_size(name: str, split: str) -> int | None:
+    """Samples in ``split`` of a built-in dataset, None for a user's ImageFolder."""
+    return SPLIT_SIZES.get(name, {}).get(split)
+
+
 class DatasetUnavailableError(RuntimeError):
     """A dataset's files are missing (or corrupted) and cannot be downloaded."""
 

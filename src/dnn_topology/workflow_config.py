@@ -65,6 +65,11 @@ def check_config(config: dict) -> None:
                 dsets.effective_spec(dsets.get_spec(run["dataset"]), binarize)
             except ValueError as err:
                 raise ConfigError(f"runs[{i}] training.binarize_class: {err}") from None
+        activations = {**config["activations"], **run.get("activations", {})}
+        available = dsets.split_size(run["dataset"], activations["split"])
+        if available is not None and activations["n_samples"] > available:
+            raise ConfigError(f"runs[{i}] activations.n_samples: {activations['n_samples']} samples asked for, but the "
+                              f"{activations['split']} split of {run['dataset']!r} has {available}")
         if run.get("imported", False):
             continue
         try:
@@ -80,8 +85,6 @@ def check_config(config: dict) -> None:
             raise ConfigError(f"comparisons[{i}].epochs: {late} are not in topology.epochs")
 
 
-# Training-set sizes, for the training time request (an ImageFolder counts as CIFAR-sized).
-TRAIN_SAMPLES = {"mnist5k": 4000, "mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000, "svhn": 73257}
 # Conservative sustained multiply-accumulates per second of one training job.
 MACS_PER_SECOND = {"cpu_thread": 5e9, "gpu": 5e11}
 
@@ -128,11 +131,11 @@ def resources(size: RunSize, dataset: str, n_samples: int, epochs: int, max_dim:
     Training: forward + backward ~ 3x the forward multiply-accumulates, per training sample and epoch,
     at a conservative throughput (``MACS_PER_SECOND``), doubled as a margin. Correlation and
     persistence: the N x N float64 distance matrix, and a persistence cost growing with N^2, the
-    dimension and the cut. Override any of them with ``--set-resources RULE:mem_mb=...``.
+    dimension and the cut (an ImageFolder's training set counts as 50,000 images). Override any of them with ``--set-resources RULE:mem_mb=...``.
     """
     matrix_mb = size.n_nodes ** 2 * 8 / 1e6
     throughput = MACS_PER_SECOND["gpu"] * gpus if gpus else MACS_PER_SECOND["cpu_thread"] * threads
-    train_seconds = 2 * 3 * size.macs_per_sample * TRAIN_SAMPLES.get(dataset, 50000) * epochs / throughput
+    train_seconds = 2 * 3 * size.macs_per_sample * (dsets.split_size(dataset, "train") or 50000) * epochs / throughput
     scale = (size.n_nodes / 1000) ** 2 * 2 ** max(0, max_dim - 1) * (max_epsilon / 0.3) ** 2
     return {
         "n_nodes": size.n_nodes,
