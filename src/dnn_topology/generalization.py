@@ -1,0 +1,389 @@
+"""Generalization study: estimate a network's test accuracy without a test set (CVPR 2020).
+
+For many trained networks and epochs, the persistence diagram of the functional graph built from
+*training* samples is summarised by diagram features (life and midlife of H1 by default, see
+:mod:`dnn_topology.diagram_features`), and a linear function g of them is fitted to the
+generalization gap. A network's test accuracy is then estimated as ``train_acc - g(features)``.
+
+Units and conventions
+---------------------
+* Accuracies, the gap ``gap = train_acc - test_acc``, and every error metric are in **percentage
+  points** (pp). Losses are mean negative log-likelihoods (nats). Diagram features are in DIPHA's
+  epsilon units.
+* The study table has one row per (run, trial, epoch). The test accuracy is only ever a target:
+  no model reads it as an input.
+* **Grouped cross-validation.** ``leave_one_run_out``: each fold holds out every row (all trials and
+  epochs) of one run, so a run never sits on both sides. ``leave_one_network_out``: each fold holds
+  out every run of one network (only when the study has two or more networks).
+* **Models**, each scored on the same rows and folds:
+  ``topology`` (linear fit of the gap on the study's features), ``mean_gap`` (the training folds'
+  mean gap), ``train_acc`` (linear fit of the gap on the train accuracy alone) and ``train_loss``
+  (on the train loss alone).
+* **Metrics** of the estimated test accuracy: MAE and RMSE (pp), R^2 of the test accuracy and R^2 of
+  the gap, each with a percentile bootstrap 95% interval over runs (runs resampled with
+  replacement, all their rows together).
+* **Prediction interval** of the fitted model: the 2.5% and 97.5% quantiles of its
+  leave-one-run-out out-of-fold errors (estimated - true test accuracy), added to an estimate.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import diagram_features as dfeat
+from .io_utils import atomic_path
+
+MODEL_FORMAT = "dnn-topology generalization model"
+MODEL_VERSION = 1
+DEFAULT_FEATURES = ("life_h1", "midlife_h1")
+BASELINES: dict[str, tuple[str, ...]] = {"mean_gap": (), "train_acc": ("train_acc",), "train_loss": ("train_loss",)}
+CV_SCHEMES = {"leave_one_run_out": "run", "leave_one_network_out": "network"}
+METRICS = ("mae_pp", "rmse_pp", "r2_test_acc", "r2_gap")
+# topology parameters that must be equal for a diagram's features to be comparable with a model's
+MATCHED_PARAMETERS = ("split", "n_samples", "node_selection", "max_epsilon")
+TABLE_KEYS = ["run", "network", "dataset", "trial", "epoch"]
+INPUT_UNITS = {"train_acc": "percent", "train_loss": "mean NLL (nats)"}
+
+
+class TopologyMismatchError(ValueError):
+    """A diagram computed under other topology parameters than a model's."""
+
+
+# --------------------------------------------------------------------------- the study table
+
+
+def wide_betti_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    """``betti_summary.csv`` (one row per trial, epoch and dim) as one row per trial and epoch.
+
+    Columns become ``<summary>_h<dim>`` (e.g. ``auc_density_h1``); ``mean_life``/``mean_midlife``
+    are left out (the diagram features replace them, with the study's minimum persistence).
+    """
+    value_cols = [c for c in summary.columns if c not in ("run", "trial", "epoch", "dim", "mean_life", "mean_midlife")]
+    wide = summary.pivot(index=["trial", "epoch"], columns="dim", values=value_cols)
+    wide.columns = [f"{name}_h{dim}" for name, dim in wide.columns]
+    return wide.reset_index()
+
+
+def run_rows(run: str, network: str, dataset: str, training: pd.DataFrame, summary: pd.DataFrame,
+             diagrams: Mapping[tuple[int, int], str | Path], max_dim: int, min_persistence: float) -> pd.DataFrame:
+    """The study rows of one run: one per (trial, epoch) of ``diagrams``.
+
+    ``training`` is the run's ``training.csv`` (accuracies as fractions, as the training stage writes
+    them), ``summary`` its ``betti_summary.csv``, ``diagrams`` maps (trial, epoch) to a diagram file.
+    """
+    rows = []
+    for (trial, epoch), path in sorted(diagrams.items()):
+        rows.append({"trial": int(trial), "epoch": int(epoch),
+                     **dfeat.diagram_file_features(path, max_dim, min_persistence)})
+    feats = pd.DataFrame(rows)
+    metrics = training[["trial", "epoch", "train_loss", "train_acc", "test_loss", "test_acc"]].copy()
+    metrics["train_acc"] = 100.0 * metrics["train_acc"]
+    metrics["test_acc"] = 100.0 * metrics["test_acc"]
+    metrics["gap"] = metrics["train_acc"] - metrics["test_acc"]
+    table = feats.merge(metrics, on=["trial", "epoch"], how="left", validate="one_to_one")
+    missing = table["train_acc"].isna()
+    if missing.any():
+        pairs = table.loc[missing, ["trial", "epoch"]].to_records(index=False).tolist()
+        raise ValueError(f"run {run}: no training metrics for (trial, epoch) {pairs}")
+    table = table.merge(wide_betti_summary(summary), on=["trial", "epoch"], how="left")
+    table.insert(0, "dataset", dataset)
+    table.insert(0, "network", network)
+    table.insert(0, "run", run)
+    return table
+
+
+def study_table(runs: Sequence[Mapping], max_dim: int, min_persistence: float) -> pd.DataFrame:
+    """One row per (run, trial, epoch) of every run of a study.
+
+    Each item of ``runs`` has ``run``, ``network``, ``dataset``, ``training`` (path of the run's
+    ``training.csv``), ``summary`` (its ``betti_summary.csv``) and ``diagrams`` ((trial, epoch) ->
+    diagram path).
+    """
+    frames = [run_rows(r["run"], r["network"], r["dataset"], pd.read_csv(r["training"]), pd.read_csv(r["summary"]),
+                       r["diagrams"], max_dim, min_persistence) for r in runs]
+    table = pd.concat(frames, ignore_index=True)
+    first = TABLE_KEYS + ["train_acc", "test_acc", "gap", "train_loss", "test_loss"]
+    return table[first + [c for c in table.columns if c not in first]]
+
+
+# --------------------------------------------------------------------------- cross-validation
+
+
+def grouped_folds(groups: Sequence) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Leave-one-group-out folds ``(train_rows, test_rows)``: every row of a group is on one side.
+
+    One fold per distinct group, in sorted group order (scikit-learn's ``LeaveOneGroupOut``).
+    """
+    from sklearn.model_selection import LeaveOneGroupOut
+
+    groups = np.asarray(groups)
+    if len(np.unique(groups)) < 2:
+        raise ValueError(f"grouped cross-validation needs at least 2 groups, got {len(np.unique(groups))}")
+    return list(LeaveOneGroupOut().split(np.zeros(len(groups)), groups=groups))
+
+
+def _regressor(features: Sequence[str]):
+    from sklearn.dummy import DummyRegressor
+    from sklearn.linear_model import LinearRegression
+
+    return LinearRegression() if features else DummyRegressor(strategy="mean")
+
+
+def _design(table: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
+    if not features:
+        return np.zeros((len(table), 1))
+    return table[list(features)].to_numpy(dtype=np.float64)
+
+
+def model_features(features: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Model name -> the inputs of its linear fit: ``topology`` then the baselines."""
+    return {"topology": tuple(features), **BASELINES}
+
+
+def out_of_fold(table: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
+    """Out-of-fold estimates of every model under every applicable grouped CV scheme.
+
+    Returns one row per (cv, model, table row): the keys, ``gap``, ``gap_est``, ``test_acc``,
+    ``test_acc_est`` (= train_acc - gap_est) and ``error_pp`` (= test_acc_est - test_acc).
+    """
+    out = []
+    y = table["gap"].to_numpy(dtype=np.float64)
+    for cv, column in CV_SCHEMES.items():
+        if table[column].nunique() < 2:
+            continue
+        folds = grouped_folds(table[column].to_numpy())
+        for model, inputs in model_features(features).items():
+            X = _design(table, inputs)
+            gap_est = np.full(len(table), np.nan)
+            for train_rows, test_rows in folds:
+                reg = _regressor(inputs).fit(X[train_rows], y[train_rows])
+                gap_est[test_rows] = reg.predict(X[test_rows])
+            frame = table[TABLE_KEYS + ["train_acc", "test_acc", "gap"]].copy()
+            frame.insert(0, "model", model)
+            frame.insert(0, "cv", cv)
+            frame["gap_est"] = gap_est
+            frame["test_acc_est"] = frame["train_acc"] - gap_est
+            frame["error_pp"] = frame["test_acc_est"] - frame["test_acc"]
+            out.append(frame)
+    return pd.concat(out, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def _metric_values(n, abs_err, sq_err, s_test, s2_test, s_gap, s2_gap) -> dict[str, np.ndarray]:
+    """Metrics from (possibly bootstrap-weighted) sums; each argument may be an array."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ss_test = s2_test - s_test ** 2 / n
+        ss_gap = s2_gap - s_gap ** 2 / n
+        return {"mae_pp": abs_err / n, "rmse_pp": np.sqrt(sq_err / n),
+                "r2_test_acc": 1 - sq_err / ss_test, "r2_gap": 1 - sq_err / ss_gap}
+
+
+def metrics(predictions: pd.DataFrame, n_bootstrap: int = 2000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    """MAE, RMSE, R^2 of every (cv, model) of :func:`out_of_fold`, with bootstrap intervals over runs.
+
+    Returns one row per (cv, model, metric): ``value``, ``ci_low``, ``ci_high``, ``n_rows``, ``n_runs``.
+    The same bootstrap resamples of runs (from ``seed``) are used for every model, so the intervals
+    compare like with like.
+    """
+    rows = []
+    alpha = (1 - level) / 2
+    for (cv, model), df in predictions.groupby(["cv", "model"], sort=False):
+        e = df["error_pp"].to_numpy()
+        per_run = pd.DataFrame({"run": df["run"].to_numpy(), "n": 1.0, "abs": np.abs(e), "sq": e ** 2,
+                                "t": df["test_acc"].to_numpy(), "t2": df["test_acc"].to_numpy() ** 2,
+                                "g": df["gap"].to_numpy(), "g2": df["gap"].to_numpy() ** 2}).groupby("run").sum()
+        sums = per_run.to_numpy().T  # 7 x n_runs
+        point = _metric_values(*sums.sum(axis=1))
+        rng = np.random.default_rng(seed)
+        n_runs = sums.shape[1]
+        counts = rng.multinomial(n_runs, np.full(n_runs, 1.0 / n_runs), size=n_bootstrap)  # B x n_runs
+        boot = _metric_values(*(counts @ sums.T).T)
+        for name in METRICS:
+            values = boot[name][np.isfinite(boot[name])]
+            low, high = (np.quantile(values, [alpha, 1 - alpha]) if len(values) else (np.nan, np.nan))
+            rows.append({"cv": cv, "model": model, "metric": name, "value": float(point[name]),
+                         "ci_low": float(low), "ci_high": float(high), "n_rows": len(df), "n_runs": n_runs})
+    return pd.DataFrame(rows)
+
+
+def metrics_table(metric_rows: pd.DataFrame) -> str:
+    """A Markdown table of :func:`metrics`: one line per (cv, model), ``value [low, high]`` per metric."""
+    header = "| cv | model | " + " | ".join(METRICS) + " |"
+    lines = [header, "|" + "---|" * (len(METRICS) + 2)]
+    for (cv, model), df in metric_rows.groupby(["cv", "model"], sort=False):
+        cells = []
+        for name in METRICS:
+            r = df[df["metric"] == name].iloc[0]
+            cells.append(f"{r['value']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]")
+        lines.append(f"| {cv} | {model} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- the fitted model
+
+
+def usable_mask(table: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
+    """Rows whose every model input is finite (a diagram without any kept pair has NaN life)."""
+    inputs = sorted({f for fs in model_features(features).values() for f in fs})
+    missing = [f for f in inputs if f not in table.columns]
+    if missing:
+        raise ValueError(f"study features {missing} are not columns of the study table")
+    return np.isfinite(table[inputs].to_numpy(dtype=np.float64)).all(axis=1)
+
+
+def feature_unit(name: str) -> str:
+    """Unit of a study table column used as a model input."""
+    if name in INPUT_UNITS:
+        return INPUT_UNITS[name]
+    if dfeat.parse_feature_name(name) is not None:
+        return dfeat.feature_unit(name)
+    return "see betti_curves (Betti-curve summary)"
+
+
+def fit_model(table: pd.DataFrame, features: Sequence[str], topology: Mapping, study: str,
+              predictions: pd.DataFrame | None = None, level: float = 0.95) -> dict:
+    """Fit the topology model on every row and describe it as a JSON-ready dict.
+
+    ``topology`` holds the parameters the study's diagrams were computed under (``split``,
+    ``n_samples``, ``node_selection``, ``max_dim``, ``max_epsilon``, ``min_persistence``). The
+    prediction interval comes from the leave-one-run-out errors in ``predictions`` (computed when
+    not given).
+    """
+    features = list(features)
+    if predictions is None:
+        predictions = out_of_fold(table, features)
+    reg = _regressor(features).fit(_design(table, features), table["gap"].to_numpy(dtype=np.float64))
+    errors = predictions.query("cv == 'leave_one_run_out' and model == 'topology'")["error_pp"].to_numpy()
+    alpha = (1 - level) / 2
+    low, high = np.quantile(errors, [alpha, 1 - alpha])
+    return {
+        "format": MODEL_FORMAT,
+        "version": MODEL_VERSION,
+        "study": study,
+        "target": "gap = train_acc - test_acc, percentage points; test accuracy estimate = train_acc - gap",
+        "features": features,
+        "units": {**{f: feature_unit(f) for f in features}, "gap": "percentage points",
+                  "train_acc": "percent", "test_acc": "percent"},
+        "intercept": float(reg.intercept_),
+        "coefficients": {f: float(c) for f, c in zip(features, reg.coef_)},
+        "topology": {**dict(topology), "feature_max_dim": dfeat.required_dims(features)},
+        "prediction_interval": {"level": level, "error_low_pp": float(low), "error_high_pp": float(high),
+                                "source": f"leave-one-run-out out-of-fold errors of {len(errors)} rows "
+                                          f"({predictions['run'].nunique()} runs)"},
+        "fitted_on": {"rows": int(len(table)), "runs": sorted(table["run"].unique().tolist()),
+                      "networks": sorted(table["network"].unique().tolist()),
+                      "datasets": sorted(table["dataset"].unique().tolist())},
+    }
+
+
+def write_model(model: dict, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(model, indent=2) + "\n")
+
+
+def read_model(path: str | Path) -> dict:
+    """Read and check a model JSON written by :func:`write_model`."""
+    path = Path(path)
+    try:
+        model = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not a JSON file ({err})") from None
+    if not isinstance(model, dict) or model.get("format") != MODEL_FORMAT:
+        raise ValueError(f"{path}: not a {MODEL_FORMAT} (no 'format': {MODEL_FORMAT!r})")
+    if model.get("version") != MODEL_VERSION:
+        raise ValueError(f"{path}: model version {model.get('version')} is not supported (expected {MODEL_VERSION})")
+    return model
+
+
+def check_topology(model: Mapping, diagram_parameters: Mapping, where: str = "the diagram") -> None:
+    """Raise :class:`TopologyMismatchError` unless ``where`` was computed under the model's parameters.
+
+    :data:`MATCHED_PARAMETERS` must be equal, and the diagram must hold the homology dimensions
+    that the model's features use.
+    """
+    fitted = model["topology"]
+    problems = []
+    for key in MATCHED_PARAMETERS:
+        if key not in diagram_parameters:
+            problems.append(f"{key} is not recorded for it")
+        elif diagram_parameters[key] != fitted[key]:
+            problems.append(f"{key} = {diagram_parameters[key]!r}, but the model was fitted with {fitted[key]!r}")
+    if "max_dim" in diagram_parameters and diagram_parameters["max_dim"] < fitted["feature_max_dim"]:
+        problems.append(f"max_dim = {diagram_parameters['max_dim']}, but the model's features need "
+                        f"H{fitted['feature_max_dim']}")
+    if problems:
+        raise TopologyMismatchError(f"{where} was computed under other topology parameters than the model "
+                                    f"(study {model.get('study')!r}): " + "; ".join(problems))
+
+
+def estimate(model: Mapping, values: Mapping[str, float], train_acc: float) -> dict[str, float]:
+    """Estimated test accuracy (percent) from diagram features and a train accuracy (percent).
+
+    Returns ``gap``, ``test_acc``, ``low`` and ``high`` (the model's prediction interval), in percent.
+    """
+    if not 0.0 <= train_acc <= 100.0:
+        raise ValueError(f"train accuracy must be a percentage in [0, 100], got {train_acc}")
+    inputs = {**values, "train_acc": train_acc}
+    missing = [f for f in model["features"] if f not in inputs]
+    if missing:
+        raise ValueError(f"the model uses features {missing}, which are not computed from a diagram")
+    x = np.array([inputs[f] for f in model["features"]], dtype=np.float64)
+    if not np.isfinite(x).all():
+        raise ValueError(f"features {dict(zip(model['features'], x.tolist()))} are not all finite "
+                         "(a dimension without any pair above the minimum persistence)")
+    gap = model["intercept"] + float(np.dot([model["coefficients"][f] for f in model["features"]], x))
+    test = train_acc - gap
+    pi = model["prediction_interval"]
+    return {"gap": gap, "test_acc": test, "low": test + pi["error_low_pp"], "high": test + pi["error_high_pp"],
+            "level": pi["level"]}
+
+
+# --------------------------------------------------------------------------- entry points (workflow stages)
+
+
+def build_study_table(runs: Sequence[Mapping], max_dim: int, min_persistence: float, out_csv: str | Path) -> pd.DataFrame:
+    """Stage ``generalization_table``: write the study table (see :func:`study_table`)."""
+    table = study_table(runs, max_dim, min_persistence)
+    with atomic_path(out_csv) as tmp:
+        table.to_csv(tmp, index=False)
+    return table
+
+
+def run_study(table_csv: str | Path, study: str, features: Sequence[str], topology: Mapping, predictions_csv,
+              metrics_csv, model_json, metrics_md=None, n_bootstrap: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Stage ``generalization_fit``: grouped CV of the topology model and the baselines, and the fit.
+
+    Writes the out-of-fold predictions, the metrics (CSV, and a Markdown table when ``metrics_md``
+    is given) and the fitted model JSON. Returns the metrics.
+    """
+    from .io_utils import get_logger
+
+    log = get_logger()
+    table = pd.read_csv(table_csv)
+    keep = usable_mask(table, features)
+    if not keep.all():
+        gone = table.loc[~keep, TABLE_KEYS].to_records(index=False).tolist()
+        log.warning("%d of %d rows have non-finite model inputs and are left out: %s", len(gone), len(table), gone)
+    usable = table[keep].reset_index(drop=True)
+    if usable["run"].nunique() < 2:
+        raise ValueError(f"study {study}: {usable['run'].nunique()} run(s) with usable rows; "
+                         "leave-one-run-out needs at least 2")
+    predictions = out_of_fold(usable, features)
+    scores = metrics(predictions, n_bootstrap=n_bootstrap, seed=seed)
+    model = fit_model(usable, features, topology, study, predictions)
+    for df, path in ((predictions, predictions_csv), (scores, metrics_csv)):
+        with atomic_path(path) as tmp:
+            df.to_csv(tmp, index=False)
+    if metrics_md is not None:
+        with atomic_path(metrics_md) as tmp:
+            Path(tmp).write_text(metrics_table(scores) + "\n")
+    write_model(model, model_json)
+    log.info("study %s: %d rows, %d runs\n%s", study, len(usable), usable["run"].nunique(), metrics_table(scores))
+    return scores
+

@@ -1,0 +1,128 @@
+"""Figures of a generalization study (see :mod:`dnn_topology.generalization`).
+
+* ``gap_vs_features``: the generalization gap (pp) against each feature of the fitted model, one
+  colour per network; the line is the fitted model along that feature, the other features held at
+  their mean over the study.
+* ``estimated_vs_true``: leave-one-run-out estimated test accuracy against the true one (percent),
+  one panel per model (topology and the baselines), with y = x.
+* ``runs_over_epochs``: per run, the true test accuracy, the topology model's leave-one-run-out
+  estimate and the train accuracy over epochs (mean over trials).
+
+Every figure is written as PNG and PDF.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .plots import STYLE, save_figure
+
+FIGURES = ("gap_vs_features", "estimated_vs_true", "runs_over_epochs")
+
+
+def _network_colors(networks):
+    import matplotlib.pyplot as plt
+
+    cmap = plt.get_cmap("tab10")
+    return {n: cmap(i % 10) for i, n in enumerate(sorted(networks))}
+
+
+def plot_gap_vs_features(table: pd.DataFrame, model: Mapping, png, pdf) -> None:
+    """Gap against each model feature with the fitted line (other features at their mean)."""
+    import matplotlib.pyplot as plt
+
+    features = model["features"]
+    colors = _network_colors(table["network"].unique())
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(features), figsize=(3.5 * len(features), 3.0), squeeze=False)
+        means = {f: table[f].mean() for f in features}
+        for ax, f in zip(axes[0], features):
+            for net, df in table.groupby("network"):
+                ax.scatter(df[f], df["gap"], s=10, alpha=0.7, color=colors[net], label=net)
+            x = np.linspace(table[f].min(), table[f].max(), 50)
+            others = sum(model["coefficients"][g] * means[g] for g in features if g != f)
+            ax.plot(x, model["intercept"] + others + model["coefficients"][f] * x, color="black", lw=1,
+                    label="fit (others at mean)")
+            ax.set_xlabel(f"{f} [{model['units'][f].split(' (')[0]}]")
+            ax.set_ylabel("gap = train - test accuracy [pp]")
+        axes[0][0].legend()
+        fig.suptitle(f"study {model['study']}: gap vs topology features")
+        save_figure(fig, png, pdf)
+
+
+def plot_estimated_vs_true(predictions: pd.DataFrame, png, pdf) -> None:
+    """Leave-one-run-out estimated vs true test accuracy, one panel per model, with y = x."""
+    import matplotlib.pyplot as plt
+
+    loro = predictions[predictions["cv"] == "leave_one_run_out"]
+    models = list(dict.fromkeys(loro["model"]))
+    colors = _network_colors(loro["network"].unique())
+    lo = float(min(loro["test_acc"].min(), loro["test_acc_est"].min()))
+    hi = float(max(loro["test_acc"].max(), loro["test_acc_est"].max()))
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(models), figsize=(2.6 * len(models), 2.8), squeeze=False, sharey=True)
+        for ax, name in zip(axes[0], models):
+            df = loro[loro["model"] == name]
+            for net, d in df.groupby("network"):
+                ax.scatter(d["test_acc"], d["test_acc_est"], s=8, alpha=0.7, color=colors[net], label=net)
+            ax.plot([lo, hi], [lo, hi], color="black", lw=0.8, ls="--", label="y = x")
+            mae = np.abs(df["error_pp"]).mean()
+            ax.set_title(f"{name} (MAE {mae:.1f} pp)")
+            ax.set_xlabel("true test accuracy [%]")
+        axes[0][0].set_ylabel("estimated test accuracy [%]")
+        axes[0][0].legend()
+        fig.suptitle("leave-one-run-out estimates")
+        save_figure(fig, png, pdf)
+
+
+def plot_runs_over_epochs(predictions: pd.DataFrame, png, pdf) -> None:
+    """Per run: true and estimated (topology, leave-one-run-out) test accuracy and train accuracy."""
+    import matplotlib.pyplot as plt
+
+    df = predictions[(predictions["cv"] == "leave_one_run_out") & (predictions["model"] == "topology")]
+    mean = df.groupby(["run", "epoch"], as_index=False)[["train_acc", "test_acc", "test_acc_est"]].mean()
+    runs = sorted(mean["run"].unique())
+    ncols = min(4, len(runs))
+    nrows = -(-len(runs) // ncols)
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(2.2 * ncols, 1.9 * nrows), squeeze=False, sharey=True)
+        for ax, run in zip(axes.flat, runs):
+            d = mean[mean["run"] == run]
+            ax.plot(d["epoch"], d["train_acc"], color="0.6", ls=":", marker=".", label="train")
+            ax.plot(d["epoch"], d["test_acc"], color="C0", marker="o", ms=3, label="test (true)")
+            ax.plot(d["epoch"], d["test_acc_est"], color="C3", marker="s", ms=3, label="test (estimated)")
+            ax.set_title(run, fontsize=7)
+            ax.set_xlabel("epoch")
+        for ax in axes.flat[len(runs):]:
+            ax.set_visible(False)
+        for row in axes:
+            row[0].set_ylabel("accuracy [%]")
+        axes[0][0].legend(fontsize=6)
+        fig.suptitle("true vs estimated test accuracy per run (topology, leave-one-run-out; mean over trials)")
+        fig.tight_layout()
+        save_figure(fig, png, pdf)
+
+
+def plot_study(table_csv, predictions_csv, model_json, outputs: Mapping[str, str | Path]) -> None:
+    """Stage ``generalization_plots``: every figure of :data:`FIGURES`.
+
+    ``outputs`` maps ``<figure>_png`` and ``<figure>_pdf`` to paths.
+    """
+    from .generalization import read_model
+
+    table = pd.read_csv(table_csv)
+    predictions = pd.read_csv(predictions_csv)
+    model = read_model(model_json)
+    table = table[table["run"].isin(predictions["run"].unique())]
+    plot_gap_vs_features(table.dropna(subset=model["features"]), model, outputs["gap_vs_features_png"],
+                         outputs["gap_vs_features_pdf"])
+    plot_estimated_vs_true(predictions, outputs["estimated_vs_true_png"], outputs["estimated_vs_true_pdf"])
+    plot_runs_over_epochs(predictions, outputs["runs_over_epochs_png"], outputs["runs_over_epochs_pdf"])
+
+
+def figure_paths(folder: str | Path) -> dict[str, Path]:
+    """``<figure>_<ext>`` -> ``folder/<figure>.<ext>`` for every figure."""
+    return {f"{f}_{ext}": Path(folder) / f"{f}.{ext}" for f in FIGURES for ext in ("png", "pdf")}

@@ -1,0 +1,165 @@
+"""The generalization study: table, grouped cross-validation, baselines, metrics and the fitted model."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dnn_topology import generalization as gen
+from dnn_topology.dipha_io import Diagram, write_persistence_diagram
+
+TOPOLOGY = {"split": "train", "n_samples": 300, "node_selection": {"method": "all"}, "max_dim": 1,
+            "max_epsilon": 0.3, "min_persistence": 0.02}
+
+
+def synthetic_table(networks=("lenet", "conv_2"), runs_per_network=3, trials=(0, 1), epochs=(1, 2, 4, 8),
+                    noise=0.0, seed=0) -> pd.DataFrame:
+    """A study table whose gap is exactly 2 + 40 life - 30 midlife (+ noise)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for net in networks:
+        for r in range(runs_per_network):
+            for t in trials:
+                for e in epochs:
+                    life, mid = rng.uniform(0.02, 0.1), rng.uniform(0.1, 0.3)
+                    train = rng.uniform(60, 100)
+                    gap = 2 + 40 * life - 30 * mid + noise * rng.normal()
+                    rows.append({"run": f"{net}_v{r}", "network": net, "dataset": "mnist5k", "trial": t, "epoch": e,
+                                 "train_acc": train, "test_acc": train - gap, "gap": gap,
+                                 "train_loss": rng.uniform(0, 2), "life_h1": life, "midlife_h1": mid})
+    return pd.DataFrame(rows)
+
+
+def test_grouped_folds_never_put_a_run_on_both_sides():
+    table = synthetic_table()
+    folds = gen.grouped_folds(table["run"])
+    assert len(folds) == table["run"].nunique() == 6
+    tested = np.concatenate([test for _, test in folds])
+    assert sorted(tested) == list(range(len(table)))  # every row tested exactly once
+    for train_rows, test_rows in folds:
+        train_runs, test_runs = set(table["run"].iloc[train_rows]), set(table["run"].iloc[test_rows])
+        assert len(test_runs) == 1 and not train_runs & test_runs
+        assert len(train_rows) + len(test_rows) == len(table)
+
+
+def test_a_runs_own_targets_never_reach_its_out_of_fold_estimates():
+    table = synthetic_table(noise=1.0)
+    before = gen.out_of_fold(table, gen.DEFAULT_FEATURES)
+    changed = table.copy()
+    held = changed["run"] == "lenet_v1"
+    changed.loc[held, "gap"] += 50.0  # a leak would move this run's own estimates
+    changed.loc[held, "test_acc"] -= 50.0
+    after = gen.out_of_fold(changed, gen.DEFAULT_FEATURES)
+    loro = (before["cv"] == "leave_one_run_out") & (before["run"] == "lenet_v1")
+    np.testing.assert_allclose(after.loc[loro, "gap_est"], before.loc[loro, "gap_est"])
+    other = (before["cv"] == "leave_one_run_out") & (before["run"] == "lenet_v2")
+    assert not np.allclose(after.loc[other, "gap_est"], before.loc[other, "gap_est"])  # the others did see it
+    lono = (before["cv"] == "leave_one_network_out") & (before["network"] == "lenet")
+    np.testing.assert_allclose(after.loc[lono, "gap_est"], before.loc[lono, "gap_est"])
+
+
+def test_cv_schemes_models_and_baselines():
+    table = synthetic_table()
+    pred = gen.out_of_fold(table, gen.DEFAULT_FEATURES)
+    assert set(pred["cv"]) == {"leave_one_run_out", "leave_one_network_out"}
+    assert set(pred["model"]) == {"topology", "mean_gap", "train_acc", "train_loss"}
+    assert (pred.groupby(["cv", "model"]).size() == len(table)).all()
+    # mean_gap: the training folds' mean gap, by hand for one held-out run
+    held = pred[(pred["cv"] == "leave_one_run_out") & (pred["model"] == "mean_gap") & (pred["run"] == "conv_2_v0")]
+    np.testing.assert_allclose(held["gap_est"], table.loc[table["run"] != "conv_2_v0", "gap"].mean())
+    np.testing.assert_allclose(pred["test_acc_est"], pred["train_acc"] - pred["gap_est"])
+    single = gen.out_of_fold(table[table["network"] == "lenet"], gen.DEFAULT_FEATURES)
+    assert set(single["cv"]) == {"leave_one_run_out"}  # one network: no leave-one-network-out
+
+
+def test_metrics_exact_model_and_bootstrap_intervals():
+    table = synthetic_table(noise=0.0)
+    pred = gen.out_of_fold(table, gen.DEFAULT_FEATURES)
+    m = gen.metrics(pred, n_bootstrap=300, seed=1).set_index(["cv", "model", "metric"]).sort_index()
+    assert m.loc[("leave_one_run_out", "topology", "mae_pp"), "value"] < 1e-9  # the gap is linear in life, midlife
+    assert m.loc[("leave_one_run_out", "topology", "r2_gap"), "value"] == pytest.approx(1.0)
+    base = pred[(pred["cv"] == "leave_one_run_out") & (pred["model"] == "mean_gap")]
+    e = base["error_pp"].to_numpy()
+    row = m.loc[("leave_one_run_out", "mean_gap")]
+    assert row.loc["mae_pp", "value"] == pytest.approx(np.abs(e).mean())
+    assert row.loc["rmse_pp", "value"] == pytest.approx(np.sqrt((e ** 2).mean()))
+    t = base["test_acc"].to_numpy()
+    assert row.loc["r2_test_acc", "value"] == pytest.approx(1 - (e ** 2).sum() / ((t - t.mean()) ** 2).sum())
+    for metric in gen.METRICS:
+        r = row.loc[metric]
+        assert r["ci_low"] <= r["value"] <= r["ci_high"] and r["ci_low"] < r["ci_high"]
+    assert (m["n_runs"].loc["leave_one_run_out"] == 6).all()
+    assert "| leave_one_run_out | topology |" in gen.metrics_table(m.reset_index())
+
+
+def test_fitted_model_json_estimate_and_topology_check(tmp_path):
+    table = synthetic_table(noise=0.1)
+    model = gen.fit_model(table, gen.DEFAULT_FEATURES, TOPOLOGY, "toy")
+    assert model["coefficients"]["life_h1"] == pytest.approx(40, abs=3)
+    assert model["coefficients"]["midlife_h1"] == pytest.approx(-30, abs=3)
+    assert model["topology"]["feature_max_dim"] == 1 and model["units"]["gap"] == "percentage points"
+    pi = model["prediction_interval"]
+    assert pi["error_low_pp"] < 0 < pi["error_high_pp"]
+    gen.write_model(model, tmp_path / "model.json")
+    again = gen.read_model(tmp_path / "model.json")
+    assert again == json.loads(json.dumps(model))
+    est = gen.estimate(again, {"life_h1": 0.05, "midlife_h1": 0.2}, train_acc=95.0)
+    gap = model["intercept"] + 0.05 * model["coefficients"]["life_h1"] + 0.2 * model["coefficients"]["midlife_h1"]
+    assert est["test_acc"] == pytest.approx(95.0 - gap)
+    assert est["low"] < est["test_acc"] < est["high"]
+    gen.check_topology(again, {**TOPOLOGY, "min_persistence": 0.0})  # min persistence is applied from the model
+    with pytest.raises(gen.TopologyMismatchError, match=r"max_epsilon = 0.4, but the model was fitted with 0.3"):
+        gen.check_topology(again, {**TOPOLOGY, "max_epsilon": 0.4})
+    with pytest.raises(gen.TopologyMismatchError, match="split = 'test'"):
+        gen.check_topology(again, {**TOPOLOGY, "split": "test"})
+    with pytest.raises(gen.TopologyMismatchError, match="features need H1"):
+        gen.check_topology(again, {**TOPOLOGY, "max_dim": 0})
+    with pytest.raises(ValueError, match="not a dnn-topology generalization model"):
+        (tmp_path / "other.json").write_text("{}")
+        gen.read_model(tmp_path / "other.json")
+
+
+def test_study_table_from_files(tmp_path):
+    diagrams = {}
+    for epoch, life in ((1, 0.05), (2, 0.1)):
+        path = tmp_path / f"trial_0/epoch_{epoch}/diagram.bin"
+        path.parent.mkdir(parents=True)
+        write_persistence_diagram(path, Diagram([0, 1, 1, -2], [0, 0.1, 0.2, 0.1], [0.2, 0.1 + life, 0.21, 0.3]))
+        diagrams[(0, epoch)] = path
+    training = pd.DataFrame({"run": "r", "trial": 0, "epoch": [0, 1, 2], "train_loss": [2.3, 0.5, 0.2],
+                             "train_acc": [0.1, 0.9, 0.95], "test_loss": [2.3, 0.6, 0.5],
+                             "test_acc": [0.1, 0.85, 0.875], "lr": 0.01, "seconds": 1.0})
+    summary = pd.DataFrame([{"run": "r", "trial": 0, "epoch": e, "dim": d, "max_betti": e + d, "auc_density": 0.5,
+                             "mean_life": 0.0, "mean_midlife": 0.0} for e in (1, 2) for d in (0, 1)])
+    training.to_csv(tmp_path / "training.csv", index=False)
+    summary.to_csv(tmp_path / "summary.csv", index=False)
+    table = gen.study_table([{"run": "r", "network": "lenet", "dataset": "mnist5k", "training": tmp_path / "training.csv",
+                              "summary": tmp_path / "summary.csv", "diagrams": diagrams}], max_dim=1,
+                            min_persistence=0.02)
+    assert list(table["epoch"]) == [1, 2]
+    np.testing.assert_allclose(table["gap"], [5.0, 7.5])  # percentage points
+    np.testing.assert_allclose(table["life_h1"], [0.05, 0.1])  # the (.2, .21) pair is below 0.02, the essential one out
+    np.testing.assert_allclose(table["max_betti_h1"], [2, 3])
+    assert "mean_life_h1" not in table.columns
+
+
+def test_run_study_and_figures(tmp_path):
+    from dnn_topology.generalization_plots import figure_paths, plot_study
+
+    table = synthetic_table(noise=1.0)
+    table.loc[0, "life_h1"] = np.nan  # a diagram without any H1 pair above the minimum persistence
+    table.to_csv(tmp_path / "table.csv", index=False)
+    out = {k: tmp_path / f"{k}.x" for k in ("predictions", "metrics", "model", "md")}
+    scores = gen.run_study(tmp_path / "table.csv", "toy", gen.DEFAULT_FEATURES, TOPOLOGY, out["predictions"],
+                           out["metrics"], out["model"], out["md"], n_bootstrap=200)
+    assert set(scores["model"]) == {"topology", "mean_gap", "train_acc", "train_loss"}
+    pred = pd.read_csv(out["predictions"])
+    assert (pred.groupby(["cv", "model"]).size() == len(table) - 1).all()  # the NaN row is left out of all models
+    model = gen.read_model(out["model"])
+    assert model["fitted_on"]["rows"] == len(table) - 1 and model["topology"]["min_persistence"] == 0.02
+    figures = figure_paths(tmp_path / "figures")
+    plot_study(tmp_path / "table.csv", out["predictions"], out["model"], figures)
+    for path in figures.values():
+        assert path.stat().st_size > 1000
