@@ -18,8 +18,8 @@ from dnn_topology import dipha_io as dio
 from dnn_topology.cli import main
 from dnn_topology.datasets import get_spec
 from dnn_topology.models import build_network
-from dnn_topology.original_import import (ImportOriginalError, find_original_epochs, import_original,
-                                          strip_module_prefix)
+from dnn_topology.checkpoints import strip_module_prefix
+from dnn_topology.original_import import ImportOriginalError, find_original_epochs, import_original
 from test_dipha_io import FIXTURE_DIR
 
 FULL = FIXTURE_DIR / "corr80.full.bin"

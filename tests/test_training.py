@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 import torch
 
-from dnn_topology.training import TrainConfig, load_checkpoint, train
+from dnn_topology.checkpoints import load_checkpoint
+from dnn_topology.training import TrainConfig, train
 from dnn_topology import datasets
 
 CFG = dict(network="lenet", dataset="mnist5k", lr=0.01, batch_size=64, seed=3)

@@ -10,10 +10,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from . import datasets as dsets
+from .checkpoints import load_checkpoint, resolve_device
 from .io_utils import atomic_path, get_logger
 from .models import feature_shapes
 from .node_selection import NodeSelection, plan_selection
-from .training import load_checkpoint, resolve_device
 
 
 def fixed_samples(dataset: str, n_samples: int, split: str = "test", data_dir: str | Path = "data",

@@ -144,45 +144,30 @@ def our_paths(results: PathLike, run: str, trial: int, epoch: int) -> dict[str, 
     }
 
 
-def strip_module_prefix(state_dict: dict) -> dict:
-    """Remove DataParallel's ``module.`` prefix from every key."""
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state_dict.items()}
-
-
 def import_checkpoint(src: PathLike, dst: PathLike, net: str, dataset: str, epoch: int | None = None) -> dict:
     """Convert an original checkpoint into ours (after checking it loads into our network)."""
-    import torch
-
+    # deferred: torch is heavy, and importing the DIPHA files (and the CLI's other commands) never needs it
+    from . import checkpoints
     from .datasets import get_spec
-    from .models import build_network
 
     src = Path(src)
     try:
-        state = torch.load(src, map_location="cpu", weights_only=False)
-    except Exception as err:  # torch raises many types for a bad file
-        raise ImportOriginalError(f"{src}: cannot read checkpoint: {err}") from err
-    if not isinstance(state, dict) or not isinstance(state.get("net"), dict):
-        raise ImportOriginalError(f"{src}: not an original checkpoint (a dict with a 'net' state dict)")
-    weights = strip_module_prefix(state["net"])
-    model = build_network(net, get_spec(dataset))
-    try:
-        model.load_state_dict(weights, strict=True)
-    except RuntimeError as err:
-        raise ImportOriginalError(f"{src}: does not fit our network {net!r}: {err}") from err
+        model, state = checkpoints.load_checkpoint(src, net, get_spec(dataset))
+    except checkpoints.CheckpointError as err:
+        raise ImportOriginalError(str(err)) from err
     acc = state.get("acc")
     ckpt_epoch = state.get("epoch", epoch)
     if epoch is not None and ckpt_epoch is not None and int(ckpt_epoch) != epoch:
         raise ImportOriginalError(f"{src}: file name says epoch {epoch} but the checkpoint says {ckpt_epoch}")
     ours = {
-        "net": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "net": checkpoints.cpu_state_dict(model),
         "epoch": int(ckpt_epoch) if ckpt_epoch is not None else None,
         "test_acc": float(acc) / 100.0 if acc is not None else None,
         "acc": float(acc) if acc is not None else None,
         "source": str(src),
         "imported_from_original": True,
     }
-    with dio.atomic_output(dst) as tmp:
-        torch.save(ours, tmp)
+    checkpoints.save_checkpoint(dst, ours)
     return ours
 
 
@@ -282,6 +267,6 @@ def summarize(imported: Sequence[ImportedEpoch]) -> str:
 
 __all__ = [
     "ImportOriginalError", "OriginalEpoch", "ImportedEpoch", "find_original_epochs", "adjacency_dirs",
-    "checkpoint_dir", "our_paths", "strip_module_prefix", "import_checkpoint", "import_distance",
+    "checkpoint_dir", "our_paths", "import_checkpoint", "import_distance",
     "import_diagram", "import_original", "summarize",
 ]

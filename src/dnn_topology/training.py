@@ -27,9 +27,9 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from . import datasets as dsets
+from .checkpoints import CheckpointError, cpu_state_dict, read_checkpoint, resolve_device, save_checkpoint
 from .io_utils import atomic_path, get_logger
 from .models import build_network
-from .original_import import strip_module_prefix
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"]
 
@@ -60,16 +60,6 @@ class TrainConfig:
         for key in ("epochs", "data_dir", "download"):
             d.pop(key)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """'auto' picks CUDA when available, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"config asks for device {device!r} but CUDA is not available")
-    return dev
 
 
 def seed_everything(seed: int) -> None:
@@ -137,7 +127,7 @@ def _state_path(state_dir: Path, epoch: int) -> Path:
 
 def _save_state(path: Path, net, optimizer, epoch: int, history: list[dict], cfg: TrainConfig) -> None:
     state = {
-        "net": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+        "net": cpu_state_dict(net),
         "optimizer": optimizer.state_dict(),
         "epoch": epoch,
         "history": history,
@@ -145,8 +135,7 @@ def _save_state(path: Path, net, optimizer, epoch: int, history: list[dict], cfg
         "config": asdict(cfg),
         "fingerprint": cfg.fingerprint(),
     }
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    save_checkpoint(path, state)
 
 
 def _last_complete_state(state_dir: Path, cfg: TrainConfig) -> tuple[int, dict | None]:
@@ -157,8 +146,8 @@ def _last_complete_state(state_dir: Path, cfg: TrainConfig) -> tuple[int, dict |
     while last >= 0:
         path = _state_path(state_dir, last)
         try:
-            return last, torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as err:  # our writes are atomic, but a disk can still fail
+            return last, read_checkpoint(path)
+        except CheckpointError as err:  # our writes are atomic, but a disk can still fail
             get_logger().warning("ignoring unreadable training state %s (%s)", path, err)
             last -= 1
     return -1, None
@@ -166,12 +155,11 @@ def _last_complete_state(state_dir: Path, cfg: TrainConfig) -> tuple[int, dict |
 
 def _write_checkpoint(state_path: Path, out: Path) -> None:
     """The published checkpoint of one epoch: weights and metadata (the original's keys too)."""
-    state = torch.load(state_path, map_location="cpu", weights_only=False)
+    state = read_checkpoint(state_path)
     metrics = state["history"][-1]
     checkpoint = {"net": state["net"], "epoch": state["epoch"], "test_acc": metrics["test_acc"],
                   "acc": 100.0 * metrics["test_acc"], "config": state["config"]}
-    with atomic_path(out) as tmp:
-        torch.save(checkpoint, tmp)
+    save_checkpoint(out, checkpoint)
 
 
 def train(cfg: TrainConfig, checkpoint_paths: Sequence[str | Path], metrics_csv: str | Path,
@@ -247,21 +235,3 @@ def train(cfg: TrainConfig, checkpoint_paths: Sequence[str | Path], metrics_csv:
     with atomic_path(metrics_csv) as tmp:
         metrics.to_csv(tmp, index=False)
     return metrics
-
-
-def load_checkpoint(path: str | Path, network: str, spec: dsets.DatasetSpec, device: torch.device | str = "cpu"):
-    """Build ``network`` and load the weights of checkpoint ``path`` (ours or the original's)."""
-    path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:
-        raise ValueError(f"cannot read checkpoint {path}: {err}") from err
-    if not isinstance(state, dict) or "net" not in state:
-        raise ValueError(f"checkpoint {path} has no 'net' state dict")
-    weights = strip_module_prefix(state["net"])
-    net = build_network(network, spec)
-    try:
-        net.load_state_dict(weights)
-    except RuntimeError as err:
-        raise ValueError(f"checkpoint {path} does not fit network {network!r}: {err}") from err
-    return net.to(device).eval(), state

@@ -1,0 +1,114 @@
+"""Checkpoints: reading and writing them, DataParallel's ``module.`` prefixes, and the device.
+
+A checkpoint is a ``torch.save``'d dict with at least ``'net'``, the network's state dict (float
+tensors on the CPU, parameter names as in :mod:`dnn_topology.models`). Ours add ``'epoch'``,
+``'test_acc'`` (a fraction), ``'acc'`` (the original code's test accuracy, in percent) and
+``'config'``; the original code's have ``'net'``, ``'acc'`` and ``'epoch'``, with ``module.``
+prefixes when it trained under DataParallel. Training states (see :mod:`dnn_topology.training`)
+are written and read here too. Every file is read with :func:`read_checkpoint` and written
+atomically with :func:`save_checkpoint`. Checkpoints are pickles: only load files you trust.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from .datasets import DatasetSpec
+from .io_utils import atomic_path
+from .models import build_network
+
+PathLike = str | Path
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be read, has no ``'net'`` state dict, or does not fit the network."""
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """The torch device of config key ``device``: ``auto`` picks CUDA when available, else the CPU.
+
+    Parameters
+    ----------
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:<index>"``.
+
+    Returns
+    -------
+    torch.device
+        The device; asking for CUDA where there is none raises ``RuntimeError``.
+    """
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"config asks for device {device!r} but CUDA is not available")
+    return dev
+
+
+def strip_module_prefix(state_dict: Mapping[str, Any]) -> dict[str, Any]:
+    """Remove DataParallel's ``module.`` prefix from every key of ``state_dict``."""
+    return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in state_dict.items()}
+
+
+def cpu_state_dict(net: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict of ``net`` detached and on the CPU, as checkpoints store it."""
+    return {k: v.detach().cpu() for k, v in net.state_dict().items()}
+
+
+def read_checkpoint(path: PathLike) -> dict:
+    """Read a checkpoint (or training state) written by ``torch.save``, onto the CPU.
+
+    Raises :class:`CheckpointError` naming ``path`` when it cannot be read or is not a dict.
+    """
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # torch raises many types for a bad file
+        raise CheckpointError(f"checkpoint {path}: cannot read it: {err}") from err
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {path}: not a checkpoint (a dict with a 'net' state dict)")
+    return state
+
+
+def save_checkpoint(path: PathLike, state: dict) -> None:
+    """Write ``state`` with ``torch.save``, atomically (a failed write leaves no file behind)."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(
+    path: PathLike, network: str, spec: DatasetSpec, device: torch.device | str = "cpu"
+) -> tuple[torch.nn.Module, dict]:
+    """Build ``network`` for ``spec`` and load the weights of checkpoint ``path`` (ours or the original's).
+
+    Parameters
+    ----------
+    path : str or Path
+        The checkpoint file; ``module.`` prefixes of its ``'net'`` state dict are removed.
+    network : str
+        Network name (config key ``network``), see :data:`dnn_topology.models.NETWORKS`.
+    spec : DatasetSpec
+        Shape of the dataset the network was trained on (2 classes when labels were binarized).
+    device : torch.device or str
+        Where the network goes.
+
+    Returns
+    -------
+    net : torch.nn.Module
+        The network in evaluation mode on ``device``.
+    state : dict
+        The whole checkpoint as read.
+    """
+    path = Path(path)
+    state = read_checkpoint(path)
+    if not isinstance(state.get("net"), dict):
+        raise CheckpointError(f"checkpoint {path}: no 'net' state dict")
+    net = build_network(network, spec)
+    try:
+        net.load_state_dict(strip_module_prefix(state["net"]))
+    except RuntimeError as err:
+        raise CheckpointError(f"checkpoint {path} does not fit our network {network!r}: {err}") from err
+    return net.to(device).eval(), state
