@@ -32,7 +32,7 @@ def stage_train(a, d: Path):
 def stage_activations(a, d: Path):
     from dnn_topology.activations import compute_activations, save_activations
     selection = {"method": a.selection, "n_nodes": a.n_nodes} if a.n_nodes else {"method": "all"}
-    acts, nodes = compute_activations(d / "epoch_1.pt", a.network, a.dataset, a.n_samples, node_selection=selection,
+    acts, nodes, _ = compute_activations(d / "epoch_1.pt", a.network, a.dataset, a.n_samples, node_selection=selection,
                                       threads=a.threads)
     save_activations(acts, nodes, d / "activations.npy", d / "nodes.csv")
 

@@ -5,11 +5,15 @@ rule activations:
     output:
         activations="results/{run}/trial_{trial}/epoch_{epoch}/activations.npy",
         nodes="results/{run}/trial_{trial}/epoch_{epoch}/nodes.csv",
+        samples="results/{run}/trial_{trial}/epoch_{epoch}/samples.csv",
     params:
         network=run_option("run", "network"),
         dataset=run_option("run", "dataset"),
         options=lambda wildcards: RUNS[wildcards.run]["activations"],
         binarize_class=run_option("training", "binarize_class"),
+        # activations.split train: drawn from the samples trained on (training subset of the trial's seed)
+        subset=run_option("training", "subset"),
+        seed=run_option("training", "seed"),
     log:
         "logs/{run}/trial_{trial}/epoch_{epoch}/activations.log",
     threads: 1

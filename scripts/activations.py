@@ -6,10 +6,11 @@ from dnn_topology.workflow_config import register_datasets
 with log_to_file(snakemake.log[0]):
     register_datasets(snakemake.config)
     p = snakemake.params
-    acts, nodes = compute_activations(
+    acts, nodes, samples = compute_activations(
         snakemake.input.checkpoint, p.network, p.dataset, p.options["n_samples"],
         node_selection=p.options["node_selection"], split=p.options["split"],
         data_dir=snakemake.config["data_dir"], download=snakemake.config["download"],
-        binarize_class=p.binarize_class,
+        binarize_class=p.binarize_class, subset=p.subset, training_seed=p.seed + int(snakemake.wildcards.trial),
         device=snakemake.config["device"], threads=snakemake.threads)
-    save_activations(acts, nodes, snakemake.output.activations, snakemake.output.nodes)
+    save_activations(acts, nodes, snakemake.output.activations, snakemake.output.nodes, samples,
+                     snakemake.output.samples)

@@ -73,6 +73,8 @@ def test_schema_rejects_unknown_keys():
     (lambda c: c["runs"][0].update(training={"binarize_class": 12}), "binarize_class"),
     (lambda c: c["topology"].update(epochs=[0, 99]), "topology.epochs"),
     (lambda c: c["activations"].update(n_samples=1001), "activations.n_samples"),
+    (lambda c: (c["activations"].update(split="train", n_samples=500), c["runs"][0].update(training={"subset": 0.1})),
+     r"n_samples: 500 samples asked for, but the network trains on training.subset = 0.1 .*: 400"),
 ])
 def test_semantic_errors_name_the_key(change, key):
     config = with_defaults(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))

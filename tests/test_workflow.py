@@ -15,7 +15,7 @@ from workflow_helpers import TINY_CONFIG, planned_jobs, snakemake, write_config
 pytestmark = pytest.mark.workflow
 
 RUN = "results/lenet_mnist5k"
-EPOCH_FILES = ["activations.npy", "nodes.csv", "distance.bin", "distance_sparse.bin", "diagram.bin",
+EPOCH_FILES = ["activations.npy", "nodes.csv", "samples.csv", "distance.bin", "distance_sparse.bin", "diagram.bin",
                "betti_curves.csv", "betti_summary.csv"]
 PLOTS = ["betti_curves_density", "betti_curves_epsilon", "persistence_diagrams", "summaries"]
 
@@ -125,7 +125,7 @@ def test_one_epoch_target_runs_only_what_it_needs(tmp_path):
     snakemake(tmp_path, target, config=cfg)
     made = {p.relative_to(tmp_path).as_posix() for p in (tmp_path / "results").rglob("*") if p.is_file()
             and ".train_state" not in p.parts}
-    epoch1 = {f"{RUN}/trial_0/epoch_1/{f}" for f in ("activations.npy", "nodes.csv", "distance.bin",
+    epoch1 = {f"{RUN}/trial_0/epoch_1/{f}" for f in ("activations.npy", "nodes.csv", "samples.csv", "distance.bin",
                                                      "distance_sparse.bin", "diagram.bin")}
     assert epoch1 <= made
     assert not any("/epoch_0/" in f or "/epoch_2/" in f or "plots" in f for f in made)

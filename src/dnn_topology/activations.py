@@ -1,5 +1,18 @@
 """Activations stage: pass a fixed sample set through one epoch's checkpoint and record the
-activations of the nodes that feed the functional graph."""
+activations of the nodes that feed the functional graph.
+
+The samples (config ``activations.split``, ``activations.n_samples``):
+
+* ``test`` (default, the CVPR 2019 reproduction): the first ``n_samples`` of the test split;
+* ``train`` (the CVPR 2020 generalization study, where no test sample may be touched):
+  ``n_samples`` drawn uniformly without replacement from the training samples the network was
+  actually trained on (``training.subset`` applied with the trial's training seed), with a
+  generator seeded by that training seed. Label permutation does not matter: activations do not
+  read labels.
+
+Either way the set is the same at every epoch of a trial, and it is recorded in ``samples.csv``
+(``split``, ``index`` into that split, ``label``: the dataset's own label).
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,14 +29,49 @@ from .models import feature_shapes
 from .node_selection import NodeSelection, plan_selection
 
 
+_TRAIN_SAMPLES_STREAM = 3  # generator stream of the train-split draw (datasets uses 1 and 2)
+
+
+def sample_indices(split_size: int, n_samples: int, split: str = "test", subset: float = 1.0,
+                   training_seed: int = 0) -> np.ndarray:
+    """Indices into ``split`` of the fixed samples (see the module docstring), sorted.
+
+    Parameters
+    ----------
+    split_size : int
+        Number of samples in the split.
+    n_samples : int
+        Samples wanted.
+    split : {"test", "train"}
+    subset, training_seed : float, int
+        ``training.subset`` and the trial's training seed: which training samples the network saw
+        (used for ``split == "train"`` only).
+    """
+    if split == "test":
+        pool = np.arange(split_size, dtype=np.int64)
+        if n_samples > len(pool):
+            raise ValueError(f"activations.n_samples = {n_samples} but the test split has only {split_size} samples")
+        return pool[:n_samples]
+    if split != "train":
+        raise ValueError(f"activations.split must be 'train' or 'test', not {split!r}")
+    pool = dsets.subset_indices(split_size, subset, training_seed)
+    if n_samples > len(pool):
+        raise ValueError(f"activations.n_samples = {n_samples} but the network was trained on {len(pool)} samples "
+                         f"(training.subset = {subset} of {split_size})")
+    rng = np.random.default_rng([_TRAIN_SAMPLES_STREAM, int(training_seed)])
+    return np.sort(rng.choice(pool, size=n_samples, replace=False)).astype(np.int64)
+
+
 def fixed_samples(dataset: str, n_samples: int, split: str = "test", data_dir: str | Path = "data",
-                  download: bool = False) -> Dataset:
-    """The first ``n_samples`` samples of ``split``: the same set at every epoch and every run."""
+                  download: bool = False, subset: float = 1.0, training_seed: int = 0) -> tuple[Dataset, pd.DataFrame]:
+    """The fixed samples of the module docstring, and their record (``split``, ``index``, ``label``)."""
     ds = dsets.load_split(dataset, split, data_dir, download)
-    if n_samples > len(ds):
-        raise ValueError(
-            f"activations.n_samples = {n_samples} but the {split} split of {dataset!r} has only {len(ds)} samples")
-    return Subset(ds, range(n_samples))
+    try:
+        indices = sample_indices(len(ds), n_samples, split, subset, training_seed)
+    except ValueError as err:
+        raise ValueError(f"dataset {dataset!r}: {err}") from None
+    labels = dsets.dataset_labels(ds)[indices]
+    return Subset(ds, indices.tolist()), pd.DataFrame({"split": split, "index": indices, "label": labels})
 
 
 def node_activations(net: torch.nn.Module, samples: Dataset, selection: NodeSelection, device: torch.device,
@@ -44,24 +92,31 @@ def node_activations(net: torch.nn.Module, samples: Dataset, selection: NodeSele
 def compute_activations(checkpoint: str | Path, network: str, dataset: str, n_samples: int,
                         node_selection: dict | None = None, split: str = "test",
                         data_dir: str | Path = "data", download: bool = False, device: str = "auto",
-                        threads: int = 1, binarize_class: int | None = None) -> tuple[np.ndarray, pd.DataFrame]:
-    """Node activations (n_samples, N) of ``checkpoint`` and the table describing each node."""
+                        threads: int = 1, binarize_class: int | None = None, subset: float = 1.0,
+                        training_seed: int = 0) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
+    """Node activations (n_samples, N) of ``checkpoint``, the table describing each node, and the
+    record of the samples (see :func:`fixed_samples`)."""
     torch.set_num_threads(max(1, int(threads)))
     dev = resolve_device(device)
     spec = dsets.effective_spec(dsets.get_spec(dataset), binarize_class)
     net, _ = load_checkpoint(checkpoint, network, spec, dev)
     shapes = feature_shapes(net, spec)
     selection = plan_selection(list(shapes.values()), list(shapes), **dict(node_selection or {}))
-    acts = node_activations(net, fixed_samples(dataset, n_samples, split, data_dir, download), selection, dev)
+    samples, record = fixed_samples(dataset, n_samples, split, data_dir, download, subset, training_seed)
+    acts = node_activations(net, samples, selection, dev)
     nodes = selection.table
     get_logger().info("%s: %d samples x %d nodes (%s)", checkpoint, acts.shape[0], acts.shape[1],
                       ", ".join(f"{k}: {v}" for k, v in nodes.groupby("layer", sort=False).size().items()))
-    return acts, nodes
+    return acts, nodes, record
 
 
-def save_activations(acts: np.ndarray, nodes: pd.DataFrame, npy_path: str | Path, nodes_csv: str | Path) -> None:
+def save_activations(acts: np.ndarray, nodes: pd.DataFrame, npy_path: str | Path, nodes_csv: str | Path,
+                     samples: pd.DataFrame | None = None, samples_csv: str | Path | None = None) -> None:
     with atomic_path(npy_path) as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, np.ascontiguousarray(acts, dtype=np.float32))
     with atomic_path(nodes_csv) as tmp:
         nodes.to_csv(tmp, index=False)
+    if samples_csv is not None:
+        with atomic_path(samples_csv) as tmp:
+            samples.to_csv(tmp, index=False)

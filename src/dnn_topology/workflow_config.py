@@ -67,9 +67,14 @@ def check_config(config: dict) -> None:
                 raise ConfigError(f"runs[{i}] training.binarize_class: {err}") from None
         activations = {**config["activations"], **run.get("activations", {})}
         available = dsets.split_size(run["dataset"], activations["split"])
+        where = f"the {activations['split']} split of {run['dataset']!r} has"
+        if available is not None and activations["split"] == "train":  # drawn from the samples trained on
+            subset = run.get("training", {}).get("subset", config["training"]["subset"])
+            available = len(dsets.subset_indices(available, subset))
+            where = f"the network trains on training.subset = {subset} of the train split of {run['dataset']!r}:"
         if available is not None and activations["n_samples"] > available:
-            raise ConfigError(f"runs[{i}] activations.n_samples: {activations['n_samples']} samples asked for, but the "
-                              f"{activations['split']} split of {run['dataset']!r} has {available}")
+            raise ConfigError(f"runs[{i}] activations.n_samples: {activations['n_samples']} samples asked for, but "
+                              f"{where} {available}")
         if run.get("imported", False):
             continue
         try:

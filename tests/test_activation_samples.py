@@ -1,0 +1,36 @@
+"""Which samples feed the activations: the test split's first N, or N drawn from the samples trained on."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dnn_topology.activations import fixed_samples, sample_indices
+from dnn_topology.datasets import subset_indices
+
+
+def test_test_split_is_the_first_n():
+    np.testing.assert_array_equal(sample_indices(1000, 300, "test"), np.arange(300))
+
+
+def test_train_split_draws_from_the_trained_samples_deterministically():
+    trained = set(subset_indices(4000, 0.1, seed=3).tolist())
+    a = sample_indices(4000, 300, "train", subset=0.1, training_seed=3)
+    assert len(a) == len(set(a.tolist())) == 300 and set(a.tolist()) <= trained
+    np.testing.assert_array_equal(a, sample_indices(4000, 300, "train", subset=0.1, training_seed=3))
+    other = sample_indices(4000, 300, "train", subset=0.1, training_seed=4)  # another trial trains on other samples
+    assert not set(other.tolist()) <= trained
+    full = sample_indices(4000, 300, "train")
+    assert full.max() > 2000  # a uniform draw, not the first 300 (mnist5k's train split is sorted by class)
+
+
+def test_too_many_samples_for_the_trained_subset():
+    with pytest.raises(ValueError, match=r"trained on 400 samples \(training.subset = 0.1 of 4000\)"):
+        sample_indices(4000, 500, "train", subset=0.1)
+
+
+def test_fixed_samples_record_the_split_indices_and_labels():
+    samples, record = fixed_samples("mnist5k", 50, "train", subset=0.5, training_seed=1)
+    assert list(record.columns) == ["split", "index", "label"] and (record["split"] == "train").all()
+    np.testing.assert_array_equal(record["index"], sample_indices(4000, 50, "train", 0.5, 1))
+    assert [int(samples[i][1]) for i in range(5)] == record["label"].tolist()[:5]
+    assert record["label"].nunique() > 5
