@@ -381,6 +381,31 @@ def feature_shapes(net: nn.Module, spec: DatasetSpec) -> dict[str, tuple[int, ..
     return {name: tuple(f.shape[1:]) for name, f in zip(net.feature_layers, feats)}
 
 
+def forward_cost(net: nn.Module, spec: DatasetSpec) -> tuple[dict[str, tuple[int, ...]], int]:
+    """Per-sample shape of each feature layer and the multiply-accumulates of one forward pass.
+
+    MACs count the convolutions (output values x input channels per group x kernel area) and the
+    linear layers (inputs x outputs), from one dummy forward pass in evaluation mode.
+    """
+    macs = 0
+
+    def count(module: nn.Module, inputs, output: torch.Tensor) -> None:
+        nonlocal macs
+        if isinstance(module, nn.Conv2d):
+            kernel = module.kernel_size[0] * module.kernel_size[1]
+            macs += output[0].numel() * module.in_channels // module.groups * kernel
+        elif isinstance(module, nn.Linear):
+            macs += module.in_features * module.out_features
+
+    hooks = [m.register_forward_hook(count) for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    try:
+        shapes = feature_shapes(net, spec)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return shapes, macs
+
+
 def node_counts(net: nn.Module, spec: DatasetSpec) -> dict[str, int]:
     """Number of nodes of each feature layer, from one dummy forward pass."""
     counts = {}

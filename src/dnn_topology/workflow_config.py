@@ -1,13 +1,13 @@
 """Checks of the workflow configuration beyond its JSON schema, and the per-run option table
-that the rules read (global options with each run's overrides applied)."""
+that the rules read (global options with each run's overrides applied, and each run's resource
+requests from :mod:`dnn_topology.resources`)."""
 from __future__ import annotations
 
 import copy
 import os
-from dataclasses import dataclass
 
 from . import datasets as dsets
-from . import models
+from .resources import NETWORK_NAMES, resources, run_size
 
 TRAINING_KEYS = ("lr", "momentum", "weight_decay", "batch_size", "seed", "permute_labels", "subset",
                  "binarize_class")
@@ -52,9 +52,9 @@ def check_config(config: dict) -> None:
     if late:
         raise ConfigError(f"topology.epochs: {late} exceed training.epochs = {epochs}")
     for i, run in enumerate(config["runs"]):
-        if run["network"] not in models.NETWORKS:
+        if run["network"] not in NETWORK_NAMES:
             raise ConfigError(f"runs[{i}].network: unknown network {run['network']!r}; "
-                              f"choose one of {sorted(models.NETWORKS)}")
+                              f"choose one of {list(NETWORK_NAMES)}")
         try:
             dsets.get_spec(run["dataset"])
         except ValueError as err:
@@ -90,69 +90,6 @@ def check_config(config: dict) -> None:
             raise ConfigError(f"comparisons[{i}].epochs: {late} are not in topology.epochs")
 
 
-# Conservative sustained multiply-accumulates per second of one training job.
-MACS_PER_SECOND = {"cpu_thread": 5e9, "gpu": 5e11}
-
-
-@dataclass(frozen=True)
-class RunSize:
-    """What a run's resource requests scale with."""
-
-    n_nodes: int          # functional-graph nodes after node selection
-    macs_per_sample: int  # multiply-accumulates of one forward pass
-
-
-def run_size(network: str, dataset: str, node_selection: dict) -> RunSize:
-    """Node count (after selection) and forward cost of a run, from one dummy forward pass."""
-    import torch
-
-    from .node_selection import plan_selection
-
-    spec = dsets.get_spec(dataset)
-    net = models.build_network(network, spec).eval()
-    macs = 0
-
-    def count(module, inputs, output):
-        nonlocal macs
-        if isinstance(module, torch.nn.Conv2d):
-            macs += output[0].numel() * module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
-        elif isinstance(module, torch.nn.Linear):
-            macs += module.in_features * module.out_features
-
-    hooks = [m.register_forward_hook(count) for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
-    with torch.no_grad():
-        feats = net.forward_features(torch.zeros(1, spec.in_channels, spec.input_size, spec.input_size))
-    for h in hooks:
-        h.remove()
-    shapes = [tuple(f.shape[1:]) for f in feats]
-    n_nodes = plan_selection(shapes, list(net.feature_layers), **node_selection).n_nodes
-    return RunSize(n_nodes=int(n_nodes), macs_per_sample=int(macs))
-
-
-def resources(size: RunSize, dataset: str, n_samples: int, epochs: int, max_dim: int, max_epsilon: float,
-              threads: int, gpus: int) -> dict:
-    """Resource requests (mem_mb in MB, runtime in minutes) that scale with the job.
-
-    Training: forward + backward ~ 3x the forward multiply-accumulates, per training sample and epoch,
-    at a conservative throughput (``MACS_PER_SECOND``), doubled as a margin. Correlation and
-    persistence: the N x N float64 distance matrix, and a persistence cost growing with N^2, the
-    dimension and the cut (an ImageFolder's training set counts as 50,000 images). Override any of them with ``--set-resources RULE:mem_mb=...``.
-    """
-    matrix_mb = size.n_nodes ** 2 * 8 / 1e6
-    throughput = MACS_PER_SECOND["gpu"] * gpus if gpus else MACS_PER_SECOND["cpu_thread"] * threads
-    train_seconds = 2 * 3 * size.macs_per_sample * (dsets.split_size(dataset, "train") or 50000) * epochs / throughput
-    scale = (size.n_nodes / 1000) ** 2 * 2 ** max(0, max_dim - 1) * (max_epsilon / 0.3) ** 2
-    return {
-        "n_nodes": size.n_nodes,
-        "train_mem_mb": 4000 if size.macs_per_sample < 1e8 else 8000,
-        "train_runtime": int(10 + train_seconds / 60),
-        "activations_mem_mb": int(1500 + 3 * n_samples * size.n_nodes * 4 / 1e6),
-        "graph_mem_mb": int(1000 + 3 * matrix_mb),
-        "persistence_mem_mb": int(1000 + 2 * matrix_mb * max(1, max_dim) * max(1.0, (max_epsilon / 0.3) ** 2)),
-        "persistence_runtime": int(10 + scale),
-    }
-
-
 def run_table(config: dict) -> dict[str, dict]:
     """run name -> {run, training, activations, resources} with overrides applied."""
     table = {}
@@ -164,7 +101,7 @@ def run_table(config: dict) -> dict[str, dict]:
         for k, v in run.get("activations", {}).items():
             activations[k] = copy.deepcopy(v)
         name = run_name(run)
-        size = run_size(run["network"], run["dataset"], activations["node_selection"])
+        size = run_size(run["network"], dsets.get_spec(run["dataset"]), activations["node_selection"])
         table[name] = {
             "run": {"name": name, "network": run["network"], "dataset": run["dataset"],
                     "imported": bool(run.get("imported", False))},
