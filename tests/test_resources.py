@@ -2,19 +2,10 @@
 from __future__ import annotations
 
 import pytest
-import torch
+from test_models import _one_thread  # noqa: F401 (autouse: torch on one thread)
 
 from dnn_topology import models, resources
 from dnn_topology.datasets import DatasetSpec, get_spec
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The test machine is shared: keep torch to one thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_the_table_names_every_network_and_each_on_every_built_in_shape():
