@@ -9,14 +9,21 @@ from snakemake.utils import validate
 # the workflow and its scripts use the dnn_topology package of this checkout (also inside conda envs)
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
-from dnn_topology.workflow_config import check_config, export_package_path, persistence_engine, run_table
+from dnn_topology.workflow_config import (
+    check_config,
+    config_datasets,
+    export_package_path,
+    persistence_engine,
+    run_table,
+)
 
 export_package_path(os.path.join(workflow.basedir, "src"))
 
 validate(config, schema="../schemas/config.schema.yaml")
-check_config(config)
+DATASETS = config_datasets(config)  # the built-in datasets and the config's imagefolders
+check_config(config, DATASETS)
 
-RUNS = run_table(config)  # run name -> merged per-run options
+RUNS = run_table(config, DATASETS)  # run name -> merged per-run options
 TRIALS = config["trials"]
 EPOCHS = config["training"]["epochs"]
 TOPOLOGY_EPOCHS = sorted(config["topology"]["epochs"])

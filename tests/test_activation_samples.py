@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from dnn_topology.activations import fixed_samples, sample_indices
-from dnn_topology.datasets import subset_indices
+from dnn_topology.memorization import subset_indices
 
 
 def test_test_split_is_the_first_n():

@@ -1,5 +1,4 @@
-"""Datasets load from small files in each real format through torchvision's loaders;
-memorization controls are deterministic and recorded."""
+"""Datasets load from small files in each real format through torchvision's loaders."""
 from __future__ import annotations
 
 import gzip
@@ -8,7 +7,6 @@ import struct
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 import torchvision
@@ -19,18 +17,12 @@ from dnn_topology.datasets import (
     CIFAR_STD,
     DatasetSpec,
     DatasetUnavailableError,
-    RelabelledDataset,
-    apply_memorization_controls,
-    binarize_labels,
     check_available,
     dataset_labels,
-    effective_spec,
+    dataset_registry,
     expected_files,
     get_spec,
-    label_controls,
     load_split,
-    register_imagefolder,
-    subset_indices,
 )
 
 RNG = np.random.default_rng(0)
@@ -113,13 +105,6 @@ def no_checksums(monkeypatch):
     monkeypatch.setattr(svhn, "split_list", {k: [url, f, None] for k, (url, f, _) in svhn.split_list.items()})
 
 
-@pytest.fixture
-def registry(monkeypatch):
-    """Undo register_imagefolder after each test."""
-    monkeypatch.setattr(ds, "SPECS", dict(ds.SPECS))
-    monkeypatch.setattr(ds, "_IMAGEFOLDERS", dict(ds._IMAGEFOLDERS))
-
-
 # ------------------------------------------------------------------------------------------
 # loading
 
@@ -178,33 +163,35 @@ def test_svhn_loads_mat_files(tmp_path, no_checksums):
 
 
 @pytest.mark.parametrize("channels", [3, 1])
-def test_imagefolder_loads_pngs(tmp_path, registry, channels):
+def test_imagefolder_loads_pngs(tmp_path, channels):
     write_imagefolder(tmp_path / "imgs", splits=("train", "val"))
-    spec = register_imagefolder(tmp_path / "imgs", input_size=16, in_channels=channels)
-    assert spec == DatasetSpec("imagefolder", channels, 16, 3) == get_spec("imagefolder")
-    check_available("imagefolder")
-    train, test = load_split("imagefolder", "train"), load_split("imagefolder", "test")  # test falls back to val/
+    registry = dataset_registry({"imagefolder": {"root": tmp_path / "imgs", "input_size": 16, "in_channels": channels}})
+    spec = registry.spec("imagefolder")
+    assert spec == DatasetSpec("imagefolder", channels, 16, 3) == get_spec("imagefolder", registry)
+    check_available("imagefolder", registry=registry)
+    train = load_split("imagefolder", "train", registry=registry)
+    test = load_split("imagefolder", "test", registry=registry)  # test falls back to val/
     assert len(train) == len(test) == 6
     img, label = train[5]
     assert img.shape == (channels, 16, 16) and label == 2
     np.testing.assert_array_equal(dataset_labels(train), [0, 0, 1, 1, 2, 2])
 
 
-def test_imagefolder_must_be_registered_and_exist(tmp_path, registry):
-    with pytest.raises(ValueError, match="register_imagefolder"):
+def test_imagefolder_must_be_registered_and_exist(tmp_path):
+    with pytest.raises(ValueError, match="dataset_registry"):
         get_spec("imagefolder")
     with pytest.raises(DatasetUnavailableError, match="train"):
-        register_imagefolder(tmp_path / "nowhere", input_size=32)
+        dataset_registry({"imagefolder": {"root": tmp_path / "nowhere", "input_size": 32}})
     write_imagefolder(tmp_path / "imgs", splits=("train",))
-    register_imagefolder(tmp_path / "imgs", input_size=32, name="mine")
+    registry = dataset_registry({"mine": {"root": tmp_path / "imgs", "input_size": 32}})
     with pytest.raises(DatasetUnavailableError, match=r"imgs/test/<class>"):
-        check_available("mine")
+        check_available("mine", registry=registry)
     with pytest.raises(DatasetUnavailableError):
-        load_split("mine", "test")
+        load_split("mine", "test", registry=registry)
     with pytest.raises(ValueError, match="built-in"):
-        register_imagefolder(tmp_path / "imgs", input_size=32, name="cifar10")
+        dataset_registry({"cifar10": {"root": tmp_path / "imgs", "input_size": 32}})
     with pytest.raises(ValueError, match="in_channels"):
-        register_imagefolder(tmp_path / "imgs", input_size=32, in_channels=2)
+        dataset_registry({"imagefolder": {"root": tmp_path / "imgs", "input_size": 32, "in_channels": 2}})
 
 
 @pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10", "svhn"])
@@ -243,91 +230,3 @@ def test_unknown_dataset_and_split():
         load_split("mnist", "validation")
     assert {"mnist5k", "mnist", "fashion_mnist", "cifar10", "svhn"} <= set(ds.SPECS)
     check_available("mnist5k", "/nonexistent")  # embedded: always there
-
-
-# ------------------------------------------------------------------------------------------
-# memorization controls
-
-
-def test_subset_indices_are_deterministic_sorted_and_sized():
-    a = subset_indices(1000, 0.3, seed=4)
-    assert len(a) == 300 and np.all(np.diff(a) > 0) and a.min() >= 0 and a.max() < 1000
-    np.testing.assert_array_equal(a, subset_indices(1000, 0.3, seed=4))
-    assert not np.array_equal(a, subset_indices(1000, 0.3, seed=5))
-    np.testing.assert_array_equal(subset_indices(10, 1.0), np.arange(10))
-    for bad in (0, 1.5, -0.1, "half"):
-        with pytest.raises(ValueError, match="subset_fraction"):
-            subset_indices(10, bad)
-
-
-@pytest.mark.parametrize("fraction", [0.1, 0.29, 0.5, 1.0])
-def test_permutation_shuffles_exactly_the_fraction_among_itself(fraction):
-    labels = RNG.integers(0, 10, size=1000)
-    original = labels.copy()
-    ctl = apply_memorization_controls(labels, permute_fraction=fraction, seed=3)
-    np.testing.assert_array_equal(labels, original)  # input untouched
-    rec = ctl.record
-    assert list(rec.columns) == ["index", "original_label", "new_label", "permuted"]
-    assert rec["permuted"].sum() == round(fraction * 1000)
-    kept = rec[~rec["permuted"]]
-    assert (kept["new_label"] == kept["original_label"]).all()
-    moved = rec[rec["permuted"]]
-    assert sorted(moved["new_label"]) == sorted(moved["original_label"])  # shuffled among themselves
-    assert (moved["new_label"] != moved["original_label"]).mean() > 0.5  # and really moved
-    np.testing.assert_array_equal(ctl.labels, label_controls(labels, permute_fraction=fraction, seed=3))
-    again = apply_memorization_controls(labels, permute_fraction=fraction, seed=3)
-    pd.testing.assert_frame_equal(rec, again.record)
-    other = apply_memorization_controls(labels, permute_fraction=fraction, seed=4)
-    assert not np.array_equal(ctl.labels, other.labels)
-
-
-def test_no_control_is_the_identity():
-    labels = RNG.integers(0, 10, size=50)
-    ctl = apply_memorization_controls(labels)
-    np.testing.assert_array_equal(ctl.indices, np.arange(50))
-    np.testing.assert_array_equal(ctl.labels, labels)
-    assert not ctl.record["permuted"].any()
-    with pytest.raises(ValueError, match="permute_fraction"):
-        label_controls(labels, permute_fraction=2)
-
-
-def test_subset_then_permute_and_binarize_record():
-    labels = RNG.integers(0, 10, size=400)
-    ctl = apply_memorization_controls(labels, subset_fraction=0.5, permute_fraction=0.4, binarize_class=3, seed=7)
-    np.testing.assert_array_equal(ctl.indices, subset_indices(400, 0.5, seed=7))
-    rec = ctl.record
-    assert len(rec) == 200 and rec["permuted"].sum() == 80
-    np.testing.assert_array_equal(rec["index"], ctl.indices)
-    np.testing.assert_array_equal(rec["original_label"], labels[ctl.indices])
-    np.testing.assert_array_equal(rec["new_label"], ctl.labels)
-    assert set(ctl.labels) <= {0, 1}
-    # binarizing commutes with the permutation
-    permuted_only = apply_memorization_controls(labels, subset_fraction=0.5, permute_fraction=0.4, seed=7)
-    np.testing.assert_array_equal(ctl.labels, binarize_labels(permuted_only.labels, 3))
-
-
-def test_binarize_one_vs_rest_and_effective_spec():
-    labels = np.array([0, 3, 3, 9, 1])
-    np.testing.assert_array_equal(label_controls(labels, binarize_class=3), [0, 1, 1, 0, 0])
-    spec = get_spec("cifar10")
-    assert effective_spec(spec, 3) == DatasetSpec("cifar10", 3, 32, 2)
-    assert effective_spec(spec, None) is spec
-    for bad in (10, -1, 1.5, True):
-        with pytest.raises(ValueError, match="binarize_class"):
-            effective_spec(spec, bad)
-    with pytest.raises(ValueError, match="binarize_class"):
-        label_controls(labels, binarize_class=5)  # absent class: every label would be 0
-
-
-def test_relabelled_dataset_serves_new_labels_at_indices():
-    base = torch.utils.data.TensorDataset(torch.arange(10.0).reshape(10, 1), torch.zeros(10, dtype=torch.long))
-    d = RelabelledDataset(base, np.array([5, 6, 7]), indices=np.array([2, 4, 9]))
-    assert len(d) == 3
-    x, y = d[1]
-    assert float(x[0]) == 4.0 and y == 6 and isinstance(y, int)
-    np.testing.assert_array_equal(dataset_labels(d), [5, 6, 7])
-    assert len(RelabelledDataset(base, np.ones(10, dtype=int))) == 10
-    with pytest.raises(ValueError, match="labels"):
-        RelabelledDataset(base, np.array([1, 2]), indices=np.array([0, 1, 2]))
-    with pytest.raises(ValueError, match="out of range"):
-        RelabelledDataset(base, np.array([1]), indices=np.array([10]))

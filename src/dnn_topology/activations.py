@@ -25,11 +25,11 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from . import datasets as dsets
 from .checkpoints import load_checkpoint, resolve_device
 from .io_utils import atomic_path, get_logger
+from .memorization import effective_spec, subset_indices
 from .models import feature_shapes
 from .node_selection import NodeSelection, plan_selection
 
-
-_TRAIN_SAMPLES_STREAM = 3  # generator stream of the train-split draw (datasets uses 1 and 2)
+_TRAIN_SAMPLES_STREAM = 3  # generator stream of the train-split draw (memorization uses 1 and 2)
 
 
 def sample_indices(split_size: int, n_samples: int, split: str = "test", subset: float = 1.0,
@@ -54,7 +54,7 @@ def sample_indices(split_size: int, n_samples: int, split: str = "test", subset:
         return pool[:n_samples]
     if split != "train":
         raise ValueError(f"activations.split must be 'train' or 'test', not {split!r}")
-    pool = dsets.subset_indices(split_size, subset, training_seed)
+    pool = subset_indices(split_size, subset, training_seed)
     if n_samples > len(pool):
         raise ValueError(f"activations.n_samples = {n_samples} but the network was trained on {len(pool)} samples "
                          f"(training.subset = {subset} of {split_size})")
@@ -63,9 +63,10 @@ def sample_indices(split_size: int, n_samples: int, split: str = "test", subset:
 
 
 def fixed_samples(dataset: str, n_samples: int, split: str = "test", data_dir: str | Path = "data",
-                  download: bool = False, subset: float = 1.0, training_seed: int = 0) -> tuple[Dataset, pd.DataFrame]:
+                  download: bool = False, subset: float = 1.0, training_seed: int = 0,
+                  registry: dsets.DatasetRegistry = dsets.BUILTIN) -> tuple[Dataset, pd.DataFrame]:
     """The fixed samples of the module docstring, and their record (``split``, ``index``, ``label``)."""
-    ds = dsets.load_split(dataset, split, data_dir, download)
+    ds = dsets.load_split(dataset, split, data_dir, download, registry=registry)
     try:
         indices = sample_indices(len(ds), n_samples, split, subset, training_seed)
     except ValueError as err:
@@ -93,16 +94,17 @@ def compute_activations(checkpoint: str | Path, network: str, dataset: str, n_sa
                         node_selection: dict | None = None, split: str = "test",
                         data_dir: str | Path = "data", download: bool = False, device: str = "auto",
                         threads: int = 1, binarize_class: int | None = None, subset: float = 1.0,
-                        training_seed: int = 0) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
+                        training_seed: int = 0, registry: dsets.DatasetRegistry = dsets.BUILTIN,
+                        ) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
     """Node activations (n_samples, N) of ``checkpoint``, the table describing each node, and the
     record of the samples (see :func:`fixed_samples`)."""
     torch.set_num_threads(max(1, int(threads)))
     dev = resolve_device(device)
-    spec = dsets.effective_spec(dsets.get_spec(dataset), binarize_class)
+    spec = effective_spec(registry.spec(dataset), binarize_class)
     net, _ = load_checkpoint(checkpoint, network, spec, dev)
     shapes = feature_shapes(net, spec)
     selection = plan_selection(list(shapes.values()), list(shapes), **dict(node_selection or {}))
-    samples, record = fixed_samples(dataset, n_samples, split, data_dir, download, subset, training_seed)
+    samples, record = fixed_samples(dataset, n_samples, split, data_dir, download, subset, training_seed, registry)
     acts = node_activations(net, samples, selection, dev)
     nodes = selection.table
     get_logger().info("%s: %d samples x %d nodes (%s)", checkpoint, acts.shape[0], acts.shape[1],

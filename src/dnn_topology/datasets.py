@@ -1,5 +1,4 @@
-"""Datasets: the embedded offline default ``mnist5k``, torchvision's real loaders, and
-the memorization controls (label permutation, training subsets, one-vs-rest labels).
+"""Datasets: the embedded offline default ``mnist5k``, torchvision's real loaders and ImageFolders.
 
 ``load_split(name, split, data_dir)`` returns a ``torch.utils.data.Dataset`` of
 ``(image tensor, int label)``, normalised as the original code did.
@@ -22,39 +21,43 @@ raises :class:`DatasetUnavailableError` naming the directory and the files expec
 :func:`check_available` performs the same check cheaply (file existence only) so a workflow can
 fail at start-up.
 
-**ImageFolder datasets.** A directory in torchvision's ``ImageFolder`` layout has no fixed
-shape, so it is registered first, in every process that uses it, from the config::
+**Which datasets exist** is an explicit, immutable value, a :class:`DatasetRegistry`: the
+built-in datasets (:data:`BUILTIN`) plus the ImageFolder datasets of a configuration, built with
+:func:`dataset_registry` from config key ``imagefolders`` and passed to every function that needs
+it (``registry=``); nothing is registered globally. A directory in torchvision's ``ImageFolder``
+layout has no fixed shape, so it is described by the config::
 
-    spec = register_imagefolder(root="path/to/images", input_size=32, in_channels=3)
-    ds = load_split("imagefolder", "train")           # data_dir is ignored: root is used
+    registry = dataset_registry({"imagefolder": {"root": "path/to/images", "input_size": 32}})
+    ds = load_split("imagefolder", "train", registry=registry)  # data_dir is ignored: root is used
 
-``register_imagefolder`` infers ``num_classes`` from the class folders of ``<root>/train``
-(unless given), and may register under another ``name`` to use several folders. Images are
+``num_classes`` defaults to the number of class folders of ``<root>/train``. Images are
 resized (shorter side) and centre-cropped to ``input_size``, converted to grayscale when
 ``in_channels == 1``, and normalised with ``mean``/``std`` (default: the CIFAR-10 statistics
 the original code used for Tiny ImageNet, or 0.5/0.5 for one channel). The test split may be
 called ``test`` or ``val``.
 
-**Memorization controls** (the original's ``--permute_labels``/``--binarize_labels`` and
-training subsets): :func:`apply_memorization_controls` returns the training indices, their new
-labels and a record table to save; :class:`RelabelledDataset` serves them; :func:`effective_spec`
-gives the spec with ``num_classes=2`` when labels are binarized.
+The memorization controls (label permutation, training subsets, one-vs-rest labels) are in
+:mod:`dnn_topology.memorization`.
+
+This module's metadata (names, shapes, split sizes, expected files) does not import torch, so
+that a workflow can check a configuration without it: torch and torchvision are imported only by
+the functions that build datasets.
 """
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
-import pandas as pd
-import torch
-from torch.utils.data import Dataset, Subset, TensorDataset
 
 from .io_utils import atomic_path
+
+if TYPE_CHECKING:  # torch is imported by the loaders only (see the module docstring)
+    from torch.utils.data import Dataset
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
@@ -73,14 +76,14 @@ class DatasetSpec:
     num_classes: int
 
 
-SPECS: dict[str, DatasetSpec] = {
+SPECS: Mapping[str, DatasetSpec] = MappingProxyType({
     "mnist5k": DatasetSpec("mnist5k", 1, 28, 10),
     "mnist": DatasetSpec("mnist", 1, 28, 10),
     "fashion_mnist": DatasetSpec("fashion_mnist", 1, 28, 10),
     "cifar10": DatasetSpec("cifar10", 3, 32, 10),
     "svhn": DatasetSpec("svhn", 3, 32, 10),
-}
-"""Known datasets; :func:`register_imagefolder` adds ImageFolder ones."""
+})
+"""The built-in datasets (read-only); a configuration's ImageFolders are in its :class:`DatasetRegistry`."""
 
 
 # Number of samples of each split of the built-in datasets (ImageFolders: unknown until read).
@@ -185,15 +188,14 @@ _SOURCES: dict[str, _TorchvisionSource] = {
 
 
 @dataclass(frozen=True)
-class ImageFolderOptions:
-    """Where a registered ImageFolder dataset lives and how it is normalised."""
+class ImageFolder:
+    """A directory in ``ImageFolder`` layout (config key ``imagefolders.<name>``): its shape,
+    where it lives and how it is normalised."""
 
+    spec: DatasetSpec
     root: Path
     mean: tuple[float, ...]
     std: tuple[float, ...]
-
-
-_IMAGEFOLDERS: dict[str, ImageFolderOptions] = {}
 
 
 def _imagefolder_split_dir(root: Path, split: str) -> Path:
@@ -207,24 +209,23 @@ def _class_dirs(split_dir: Path) -> list[str]:
     return sorted(p.name for p in split_dir.iterdir() if p.is_dir()) if split_dir.is_dir() else []
 
 
-def register_imagefolder(
+def imagefolder(
+    name: str,
     root: str | Path,
     input_size: int,
     in_channels: int = 3,
     num_classes: int | None = None,
-    name: str = "imagefolder",
     mean: tuple[float, ...] | list[float] | None = None,
     std: tuple[float, ...] | list[float] | None = None,
-) -> DatasetSpec:
-    """Register a directory in ``ImageFolder`` layout as dataset ``name`` and return its spec.
+) -> ImageFolder:
+    """Describe the directory ``root`` in ``ImageFolder`` layout as dataset ``name``.
 
     ``root`` holds ``train/<class>/<image>`` and ``test/<class>/<image>`` (or ``val/...``).
-    ``num_classes`` defaults to the number of class folders in ``<root>/train``. Registration
-    is per process: call it (from the config) before :func:`get_spec` or :func:`load_split`.
-    Registering the same name again replaces it.
+    ``num_classes`` defaults to the number of class folders in ``<root>/train``. Errors name
+    the config key ``imagefolders.<name>.*``.
     """
     root = Path(root)
-    if name in _SOURCES or name == "mnist5k":
+    if name in SPECS:
         raise ValueError(f"config key 'imagefolders.{name}': {name!r} is a built-in dataset name")
     if int(input_size) < 1:
         raise ValueError(f"config key 'imagefolders.{name}.input_size' must be a positive integer, not {input_size!r}")
@@ -248,27 +249,63 @@ def register_imagefolder(
             f"config keys 'imagefolders.{name}.mean'/'imagefolders.{name}.std' need {in_channels} values each, "
             f"got {len(mean_t)} and {len(std_t)}"
         )
-    spec = DatasetSpec(name, int(in_channels), int(input_size), int(num_classes))
-    SPECS[name] = spec
-    _IMAGEFOLDERS[name] = ImageFolderOptions(root, mean_t, std_t)
-    return spec
+    return ImageFolder(DatasetSpec(name, int(in_channels), int(input_size), int(num_classes)), root, mean_t, std_t)
 
 
-def get_spec(name: str) -> DatasetSpec:
-    """The :class:`DatasetSpec` of dataset ``name`` (config key ``dataset``)."""
-    try:
-        return SPECS[name]
-    except KeyError:
+@dataclass(frozen=True)
+class DatasetRegistry:
+    """The datasets a configuration may name: the built-in ones and its ImageFolders (by name).
+
+    An immutable value: build it with :func:`dataset_registry` and pass it to whatever loads or
+    checks a dataset.
+    """
+
+    imagefolders: Mapping[str, ImageFolder] = field(default_factory=dict)
+
+    def names(self) -> list[str]:
+        """Every dataset name this registry knows, sorted."""
+        return sorted([*SPECS, *self.imagefolders])
+
+    def spec(self, name: str) -> DatasetSpec:
+        """The :class:`DatasetSpec` of dataset ``name`` (config key ``dataset``)."""
+        if name in SPECS:
+            return SPECS[name]
+        if name in self.imagefolders:
+            return self.imagefolders[name].spec
         hint = (
-            "; an ImageFolder dataset must first be registered with register_imagefolder() "
-            "from the config key 'imagefolders' (imagefolders: {NAME: {root, input_size, in_channels}})"
+            "; an ImageFolder dataset must first be described in the config key 'imagefolders' "
+            "(imagefolders: {NAME: {root, input_size, in_channels}}) and passed as a dataset_registry()"
             if name == "imagefolder"
             else ""
         )
-        raise ValueError(
-            f"unknown dataset {name!r} (config key 'dataset'); choose one of "
-            f"{sorted(SPECS) + ([] if 'imagefolder' in SPECS else ['imagefolder'])}{hint}"
-        ) from None
+        names = self.names() + ([] if "imagefolder" in self.imagefolders else ["imagefolder"])
+        raise ValueError(f"unknown dataset {name!r} (config key 'dataset'); choose one of {names}{hint}")
+
+
+BUILTIN = DatasetRegistry()
+"""The registry of the built-in datasets only."""
+
+
+def dataset_registry(imagefolders: Mapping[str, Mapping[str, Any]] | None = None) -> DatasetRegistry:
+    """The built-in datasets plus the ImageFolders of config key ``imagefolders``.
+
+    Parameters
+    ----------
+    imagefolders : mapping, optional
+        ``{name: {root, input_size, in_channels, num_classes, mean, std}}`` (see :func:`imagefolder`).
+
+    Returns
+    -------
+    DatasetRegistry
+        Raises ``ValueError`` or :class:`DatasetUnavailableError` naming the config key of a bad entry.
+    """
+    folders = {name: imagefolder(name, **options) for name, options in (imagefolders or {}).items()}
+    return DatasetRegistry(MappingProxyType(folders))
+
+
+def get_spec(name: str, registry: DatasetRegistry = BUILTIN) -> DatasetSpec:
+    """The :class:`DatasetSpec` of dataset ``name`` (config key ``dataset``) in ``registry``."""
+    return registry.spec(name)
 
 
 def _check_split(split: str) -> None:
@@ -276,17 +313,19 @@ def _check_split(split: str) -> None:
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
 
 
-def expected_files(name: str, data_dir: str | Path = "data", split: str | None = None) -> list[Path]:
+def expected_files(
+    name: str, data_dir: str | Path = "data", split: str | None = None, registry: DatasetRegistry = BUILTIN
+) -> list[Path]:
     """The files torchvision needs for ``split`` (both splits when ``None``) of dataset ``name``.
 
     For an ImageFolder dataset, the split folders; ``mnist5k`` needs none.
     """
-    get_spec(name)
+    registry.spec(name)
     splits = SPLITS if split is None else (split,)
     for s in splits:
         _check_split(s)
-    if name in _IMAGEFOLDERS:
-        return [_imagefolder_split_dir(_IMAGEFOLDERS[name].root, s) for s in splits]
+    if name in registry.imagefolders:
+        return [_imagefolder_split_dir(registry.imagefolders[name].root, s) for s in splits]
     if name not in _SOURCES:
         return []
     src = _SOURCES[name]
@@ -297,11 +336,11 @@ def expected_files(name: str, data_dir: str | Path = "data", split: str | None =
     return files
 
 
-def _missing(name: str, data_dir: str | Path, split: str | None) -> list[Path]:
+def _missing(name: str, data_dir: str | Path, split: str | None, registry: DatasetRegistry) -> list[Path]:
     gz_ok = name in _SOURCES and _SOURCES[name].gz_ok
     missing = []
-    for path in expected_files(name, data_dir, split):
-        if name in _IMAGEFOLDERS:
+    for path in expected_files(name, data_dir, split, registry):
+        if name in registry.imagefolders:
             if not _class_dirs(path):
                 missing.append(path)
         elif not (path.is_file() or (gz_ok and path.with_name(path.name + ".gz").is_file())):
@@ -309,17 +348,23 @@ def _missing(name: str, data_dir: str | Path, split: str | None) -> list[Path]:
     return missing
 
 
-def _unavailable_message(name: str, data_dir: str | Path, split: str | None, reason: str) -> str:
-    if name in _IMAGEFOLDERS:
-        root = _IMAGEFOLDERS[name].root
-        return (
-            f"ImageFolder dataset {name!r} {reason} under {root} (config key 'imagefolders.{name}.root'): "
-            f"expected {root}/train/<class>/<image> and {root}/test/<class>/<image> "
-            f"(or {root}/val/<class>/<image>)"
-        )
+def _imagefolder_unavailable_message(folder: ImageFolder, reason: str) -> str:
+    name, root = folder.spec.name, folder.root
+    return (
+        f"ImageFolder dataset {name!r} {reason} under {root} (config key 'imagefolders.{name}.root'): "
+        f"expected {root}/train/<class>/<image> and {root}/test/<class>/<image> "
+        f"(or {root}/val/<class>/<image>)"
+    )
+
+
+def _unavailable_message(
+    name: str, data_dir: str | Path, split: str | None, reason: str, registry: DatasetRegistry
+) -> str:
+    if name in registry.imagefolders:
+        return _imagefolder_unavailable_message(registry.imagefolders[name], reason)
     src = _SOURCES[name]
     folder = Path(data_dir) / src.subdir
-    names = [p.name for p in expected_files(name, data_dir, split)]
+    names = [p.name for p in expected_files(name, data_dir, split, registry)]
     gz = " (each optionally gzipped, .gz)" if src.gz_ok else ""
     return (
         f"dataset {name!r} {reason} under {folder} (config key 'data_dir'): expected the files "
@@ -328,20 +373,22 @@ def _unavailable_message(name: str, data_dir: str | Path, split: str | None, rea
     )
 
 
-def check_available(name: str, data_dir: str | Path = "data", download: bool = False) -> None:
+def check_available(
+    name: str, data_dir: str | Path = "data", download: bool = False, registry: DatasetRegistry = BUILTIN
+) -> None:
     """Fail fast: raise :class:`DatasetUnavailableError` if dataset ``name`` cannot be loaded.
 
     Cheap: checks that the expected files exist (not their checksums), for both splits. With
     ``download=True`` a downloadable dataset passes (it will be fetched when loaded).
     """
-    get_spec(name)
+    registry.spec(name)
     if name == "mnist5k" or (download and name in _SOURCES):
         return
-    missing = _missing(name, data_dir, None)
+    missing = _missing(name, data_dir, None, registry)
     if missing:
-        partly = len(missing) < len(expected_files(name, data_dir))
+        partly = len(missing) < len(expected_files(name, data_dir, registry=registry))
         raise DatasetUnavailableError(
-            _unavailable_message(name, data_dir, None, "not found")
+            _unavailable_message(name, data_dir, None, "not found", registry)
             + (f"; missing: {', '.join(str(p) for p in missing)}" if partly else "")
         )
 
@@ -373,7 +420,10 @@ def mnist5k_arrays(seed: int = 0, n_test_per_class: int = 100):
     return x[train_mask], y[train_mask], x[test_idx], y[test_idx]
 
 
-def _normalised_tensor_dataset(x: np.ndarray, y: np.ndarray, mean: float, std: float) -> TensorDataset:
+def _normalised_tensor_dataset(x: np.ndarray, y: np.ndarray, mean: float, std: float) -> Dataset:
+    import torch  # deferred: see the module docstring
+    from torch.utils.data import TensorDataset
+
     xt = (torch.from_numpy(x).unsqueeze(1) - mean) / std
     return TensorDataset(xt, torch.from_numpy(y))
 
@@ -415,15 +465,17 @@ def _load_torchvision(name: str, split: str, data_dir: Path, download: bool, aug
             _gunzip_missing(data_dir / src.subdir, tuple(f for s in SPLITS for f in src.files[s]))
         return src.build(data_dir, split, download, tf)
     except (RuntimeError, OSError) as err:
-        reason = "not found" if _missing(name, data_dir, split) else "corrupted (checksum or format mismatch)"
-        raise DatasetUnavailableError(f"{_unavailable_message(name, data_dir, split, reason)} ({err})") from err
+        reason = "not found" if _missing(name, data_dir, split, BUILTIN) else "corrupted (checksum or format mismatch)"
+        message = _unavailable_message(name, data_dir, split, reason, BUILTIN)
+        raise DatasetUnavailableError(f"{message} ({err})") from err
 
 
-def _load_imagefolder(name: str, split: str, augment: bool) -> Dataset:
+def _load_imagefolder(opts: ImageFolder, split: str, augment: bool) -> Dataset:
     import torchvision
     from torchvision import transforms
 
-    opts, spec = _IMAGEFOLDERS[name], SPECS[name]
+    spec = opts.spec
+    name = spec.name
     prefix: list = [transforms.Grayscale(1)] if spec.in_channels == 1 else []
     prefix += [transforms.Resize(spec.input_size), transforms.CenterCrop(spec.input_size)]
     tf = _transform(opts.mean, opts.std, spec.input_size, ("crop", "flip") if augment and split == "train" else (), tuple(prefix))
@@ -431,7 +483,7 @@ def _load_imagefolder(name: str, split: str, augment: bool) -> Dataset:
     try:
         ds = torchvision.datasets.ImageFolder(str(folder), transform=tf)
     except (FileNotFoundError, OSError) as err:
-        raise DatasetUnavailableError(f"{_unavailable_message(name, '', split, 'not found')} ({err})") from err
+        raise DatasetUnavailableError(f"{_imagefolder_unavailable_message(opts, 'not found')} ({err})") from err
     if len(ds.classes) != spec.num_classes:
         raise DatasetUnavailableError(
             f"ImageFolder dataset {name!r}: {folder} has {len(ds.classes)} class folders but "
@@ -447,27 +499,31 @@ def load_split(
     download: bool = False,
     *,
     augment: bool = False,
+    registry: DatasetRegistry = BUILTIN,
 ) -> Dataset:
     """Load ``split`` ('train' or 'test') of dataset ``name`` as ``(image tensor, int label)`` pairs.
 
     ``download=True`` lets torchvision fetch missing files; otherwise missing files raise
     :class:`DatasetUnavailableError`. ``augment=True`` adds the original code's training
     augmentation to the train split (random 4-pixel-padded crops; horizontal flips for
-    CIFAR-10 and ImageFolder data; nothing for the MNIST family).
+    CIFAR-10 and ImageFolder data; nothing for the MNIST family). ``registry`` says which
+    datasets exist (the built-in ones by default; ImageFolders from :func:`dataset_registry`).
     """
-    get_spec(name)
+    registry.spec(name)
     _check_split(split)
     if name == "mnist5k":
         x_tr, y_tr, x_te, y_te = mnist5k_arrays()
         x, y = (x_tr, y_tr) if split == "train" else (x_te, y_te)
         return _normalised_tensor_dataset(x, y, MNIST_MEAN, MNIST_STD)
-    if name in _IMAGEFOLDERS:
-        return _load_imagefolder(name, split, augment)
+    if name in registry.imagefolders:
+        return _load_imagefolder(registry.imagefolders[name], split, augment)
     return _load_torchvision(name, split, Path(data_dir), download, augment)
 
 
 def dataset_labels(ds: Dataset) -> np.ndarray:
     """All labels of a dataset, as int64."""
+    from torch.utils.data import Subset, TensorDataset  # deferred: see the module docstring
+
     if isinstance(ds, TensorDataset):
         return ds.tensors[1].numpy().astype(np.int64)
     if isinstance(ds, Subset):
@@ -478,184 +534,3 @@ def dataset_labels(ds: Dataset) -> np.ndarray:
     if targets is not None:
         return np.asarray(targets, dtype=np.int64)
     return np.asarray([int(ds[i][1]) for i in range(len(ds))], dtype=np.int64)
-
-
-# --------------------------------------------------------------------------------------------
-# Memorization controls
-
-# independent random streams for the subset and the permutation, both from the one seed
-_SUBSET_STREAM, _PERMUTE_STREAM = 1, 2
-
-
-def _check_fraction(value: float, key: str) -> float:
-    try:
-        fraction = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"config key {key!r} must be a number in [0, 1], not {value!r}") from None
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError(f"config key {key!r} must be in [0, 1], not {value!r}")
-    return fraction
-
-
-def subset_indices(n: int, fraction: float, seed: int = 0) -> np.ndarray:
-    """Sorted indices of a uniformly random ``fraction`` of ``n`` training samples.
-
-    ``round(fraction * n)`` samples (at least one), chosen deterministically from ``seed``.
-    ``fraction == 1`` returns all indices.
-    """
-    fraction = _check_fraction(fraction, "subset_fraction")
-    if fraction == 0.0:
-        raise ValueError("config key 'subset_fraction' must be greater than 0")
-    k = max(1, int(round(fraction * n)))
-    if k >= n:
-        return np.arange(n, dtype=np.int64)
-    rng = np.random.default_rng([_SUBSET_STREAM, int(seed)])
-    return np.sort(rng.choice(n, size=k, replace=False)).astype(np.int64)
-
-
-def _permute(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Shuffle the labels of a random ``fraction`` of the samples among themselves.
-
-    Returns the new labels and the (sorted) positions whose labels were shuffled.
-    """
-    fraction = _check_fraction(fraction, "permute_fraction")
-    n = len(labels)
-    k = int(round(fraction * n))
-    new = labels.copy()
-    if k < 2:
-        return new, np.empty(0, dtype=np.int64)
-    rng = np.random.default_rng([_PERMUTE_STREAM, int(seed)])
-    chosen = np.sort(rng.choice(n, size=k, replace=False))
-    new[chosen] = labels[chosen[rng.permutation(k)]]
-    return new, chosen.astype(np.int64)
-
-
-def binarize_labels(labels: np.ndarray, positive_class: int) -> np.ndarray:
-    """One class vs rest, as the original: ``positive_class`` becomes 1, every other class 0."""
-    return (np.asarray(labels) == positive_class).astype(np.int64)
-
-
-def _check_binarize_class(binarize_class: int | None, labels: np.ndarray) -> int | None:
-    if binarize_class is None:
-        return None
-    if isinstance(binarize_class, bool) or not isinstance(binarize_class, (int, np.integer)) or binarize_class < 0:
-        raise ValueError(f"config key 'binarize_class' must be a class index >= 0, not {binarize_class!r}")
-    if len(labels) and not np.any(labels == binarize_class):
-        raise ValueError(f"config key 'binarize_class': class {binarize_class} does not occur in the labels")
-    return int(binarize_class)
-
-
-def label_controls(
-    labels: np.ndarray,
-    *,
-    permute_fraction: float = 0.0,
-    binarize_class: int | None = None,
-    seed: int = 0,
-) -> np.ndarray:
-    """New training labels: binarized (one vs rest) and/or partly permuted, deterministically.
-
-    A random ``permute_fraction`` of the samples have their labels shuffled among themselves
-    (so some keep their label by chance), as the original's ``--permute_labels``; with
-    ``binarize_class`` set, that class becomes 1 and all others 0 (``--binarize_labels``). The
-    two commute. The input is not modified.
-    """
-    labels = np.asarray(labels, dtype=np.int64)
-    binarize_class = _check_binarize_class(binarize_class, labels)
-    new, _ = _permute(labels, permute_fraction, seed)
-    return new if binarize_class is None else binarize_labels(new, binarize_class)
-
-
-@dataclass(frozen=True)
-class ControlledLabels:
-    """The training set after memorization controls.
-
-    ``indices`` index the original training set, ``labels`` are their new labels (aligned with
-    ``indices``), and ``record`` is a table with one row per kept sample: ``index``,
-    ``original_label``, ``new_label``, ``permuted`` (whether its label took part in the shuffle).
-    """
-
-    indices: np.ndarray
-    labels: np.ndarray
-    record: pd.DataFrame
-
-
-def label_record(
-    indices: np.ndarray, original: np.ndarray, new: np.ndarray, permuted: np.ndarray | None = None
-) -> pd.DataFrame:
-    """Table ``index, original_label, new_label, permuted`` to save for reproducibility."""
-    indices = np.asarray(indices, dtype=np.int64)
-    return pd.DataFrame(
-        {
-            "index": indices,
-            "original_label": np.asarray(original, dtype=np.int64),
-            "new_label": np.asarray(new, dtype=np.int64),
-            "permuted": np.zeros(len(indices), dtype=bool) if permuted is None else np.asarray(permuted, dtype=bool),
-        }
-    )
-
-
-def apply_memorization_controls(
-    labels: np.ndarray,
-    *,
-    subset_fraction: float = 1.0,
-    permute_fraction: float = 0.0,
-    binarize_class: int | None = None,
-    seed: int = 0,
-) -> ControlledLabels:
-    """Subset the training set, then permute and/or binarize the labels of the kept samples.
-
-    ``labels`` are the whole training set's labels. Deterministic from ``seed``. Use as::
-
-        ctl = apply_memorization_controls(dataset_labels(train), permute_fraction=0.5, seed=1)
-        ctl.record.to_csv("labels.csv", index=False)
-        train = RelabelledDataset(train, ctl.labels, ctl.indices)
-    """
-    labels = np.asarray(labels, dtype=np.int64)
-    indices = subset_indices(len(labels), subset_fraction, seed)
-    kept = labels[indices]
-    binarize_class = _check_binarize_class(binarize_class, kept)
-    permuted_labels, chosen = _permute(kept, permute_fraction, seed)
-    new = permuted_labels if binarize_class is None else binarize_labels(permuted_labels, binarize_class)
-    permuted = np.zeros(len(kept), dtype=bool)
-    permuted[chosen] = True
-    return ControlledLabels(indices, new, label_record(indices, kept, new, permuted))
-
-
-def effective_spec(spec: DatasetSpec, binarize_class: int | None = None) -> DatasetSpec:
-    """The spec a network must be built for: ``num_classes == 2`` when labels are binarized."""
-    if binarize_class is None:
-        return spec
-    if isinstance(binarize_class, bool) or not isinstance(binarize_class, (int, np.integer)) or not (
-        0 <= binarize_class < spec.num_classes
-    ):
-        raise ValueError(
-            f"config key 'binarize_class' must be a class index in [0, {spec.num_classes - 1}] "
-            f"for dataset {spec.name!r}, not {binarize_class!r}"
-        )
-    return dataclasses.replace(spec, num_classes=2)
-
-
-class RelabelledDataset(Dataset):
-    """``base`` restricted to ``indices`` (all when ``None``), with ``labels[i]`` as the label of item i.
-
-    ``labels`` are aligned with ``indices``; ``targets`` exposes them (for :func:`dataset_labels`).
-    """
-
-    def __init__(self, base: Dataset, labels: np.ndarray, indices: np.ndarray | None = None):
-        self.base = base
-        n_base = len(base)  # type: ignore[arg-type]
-        self.indices = np.arange(n_base, dtype=np.int64) if indices is None else np.asarray(indices, dtype=np.int64)
-        self.targets = np.asarray(labels, dtype=np.int64)
-        if self.targets.shape != self.indices.shape:
-            raise ValueError(
-                f"RelabelledDataset: {len(self.targets)} labels for {len(self.indices)} indices"
-            )
-        if len(self.indices) and (self.indices.min() < 0 or self.indices.max() >= n_base):
-            raise ValueError(f"RelabelledDataset: indices out of range for a dataset of {n_base} samples")
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, i: int):
-        x, _ = self.base[int(self.indices[i])]
-        return x, int(self.targets[i])

@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 from . import datasets as dsets
 from .checkpoints import CheckpointError, cpu_state_dict, read_checkpoint, resolve_device, save_checkpoint
 from .io_utils import atomic_path, get_logger
+from .memorization import controlled_datasets
 from .models import build_network
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"]
@@ -86,25 +87,22 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def training_data(cfg: TrainConfig) -> tuple[Dataset, Dataset, dsets.DatasetSpec, pd.DataFrame | None]:
+def training_data(
+    cfg: TrainConfig, registry: dsets.DatasetRegistry = dsets.BUILTIN
+) -> tuple[Dataset, Dataset, dsets.DatasetSpec, pd.DataFrame | None]:
     """Train and test sets with the memorization controls of ``cfg`` applied.
 
-    Returns ``(train, test, spec, label_record)``: ``spec`` is the one the network is built for
-    (2 classes when labels are binarized) and ``label_record`` lists every kept training sample
-    with its original and new label (None when no control is active).
+    Returns ``(train, test, spec, label_record)``, see :func:`dnn_topology.memorization.controlled_datasets`.
     """
-    spec = dsets.get_spec(cfg.dataset)
-    train = dsets.load_split(cfg.dataset, "train", cfg.data_dir, cfg.download)
-    test = dsets.load_split(cfg.dataset, "test", cfg.data_dir, cfg.download)
-    if cfg.permute_labels == 0 and cfg.subset == 1.0 and cfg.binarize_class is None:
-        return train, test, spec, None
-    controlled = dsets.apply_memorization_controls(
-        dsets.dataset_labels(train), subset_fraction=cfg.subset, permute_fraction=cfg.permute_labels,
-        binarize_class=cfg.binarize_class, seed=cfg.seed)
-    train = dsets.RelabelledDataset(train, controlled.labels, controlled.indices)
-    if cfg.binarize_class is not None:
-        test = dsets.RelabelledDataset(test, dsets.binarize_labels(dsets.dataset_labels(test), cfg.binarize_class))
-    return train, test, dsets.effective_spec(spec, cfg.binarize_class), controlled.record
+    return controlled_datasets(
+        dsets.load_split(cfg.dataset, "train", cfg.data_dir, cfg.download, registry=registry),
+        dsets.load_split(cfg.dataset, "test", cfg.data_dir, cfg.download, registry=registry),
+        registry.spec(cfg.dataset),
+        subset_fraction=cfg.subset,
+        permute_fraction=cfg.permute_labels,
+        binarize_class=cfg.binarize_class,
+        seed=cfg.seed,
+    )
 
 
 def evaluate(net: torch.nn.Module, loader: DataLoader, device: torch.device) -> tuple[float, float]:
@@ -164,8 +162,9 @@ def _write_checkpoint(state_path: Path, out: Path) -> None:
 
 def train(cfg: TrainConfig, checkpoint_paths: Sequence[str | Path], metrics_csv: str | Path,
           state_dir: str | Path, device: str = "auto", threads: int = 1,
-          labels_csv: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
-    """Train ``cfg.network`` on ``cfg.dataset`` for ``cfg.epochs`` epochs.
+          labels_csv: str | Path | None = None, progress: bool = True,
+          registry: dsets.DatasetRegistry = dsets.BUILTIN) -> pd.DataFrame:
+    """Train ``cfg.network`` on ``cfg.dataset`` (a dataset of ``registry``) for ``cfg.epochs`` epochs.
 
     ``checkpoint_paths[e]`` receives the checkpoint of epoch ``e`` (0..epochs).
     Returns the metrics table (one row per epoch).
@@ -180,7 +179,7 @@ def train(cfg: TrainConfig, checkpoint_paths: Sequence[str | Path], metrics_csv:
     state_dir = Path(state_dir) / cfg.fingerprint()
     state_dir.mkdir(parents=True, exist_ok=True)
 
-    train_set, test_set, spec, label_record = training_data(cfg)
+    train_set, test_set, spec, label_record = training_data(cfg, registry)
     if labels_csv is not None:
         with atomic_path(labels_csv) as tmp:
             (label_record if label_record is not None else pd.DataFrame(

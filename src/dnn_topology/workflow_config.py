@@ -7,6 +7,7 @@ import copy
 import os
 
 from . import datasets as dsets
+from .memorization import effective_spec, subset_indices
 from .resources import NETWORK_NAMES, resources, run_size
 
 TRAINING_KEYS = ("lr", "momentum", "weight_decay", "batch_size", "seed", "permute_labels", "subset",
@@ -28,18 +29,20 @@ def export_package_path(src: str) -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(paths)
 
 
-def register_datasets(config: dict) -> None:
-    """Make the config's ImageFolder datasets known to this process (every job calls this)."""
-    for name, options in config.get("imagefolders", {}).items():
-        try:
-            dsets.register_imagefolder(name=name, **options)
-        except (ValueError, dsets.DatasetUnavailableError) as err:
-            raise ConfigError(f"imagefolders.{name}: {err}") from None
+def config_datasets(config: dict) -> dsets.DatasetRegistry:
+    """The datasets the config may name: the built-in ones and its ``imagefolders``."""
+    try:
+        return dsets.dataset_registry(config.get("imagefolders"))
+    except (ValueError, dsets.DatasetUnavailableError) as err:  # the message names imagefolders.<name>.<key>
+        raise ConfigError(str(err)) from None
 
 
-def check_config(config: dict) -> None:
-    """Raise ConfigError naming the offending key; the schema has already been applied."""
-    register_datasets(config)
+def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) -> None:
+    """Raise ConfigError naming the offending key; the schema has already been applied.
+
+    ``registry`` is :func:`config_datasets` of ``config`` (built here when not given).
+    """
+    registry = config_datasets(config) if registry is None else registry
     names = [run_name(r) for r in config["runs"]]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -56,13 +59,13 @@ def check_config(config: dict) -> None:
             raise ConfigError(f"runs[{i}].network: unknown network {run['network']!r}; "
                               f"choose one of {list(NETWORK_NAMES)}")
         try:
-            dsets.get_spec(run["dataset"])
+            spec = registry.spec(run["dataset"])
         except ValueError as err:
             raise ConfigError(f"runs[{i}].dataset: {err}") from None
         binarize = run.get("training", {}).get("binarize_class", config["training"].get("binarize_class"))
         if binarize is not None:
             try:
-                dsets.effective_spec(dsets.get_spec(run["dataset"]), binarize)
+                effective_spec(spec, binarize)
             except ValueError as err:
                 raise ConfigError(f"runs[{i}] training.binarize_class: {err}") from None
         activations = {**config["activations"], **run.get("activations", {})}
@@ -70,7 +73,7 @@ def check_config(config: dict) -> None:
         where = f"the {activations['split']} split of {run['dataset']!r} has"
         if available is not None and activations["split"] == "train":  # drawn from the samples trained on
             subset = run.get("training", {}).get("subset", config["training"]["subset"])
-            available = len(dsets.subset_indices(available, subset))
+            available = len(subset_indices(available, subset))
             where = f"the network trains on training.subset = {subset} of the train split of {run['dataset']!r}:"
         if available is not None and activations["n_samples"] > available:
             raise ConfigError(f"runs[{i}] activations.n_samples: {activations['n_samples']} samples asked for, but "
@@ -78,7 +81,8 @@ def check_config(config: dict) -> None:
         if run.get("imported", False):
             continue
         try:
-            dsets.check_available(run["dataset"], config.get("data_dir", "data"), config.get("download", False))
+            dsets.check_available(run["dataset"], config.get("data_dir", "data"), config.get("download", False),
+                                  registry)
         except dsets.DatasetUnavailableError as err:
             raise ConfigError(f"runs[{i}].dataset: {err}") from None
     for i, comparison in enumerate(config.get("comparisons", [])):
@@ -90,8 +94,9 @@ def check_config(config: dict) -> None:
             raise ConfigError(f"comparisons[{i}].epochs: {late} are not in topology.epochs")
 
 
-def run_table(config: dict) -> dict[str, dict]:
+def run_table(config: dict, registry: dsets.DatasetRegistry | None = None) -> dict[str, dict]:
     """run name -> {run, training, activations, resources} with overrides applied."""
+    registry = config_datasets(config) if registry is None else registry
     table = {}
     for run in config["runs"]:
         training = {k: config["training"][k] for k in TRAINING_KEYS}
@@ -101,7 +106,7 @@ def run_table(config: dict) -> dict[str, dict]:
         for k, v in run.get("activations", {}).items():
             activations[k] = copy.deepcopy(v)
         name = run_name(run)
-        size = run_size(run["network"], dsets.get_spec(run["dataset"]), activations["node_selection"])
+        size = run_size(run["network"], registry.spec(run["dataset"]), activations["node_selection"])
         table[name] = {
             "run": {"name": name, "network": run["network"], "dataset": run["dataset"],
                     "imported": bool(run.get("imported", False))},

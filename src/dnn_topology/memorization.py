@@ -1,0 +1,240 @@
+"""Memorization controls: training subsets, permuted labels and one-vs-rest labels.
+
+The original code's ``--permute_labels`` and ``--binarize_labels``, and training on a subset:
+
+* :func:`subset_indices` keeps a uniformly random fraction of the training set;
+* a random fraction of the kept samples have their labels shuffled among themselves (so some keep
+  their label by chance), deterministically from the seed;
+* with ``binarize_class`` set, that class becomes 1 and every other class 0 (this commutes with the
+  permutation), and the network is built for 2 classes (:func:`effective_spec`).
+
+:func:`apply_memorization_controls` returns the kept indices, their new labels and a record table
+(``index, original_label, new_label, permuted``) that training saves; :class:`RelabelledDataset`
+serves them; :func:`controlled_datasets` applies all of it to a train/test pair. This module
+does not import torch (the workflow checks ``binarize_class`` with it at start-up).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .datasets import DatasetSpec, dataset_labels
+
+if TYPE_CHECKING:
+    from torch.utils.data import Dataset
+
+# independent random streams for the subset and the permutation, both from the one seed
+_SUBSET_STREAM, _PERMUTE_STREAM = 1, 2
+
+
+def _check_fraction(value: float, key: str) -> float:
+    try:
+        fraction = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"config key {key!r} must be a number in [0, 1], not {value!r}") from None
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"config key {key!r} must be in [0, 1], not {value!r}")
+    return fraction
+
+
+def check_binarize_class(binarize_class: int | None, spec: DatasetSpec | None = None) -> int | None:
+    """Config key ``binarize_class``: None, or a class index (below ``spec.num_classes`` when given).
+
+    Returns it as an ``int`` (or None); raises ``ValueError`` naming the key otherwise.
+    """
+    if binarize_class is None:
+        return None
+    upper = spec.num_classes if spec is not None else None
+    if (
+        isinstance(binarize_class, bool)
+        or not isinstance(binarize_class, (int, np.integer))
+        or binarize_class < 0
+        or (upper is not None and binarize_class >= upper)
+    ):
+        allowed = ">= 0" if spec is None else f"in [0, {upper - 1}] for dataset {spec.name!r}"
+        raise ValueError(f"config key 'binarize_class' must be a class index {allowed}, not {binarize_class!r}")
+    return int(binarize_class)
+
+
+def subset_indices(n: int, fraction: float, seed: int = 0) -> np.ndarray:
+    """Sorted indices of a uniformly random ``fraction`` of ``n`` training samples.
+
+    ``round(fraction * n)`` samples (at least one), chosen deterministically from ``seed``.
+    ``fraction == 1`` returns all indices.
+    """
+    fraction = _check_fraction(fraction, "subset_fraction")
+    if fraction == 0.0:
+        raise ValueError("config key 'subset_fraction' must be greater than 0")
+    k = max(1, int(round(fraction * n)))
+    if k >= n:
+        return np.arange(n, dtype=np.int64)
+    rng = np.random.default_rng([_SUBSET_STREAM, int(seed)])
+    return np.sort(rng.choice(n, size=k, replace=False)).astype(np.int64)
+
+
+def _permute(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffle the labels of a random ``fraction`` of the samples among themselves.
+
+    Returns the new labels and the (sorted) positions whose labels were shuffled.
+    """
+    fraction = _check_fraction(fraction, "permute_fraction")
+    n = len(labels)
+    k = int(round(fraction * n))
+    new = labels.copy()
+    if k < 2:
+        return new, np.empty(0, dtype=np.int64)
+    rng = np.random.default_rng([_PERMUTE_STREAM, int(seed)])
+    chosen = np.sort(rng.choice(n, size=k, replace=False))
+    new[chosen] = labels[chosen[rng.permutation(k)]]
+    return new, chosen.astype(np.int64)
+
+
+def binarize_labels(labels: np.ndarray, positive_class: int) -> np.ndarray:
+    """One class vs rest, as the original: ``positive_class`` becomes 1, every other class 0."""
+    return (np.asarray(labels) == positive_class).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class ControlledLabels:
+    """The training set after memorization controls.
+
+    ``indices`` index the original training set, ``labels`` are their new labels (aligned with
+    ``indices``), and ``record`` is a table with one row per kept sample: ``index``,
+    ``original_label``, ``new_label``, ``permuted`` (whether its label took part in the shuffle).
+    """
+
+    indices: np.ndarray
+    labels: np.ndarray
+    record: pd.DataFrame
+
+
+def label_record(
+    indices: np.ndarray, original: np.ndarray, new: np.ndarray, permuted: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Table ``index, original_label, new_label, permuted`` to save for reproducibility."""
+    indices = np.asarray(indices, dtype=np.int64)
+    return pd.DataFrame(
+        {
+            "index": indices,
+            "original_label": np.asarray(original, dtype=np.int64),
+            "new_label": np.asarray(new, dtype=np.int64),
+            "permuted": np.zeros(len(indices), dtype=bool) if permuted is None else np.asarray(permuted, dtype=bool),
+        }
+    )
+
+
+def apply_memorization_controls(
+    labels: np.ndarray,
+    *,
+    subset_fraction: float = 1.0,
+    permute_fraction: float = 0.0,
+    binarize_class: int | None = None,
+    seed: int = 0,
+) -> ControlledLabels:
+    """Subset the training set, then permute and/or binarize the labels of the kept samples.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        The whole training set's labels (not modified).
+    subset_fraction : float
+        Fraction of the training set kept (config key ``subset``), in (0, 1].
+    permute_fraction : float
+        Fraction of the kept samples whose labels are shuffled among themselves (``permute_labels``).
+    binarize_class : int, optional
+        This class becomes 1 and every other class 0; it must occur among the kept labels.
+    seed : int
+        Everything is deterministic from it.
+
+    Returns
+    -------
+    ControlledLabels
+        Kept indices, their new labels and the record table. Use as::
+
+            ctl = apply_memorization_controls(dataset_labels(train), permute_fraction=0.5, seed=1)
+            ctl.record.to_csv("labels.csv", index=False)
+            train = RelabelledDataset(train, ctl.labels, ctl.indices)
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    indices = subset_indices(len(labels), subset_fraction, seed)
+    kept = labels[indices]
+    binarize_class = check_binarize_class(binarize_class)
+    if binarize_class is not None and len(kept) and not np.any(kept == binarize_class):
+        raise ValueError(f"config key 'binarize_class': class {binarize_class} does not occur in the labels")
+    permuted_labels, chosen = _permute(kept, permute_fraction, seed)
+    new = permuted_labels if binarize_class is None else binarize_labels(permuted_labels, binarize_class)
+    permuted = np.zeros(len(kept), dtype=bool)
+    permuted[chosen] = True
+    return ControlledLabels(indices, new, label_record(indices, kept, new, permuted))
+
+
+def effective_spec(spec: DatasetSpec, binarize_class: int | None = None) -> DatasetSpec:
+    """The spec a network must be built for: ``num_classes == 2`` when labels are binarized."""
+    if check_binarize_class(binarize_class, spec) is None:
+        return spec
+    return dataclasses.replace(spec, num_classes=2)
+
+
+class RelabelledDataset:
+    """``base`` restricted to ``indices`` (all when ``None``), with ``labels[i]`` as the label of item i.
+
+    ``labels`` are aligned with ``indices``; ``targets`` exposes them (for :func:`dataset_labels`).
+    A map-style dataset (``len`` and ``[i]``, what ``torch.utils.data.DataLoader`` reads); it does
+    not derive from torch's ``Dataset`` so that this module, which the configuration checks use,
+    does not import torch.
+    """
+
+    def __init__(self, base: Dataset, labels: np.ndarray, indices: np.ndarray | None = None):
+        self.base = base
+        n_base = len(base)  # type: ignore[arg-type]
+        self.indices = np.arange(n_base, dtype=np.int64) if indices is None else np.asarray(indices, dtype=np.int64)
+        self.targets = np.asarray(labels, dtype=np.int64)
+        if self.targets.shape != self.indices.shape:
+            raise ValueError(f"RelabelledDataset: {len(self.targets)} labels for {len(self.indices)} indices")
+        if len(self.indices) and (self.indices.min() < 0 or self.indices.max() >= n_base):
+            raise ValueError(f"RelabelledDataset: indices out of range for a dataset of {n_base} samples")
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int):
+        x, _ = self.base[int(self.indices[i])]
+        return x, int(self.targets[i])
+
+
+def controlled_datasets(
+    train: Dataset,
+    test: Dataset,
+    spec: DatasetSpec,
+    *,
+    subset_fraction: float = 1.0,
+    permute_fraction: float = 0.0,
+    binarize_class: int | None = None,
+    seed: int = 0,
+) -> tuple[Dataset, Dataset, DatasetSpec, pd.DataFrame | None]:
+    """Apply the memorization controls to a train/test pair.
+
+    Returns ``(train, test, spec, record)``: ``spec`` is the one the network is built for (2
+    classes when labels are binarized; the test labels are binarized too) and ``record`` lists
+    every kept training sample with its original and new label (None when no control is active).
+    """
+    if permute_fraction == 0 and subset_fraction == 1.0 and binarize_class is None:
+        return train, test, spec, None
+    spec = effective_spec(spec, binarize_class)
+    controlled = apply_memorization_controls(
+        dataset_labels(train),
+        subset_fraction=subset_fraction,
+        permute_fraction=permute_fraction,
+        binarize_class=binarize_class,
+        seed=seed,
+    )
+    train = RelabelledDataset(train, controlled.labels, controlled.indices)
+    if binarize_class is not None:
+        test = RelabelledDataset(test, binarize_labels(dataset_labels(test), binarize_class))
+    return train, test, spec, controlled.record
+
