@@ -101,6 +101,16 @@ def split_size(name: str, split: str) -> int | None:
     return SPLIT_SIZES.get(name, {}).get(split)
 
 
+def normalization(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel ``(mean, std)`` that :func:`load_split` applies: a pixel x in [0, 1] becomes (x - mean) / std."""
+    get_spec(name)
+    if name == "mnist5k":
+        return (MNIST_MEAN,), (MNIST_STD,)
+    if name in _IMAGEFOLDERS:
+        return _IMAGEFOLDERS[name].mean, _IMAGEFOLDERS[name].std
+    return _SOURCES[name].mean, _SOURCES[name].std
+
+
 class DatasetUnavailableError(RuntimeError):
     """A dataset's files are missing (or corrupted) and cannot be downloaded."""
 

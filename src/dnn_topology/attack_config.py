@@ -1,0 +1,102 @@
+"""Adversarial attacks as the workflow names them: one *attack id* per (attack, epsilon).
+
+This module is torch-free (the workflow imports it while parsing). The attacks themselves are in
+:mod:`dnn_topology.attacks`, the detection study in :mod:`dnn_topology.detection`.
+
+Units and conventions
+---------------------
+* ``epsilon`` is the L-infinity budget in **input pixel units**: pixels in [0, 1], *before* the
+  dataset's normalisation ``(x - mean) / std``. FGSM with epsilon 0.1 moves each pixel by at most
+  0.1 (26 of 255 grey levels), whatever the dataset's mean and std.
+* PGD's ``step_size`` is in the same pixel units (foolbox's ``abs_stepsize``).
+* An attack's results live under ``results/<run>/trial_<T>/epoch_<E>/<attack id>/``, with the attack
+  id ``adv_<name>_eps<epsilon>`` (e.g. ``adv_fgsm_eps0.1``): the clean results stay where they are,
+  directly under ``epoch_<E>/``. Every attack id starts with ``adv_`` and no run, trial or epoch path
+  component can, so the clean and attacked paths never collide.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+METHODS = ("fgsm", "pgd")
+PREFIX = "adv_"
+INPUT_SET_PATTERN = r"(?:adv_[A-Za-z0-9_.-]+/)?"
+"""Regex of the workflow's ``inputs`` path component: empty (clean) or ``<attack id>/``."""
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
+
+
+@dataclass(frozen=True)
+class AttackSpec:
+    """One attack at one budget.
+
+    Parameters
+    ----------
+    name : str
+        User-facing name of the attack (default: the method), part of the attack id.
+    method : str
+        ``fgsm`` (one signed-gradient step of size epsilon) or ``pgd`` (projected gradient descent,
+        ``steps`` steps of ``step_size``, optionally from a uniform random start in the epsilon ball).
+    epsilon : float
+        L-infinity budget in pixel units ([0, 1] images, before normalisation).
+    steps, step_size, random_start
+        PGD only (ignored by FGSM).
+    seed : int
+        Seed of PGD's random start.
+    """
+
+    name: str
+    method: str
+    epsilon: float
+    steps: int = 1
+    step_size: float = 0.0
+    random_start: bool = False
+    seed: int = 0
+
+    @property
+    def attack_id(self) -> str:
+        return f"{PREFIX}{self.name}_eps{self.epsilon:g}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def attack_table(adversarial: dict | None) -> dict[str, AttackSpec]:
+    """attack id -> :class:`AttackSpec` for every attack and epsilon of the ``adversarial`` config section.
+
+    Raises ``ValueError`` naming the config key when a name is unusable or two entries give the same id.
+    """
+    table: dict[str, AttackSpec] = {}
+    for i, attack in enumerate((adversarial or {}).get("attacks", [])):
+        method = attack["method"]
+        if method not in METHODS:
+            raise ValueError(f"adversarial.attacks[{i}].method: {method!r} is not one of {list(METHODS)}")
+        name = attack.get("name") or method
+        if not _NAME.match(name):
+            raise ValueError(f"adversarial.attacks[{i}].name: {name!r} may hold only letters, digits, '.' and '-'")
+        for eps in attack["epsilons"]:
+            if not 0 < float(eps) <= 1:
+                raise ValueError(f"adversarial.attacks[{i}].epsilons: {eps} is not in (0, 1] (pixel units)")
+            if method == "pgd":
+                spec = AttackSpec(name, method, float(eps), int(attack.get("steps", 20)),
+                                  float(attack.get("step_size", 2.5 * float(eps) / int(attack.get("steps", 20)))),
+                                  bool(attack.get("random_start", True)), int(attack.get("seed", 0)))
+            else:
+                spec = AttackSpec(name, method, float(eps))
+            if spec.attack_id in table:
+                raise ValueError(f"adversarial.attacks[{i}]: attack id {spec.attack_id!r} is given twice "
+                                 "(give the attacks distinct names)")
+            table[spec.attack_id] = spec
+    return table
+
+
+def input_set(attack_id: str | None) -> str:
+    """The ``inputs`` path component of an input set: ``''`` for clean inputs, ``'<attack id>/'`` otherwise."""
+    return f"{attack_id}/" if attack_id else ""
+
+
+def attack_of_input_set(inputs: str) -> str | None:
+    """Inverse of :func:`input_set`: the attack id, or None for the clean inputs."""
+    inputs = inputs.strip("/")
+    return inputs or None
