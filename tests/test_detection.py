@@ -93,7 +93,7 @@ def test_detection_features_on_a_real_checkpoint(tmp_path):
     torch.manual_seed(0)
     net = models.build_network("lenet", dsets.get_spec("mnist5k"))
     torch.save({"net": net.state_dict()}, tmp_path / "epoch_0.pt")
-    detection = {"split": "test", "n_pool": 90, "seed": 0, "batch_size": 10, "n_batches": None,
+    detection = {"n_pool": 90, "seed": 0, "batch_size": 10, "n_batches": None,
                  "node_selection": {"method": "random", "n_nodes": 30, "seed": 0}, "max_dim": 1, "max_epsilon": 0.3,
                  "n_points": 11}
     common = dict(checkpoint=tmp_path / "epoch_0.pt", network="lenet", dataset="mnist5k", detection=detection,

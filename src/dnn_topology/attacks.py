@@ -30,7 +30,7 @@ from .attack_config import AttackSpec
 from .io_utils import atomic_path, get_logger
 from .models import feature_shapes
 from .node_selection import NodeSelection, plan_selection
-from .training import load_checkpoint, resolve_device
+from .checkpoints import load_checkpoint, resolve_device
 
 RECORD_COLUMNS = ["attack", "method", "epsilon", "steps", "step_size", "n_samples", "clean_accuracy",
                   "adversarial_accuracy", "success_rate", "mean_linf", "mean_l2", "max_linf"]
@@ -138,15 +138,17 @@ def pixel_activations(net: torch.nn.Module, x: torch.Tensor, selection: NodeSele
 def attacked_activations(*, checkpoint: str | Path, network: str, dataset: str, attack_spec: dict, n_samples: int,
                          node_selection: dict | None = None, split: str = "test", data_dir: str | Path = "data",
                          download: bool = False, device: str = "auto", threads: int = 1,
-                         binarize_class: int | None = None):
-    """Attack the fixed sample set of the activations stage; return the attacked samples' node activations,
+                         binarize_class: int | None = None, subset: float = 1.0, training_seed: int = 0):
+    """Attack the fixed sample set of the activations stage (``split``, ``subset`` and ``training_seed`` as in
+    :func:`dnn_topology.activations.fixed_samples`); return the attacked samples' node activations,
     the node table, the attack record (one-row DataFrame) and the adversarial pixels (n, C, H, W)."""
     torch.set_num_threads(max(1, int(threads)))
     dev = resolve_device(device)
     spec = AttackSpec(**attack_spec)
     mean, std = dsets.normalization(dataset)
     net, selection = load_network(checkpoint, network, dataset, node_selection, dev, binarize_class)
-    x, y = sample_pixels(fixed_samples(dataset, n_samples, split, data_dir, download), mean, std, binarize_class)
+    samples, _ = fixed_samples(dataset, n_samples, split, data_dir, download, subset, training_seed)
+    x, y = sample_pixels(samples, mean, std, binarize_class)
     x_adv = attack(net, x, y, spec, mean, std, dev)
     record = pd.DataFrame([attack_record(net, x, x_adv, y, spec, mean, std, dev)], columns=RECORD_COLUMNS)
     acts = pixel_activations(net, x_adv, selection, mean, std, dev)
@@ -159,7 +161,8 @@ def attacked_activations(*, checkpoint: str | Path, network: str, dataset: str, 
 
 def run_attack_stage(*, checkpoint, network: str, dataset: str, attack_spec: dict, activations: dict,
                      activations_npy, nodes_csv, record_csv, inputs_npy, data_dir="data", download: bool = False,
-                     device: str = "auto", threads: int = 1, binarize_class: int | None = None) -> pd.DataFrame:
+                     device: str = "auto", threads: int = 1, binarize_class: int | None = None, subset: float = 1.0,
+                     training_seed: int = 0) -> pd.DataFrame:
     """Entry point of the attack stage (rule ``attack``): attack one epoch, write the attacked samples'
     activations (.npy) and nodes (.csv), the attack record (.csv) and the adversarial pixels (.npy)."""
     from .activations import save_activations
@@ -167,7 +170,8 @@ def run_attack_stage(*, checkpoint, network: str, dataset: str, attack_spec: dic
     acts, nodes, record, x_adv = attacked_activations(
         checkpoint=checkpoint, network=network, dataset=dataset, attack_spec=attack_spec,
         n_samples=activations["n_samples"], node_selection=activations["node_selection"], split=activations["split"],
-        data_dir=data_dir, download=download, device=device, threads=threads, binarize_class=binarize_class)
+        data_dir=data_dir, download=download, device=device, threads=threads, binarize_class=binarize_class,
+        subset=subset, training_seed=training_seed)
     save_activations(acts, nodes, activations_npy, nodes_csv)
     with atomic_path(inputs_npy) as tmp:
         with open(tmp, "wb") as fh:

@@ -2,7 +2,7 @@
 
 Protocol
 --------
-1. A held-out *pool* (the first ``n_pool`` samples of ``split``, default the test split, never trained on) is
+1. A held-out *pool* (the first ``n_pool`` samples of the test split, never trained on) is
    shuffled with ``seed`` and split into two **disjoint halves**: the first half stays clean, the second is
    attacked (every sample of it, whether or not the attack succeeds on it).
 2. Each half is cut into consecutive batches of ``batch_size`` (m) samples (``n_batches`` of them, or as many as
@@ -129,14 +129,14 @@ def detection_features(*, checkpoint, network: str, dataset: str, attack_spec: d
     from .activations import fixed_samples
     from .attack_config import AttackSpec
     from .attacks import attack, load_network, logits_of, pixel_activations, sample_pixels
+    from .checkpoints import resolve_device
     from .io_utils import get_logger
-    from .training import resolve_device
 
     torch.set_num_threads(max(1, int(threads)))
     dev = resolve_device(device)
     mean, std = dsets.normalization(dataset)
     net, selection = load_network(checkpoint, network, dataset, detection["node_selection"], dev, binarize_class)
-    pool = fixed_samples(dataset, detection["n_pool"], detection["split"], data_dir, download)
+    pool, _ = fixed_samples(dataset, detection["n_pool"], "test", data_dir, download)
     clean_idx, attacked_idx = pool_halves(len(pool), detection["seed"])
     half = clean_idx if attack_spec is None else attacked_idx
     batches = cut_batches(len(half), detection["batch_size"], detection.get("n_batches"))
