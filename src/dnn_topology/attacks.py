@@ -28,6 +28,7 @@ from . import datasets as dsets
 from .activations import fixed_samples, node_activations
 from .attack_config import AttackSpec
 from .io_utils import atomic_path, get_logger
+from .memorization import binarize_labels, effective_spec
 from .models import feature_shapes
 from .node_selection import NodeSelection, plan_selection
 from .checkpoints import load_checkpoint, resolve_device
@@ -63,7 +64,7 @@ def sample_pixels(samples: Dataset, mean, std, binarize_class: int | None = None
     xs, ys = zip(*((x, y) for x, y in DataLoader(samples, batch_size=1000, shuffle=False)))
     x, y = torch.cat(xs).float(), torch.cat(ys).long()
     if binarize_class is not None:
-        y = torch.from_numpy(dsets.binarize_labels(y.numpy(), binarize_class)).long()
+        y = torch.from_numpy(binarize_labels(y.numpy(), binarize_class)).long()
     return to_pixels(x, mean, std), y
 
 
@@ -120,9 +121,10 @@ def attack_record(net: torch.nn.Module, x: torch.Tensor, x_adv: torch.Tensor, y:
 
 
 def load_network(checkpoint: str | Path, network: str, dataset: str, node_selection: dict | None,
-                 device: torch.device, binarize_class: int | None = None) -> tuple[torch.nn.Module, NodeSelection]:
+                 device: torch.device, binarize_class: int | None = None,
+                 registry: dsets.DatasetRegistry = dsets.BUILTIN) -> tuple[torch.nn.Module, NodeSelection]:
     """The checkpoint's network and the node selection of the functional graph (as the activations stage)."""
-    spec = dsets.effective_spec(dsets.get_spec(dataset), binarize_class)
+    spec = effective_spec(registry.spec(dataset), binarize_class)
     net, _ = load_checkpoint(checkpoint, network, spec, device)
     shapes = feature_shapes(net, spec)
     return net, plan_selection(list(shapes.values()), list(shapes), **dict(node_selection or {}))
@@ -138,16 +140,17 @@ def pixel_activations(net: torch.nn.Module, x: torch.Tensor, selection: NodeSele
 def attacked_activations(*, checkpoint: str | Path, network: str, dataset: str, attack_spec: dict, n_samples: int,
                          node_selection: dict | None = None, split: str = "test", data_dir: str | Path = "data",
                          download: bool = False, device: str = "auto", threads: int = 1,
-                         binarize_class: int | None = None, subset: float = 1.0, training_seed: int = 0):
+                         binarize_class: int | None = None, subset: float = 1.0, training_seed: int = 0,
+                         registry: dsets.DatasetRegistry = dsets.BUILTIN):
     """Attack the fixed sample set of the activations stage (``split``, ``subset`` and ``training_seed`` as in
     :func:`dnn_topology.activations.fixed_samples`); return the attacked samples' node activations,
     the node table, the attack record (one-row DataFrame) and the adversarial pixels (n, C, H, W)."""
     torch.set_num_threads(max(1, int(threads)))
     dev = resolve_device(device)
     spec = AttackSpec(**attack_spec)
-    mean, std = dsets.normalization(dataset)
-    net, selection = load_network(checkpoint, network, dataset, node_selection, dev, binarize_class)
-    samples, _ = fixed_samples(dataset, n_samples, split, data_dir, download, subset, training_seed)
+    mean, std = dsets.normalization(dataset, registry)
+    net, selection = load_network(checkpoint, network, dataset, node_selection, dev, binarize_class, registry)
+    samples, _ = fixed_samples(dataset, n_samples, split, data_dir, download, subset, training_seed, registry)
     x, y = sample_pixels(samples, mean, std, binarize_class)
     x_adv = attack(net, x, y, spec, mean, std, dev)
     record = pd.DataFrame([attack_record(net, x, x_adv, y, spec, mean, std, dev)], columns=RECORD_COLUMNS)
@@ -162,7 +165,7 @@ def attacked_activations(*, checkpoint: str | Path, network: str, dataset: str, 
 def run_attack_stage(*, checkpoint, network: str, dataset: str, attack_spec: dict, activations: dict,
                      activations_npy, nodes_csv, record_csv, inputs_npy, data_dir="data", download: bool = False,
                      device: str = "auto", threads: int = 1, binarize_class: int | None = None, subset: float = 1.0,
-                     training_seed: int = 0) -> pd.DataFrame:
+                     training_seed: int = 0, registry: dsets.DatasetRegistry = dsets.BUILTIN) -> pd.DataFrame:
     """Entry point of the attack stage (rule ``attack``): attack one epoch, write the attacked samples'
     activations (.npy) and nodes (.csv), the attack record (.csv) and the adversarial pixels (.npy)."""
     from .activations import save_activations
@@ -171,7 +174,7 @@ def run_attack_stage(*, checkpoint, network: str, dataset: str, attack_spec: dic
         checkpoint=checkpoint, network=network, dataset=dataset, attack_spec=attack_spec,
         n_samples=activations["n_samples"], node_selection=activations["node_selection"], split=activations["split"],
         data_dir=data_dir, download=download, device=device, threads=threads, binarize_class=binarize_class,
-        subset=subset, training_seed=training_seed)
+        subset=subset, training_seed=training_seed, registry=registry)
     save_activations(acts, nodes, activations_npy, nodes_csv)
     with atomic_path(inputs_npy) as tmp:
         with open(tmp, "wb") as fh:

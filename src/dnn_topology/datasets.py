@@ -101,16 +101,6 @@ def split_size(name: str, split: str) -> int | None:
     return SPLIT_SIZES.get(name, {}).get(split)
 
 
-def normalization(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel ``(mean, std)`` that :func:`load_split` applies: a pixel x in [0, 1] becomes (x - mean) / std."""
-    get_spec(name)
-    if name == "mnist5k":
-        return (MNIST_MEAN,), (MNIST_STD,)
-    if name in _IMAGEFOLDERS:
-        return _IMAGEFOLDERS[name].mean, _IMAGEFOLDERS[name].std
-    return _SOURCES[name].mean, _SOURCES[name].std
-
-
 class DatasetUnavailableError(RuntimeError):
     """A dataset's files are missing (or corrupted) and cannot be downloaded."""
 
@@ -311,6 +301,16 @@ def dataset_registry(imagefolders: Mapping[str, Mapping[str, Any]] | None = None
     """
     folders = {name: imagefolder(name, **options) for name, options in (imagefolders or {}).items()}
     return DatasetRegistry(MappingProxyType(folders))
+
+
+def normalization(name: str, registry: DatasetRegistry = BUILTIN) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel ``(mean, std)`` that :func:`load_split` applies: a pixel x in [0, 1] becomes (x - mean) / std."""
+    registry.spec(name)
+    if name == "mnist5k":
+        return (MNIST_MEAN,), (MNIST_STD,)
+    if name in registry.imagefolders:
+        return registry.imagefolders[name].mean, registry.imagefolders[name].std
+    return _SOURCES[name].mean, _SOURCES[name].std
 
 
 def get_spec(name: str, registry: DatasetRegistry = BUILTIN) -> DatasetSpec:

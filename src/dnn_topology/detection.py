@@ -119,7 +119,7 @@ def batch_features(acts: np.ndarray, layers: np.ndarray, logits: np.ndarray, bat
 
 def detection_features(*, checkpoint, network: str, dataset: str, attack_spec: dict | None, detection: dict,
                        data_dir="data", download: bool = False, device: str = "auto", threads: int = 1,
-                       binarize_class: int | None = None) -> pd.DataFrame:
+                       binarize_class: int | None = None, registry=None) -> pd.DataFrame:
     """Per-batch features of one half of the detection pool at one checkpoint: the clean half when
     ``attack_spec`` is None, else the attacked half under that attack (see the module docstring)."""
     import torch
@@ -134,9 +134,11 @@ def detection_features(*, checkpoint, network: str, dataset: str, attack_spec: d
 
     torch.set_num_threads(max(1, int(threads)))
     dev = resolve_device(device)
-    mean, std = dsets.normalization(dataset)
-    net, selection = load_network(checkpoint, network, dataset, detection["node_selection"], dev, binarize_class)
-    pool, _ = fixed_samples(dataset, detection["n_pool"], "test", data_dir, download)
+    registry = registry or dsets.BUILTIN
+    mean, std = dsets.normalization(dataset, registry)
+    net, selection = load_network(checkpoint, network, dataset, detection["node_selection"], dev, binarize_class,
+                                  registry)
+    pool, _ = fixed_samples(dataset, detection["n_pool"], "test", data_dir, download, registry=registry)
     clean_idx, attacked_idx = pool_halves(len(pool), detection["seed"])
     half = clean_idx if attack_spec is None else attacked_idx
     batches = cut_batches(len(half), detection["batch_size"], detection.get("n_batches"))
