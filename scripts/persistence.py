@@ -13,6 +13,5 @@ with log_to_file(snakemake.log[0]) as log:
     start = time.perf_counter()
     diagram = compute_persistence_file(snakemake.input.sparse, snakemake.output.diagram, p.upper_dim,
                                        engine=p.engine, n_threads=snakemake.threads, **options)
-    counts = diagram.to_frame().groupby(["dim", "essential"]).size()
     log.info("engine %s, %d threads, %.2f s: %s", p.engine, snakemake.threads, time.perf_counter() - start,
-             ", ".join(f"H{d}{' essential' if e else ''}: {n}" for (d, e), n in counts.items()))
+             diagram.summary())

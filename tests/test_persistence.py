@@ -166,6 +166,23 @@ def test_engines_agree_on_correlation_distances_as_in_the_workflow():
         assert got.equals(dense["giotto-no-collapse"]), f"seed {seed}: {name} differs on the full matrix"
 
 
+@pytest.mark.parametrize("collapse_edges", [True, False])
+def test_direct_giotto_calls_equal_ripser_parallel(collapse_edges):
+    """The sparse path calls giotto-ph's compiled modules itself (no scikit-learn import): same diagrams."""
+    from gph import ripser_parallel
+
+    seed = fresh_seed()
+    rng = np.random.default_rng(seed)
+    ranked = pers.rank_input(dio.full_to_sparse(corr_distance_matrix(rng, 300), 0.3))
+    coo = ranked.coo()
+    direct = pers._giotto_sparse(coo, 2, 1, collapse_edges)
+    assert direct is not None, "giotto-ph's compiled modules were not found"
+    reference = ripser_parallel(coo, maxdim=2, metric="precomputed", n_threads=1, collapse_edges=collapse_edges)["dgms"]
+    assert len(direct) == len(reference) == 3
+    for got, expected in zip(direct, reference):
+        assert np.array_equal(np.sort(got, axis=0), np.sort(expected, axis=0)), f"seed {seed}"
+
+
 def test_sparse_with_every_edge_equals_full():
     seed = fresh_seed()
     rng = np.random.default_rng(seed)

@@ -25,12 +25,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
-import pandas as pd
 
 from .io_utils import atomic_path
+
+if TYPE_CHECKING:  # pandas is imported by Diagram.to_frame only: the per-epoch jobs start without it
+    import pandas as pd
 
 MAGIC = 8067171840
 WEIGHTED_BOUNDARY_MATRIX = 0
@@ -450,12 +452,19 @@ class Diagram:
         rec["dim"], rec["birth"], rec["death"] = self.dims, self.births, self.deaths
         return rec
 
+    def summary(self) -> str:
+        """Number of records per homology dimension, e.g. ``H0: 1819, H0 essential: 1, H1: 52``."""
+        keys, counts = np.unique(np.stack([self.homology_dims, self.essential]), axis=1, return_counts=True)
+        return ", ".join(f"H{d}{' essential' if e else ''}: {n}" for (d, e), n in zip(keys.T, counts))
+
     def to_frame(self) -> pd.DataFrame:
         """Columns ``dim`` (homology dimension >= 0), ``birth``, ``death``, ``essential`` (bool).
 
         Values stay in DIPHA units; an essential class keeps DIPHA's death (the largest
         filtration value of the complex), flagged by ``essential``.
         """
+        import pandas as pd
+
         return pd.DataFrame(
             {
                 "dim": self.homology_dims.astype(np.int64),

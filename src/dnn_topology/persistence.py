@@ -13,7 +13,9 @@
 Engines
 -------
 ``giotto`` (default)
-    ``gph.ripser_parallel``. Ripser-family code computes in float32, so the kept distances are
+    ``gph.ripser_parallel`` (for sparse input, the same calls to giotto-ph's compiled modules, made
+    directly: ``ripser_parallel``'s module imports scikit-learn, which would double a job's start-up
+    time and memory). Ripser-family code computes in float32, so the kept distances are
     replaced by their dense ranks (the Rips filtration only depends on the order of the edge
     values; ranks below 2**24 are exact in float32); every birth/death rank is mapped back to the
     exact float64 distance. Edge collapse (``collapse_edges``, on by default) preserves the
@@ -201,13 +203,52 @@ def _collapse_with_gudhi(ranked: RankedComplex, reduce_graph) -> sps.coo_matrix:
     return sps.coo_matrix((reduced.data.astype(np.float32), (reduced.row, reduced.col)), shape=reduced.shape)
 
 
+def _gph_module(name: str):
+    """giotto-ph's compiled module ``gph.modules.<name>``, loaded without running ``gph/__init__.py``
+    (whose ``ripser_parallel`` imports scikit-learn: about a second and 100 MB more per job);
+    None when it cannot be found this way."""
+    import importlib.machinery
+    import importlib.util
+
+    try:
+        package = importlib.util.find_spec("gph")  # locates the package without importing it
+    except (ImportError, ValueError):
+        return None
+    for folder in (package.submodule_search_locations or []) if package else []:
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = Path(folder, "modules", name + suffix)
+            if path.is_file():
+                loader = importlib.machinery.ExtensionFileLoader(f"gph.modules.{name}", str(path))
+                module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+                loader.exec_module(module)
+                return module
+    return None
+
+
+def _giotto_sparse(coo: sps.coo_matrix, maxdim: int, n_threads: int, collapse_edges: bool) -> list[np.ndarray] | None:
+    """``gph.ripser_parallel(coo, maxdim, metric="precomputed", ...)`` on a sparse edge list, calling
+    giotto-ph's compiled modules directly (the same calls, with Z/2 coefficients and no threshold);
+    None when they cannot be loaded (then ``ripser_parallel`` itself is used)."""
+    ripser = _gph_module("gph_ripser")
+    collapser = _gph_module("gph_collapser") if collapse_edges else None
+    if ripser is None or (collapse_edges and collapser is None):
+        return None
+    # every edge once, as (min, max): what ripser_parallel's _sanitize_coo keeps of a symmetric edge list
+    row, col = np.minimum(coo.row, coo.col), np.maximum(coo.row, coo.col)
+    data = np.asarray(coo.data, dtype=np.float32)
+    if collapse_edges:
+        row, col, data = collapser.flag_complex_collapse_edges_coo(row, col, data, np.inf)
+    row, col = np.ascontiguousarray(row, dtype=np.int64), np.ascontiguousarray(col, dtype=np.int64)
+    result = ripser.rips_dm_sparse(row, col, np.ascontiguousarray(data, dtype=np.float32), row.size, coo.shape[0], 2,
+                                   maxdim, np.inf, n_threads, False)
+    return [np.reshape(np.array(d), (-1, 2)) for d in result.births_and_deaths_by_dim()]
+
+
 def _giotto(ranked: RankedComplex, maxdim: int, n_threads: int, collapse_edges: bool = True,
             collapser: str = "auto") -> list[np.ndarray]:
     """giotto-ph on the rank matrix. With ``collapse_edges``, edges are first collapsed by
     ``collapser``: ``giotto`` (giotto-ph's own), ``gudhi`` (GUDHI's faster one, for sparse input;
     needs the gudhi package) or ``auto`` (gudhi when installed and the input is sparse, else giotto)."""
-    from gph import ripser_parallel
-
     if collapser not in COLLAPSERS:
         raise ValueError(f"unknown collapser {collapser!r}; choose one of {', '.join(COLLAPSERS)}")
     X = ranked.dense if ranked.dense is not None else ranked.coo()
@@ -217,6 +258,12 @@ def _giotto(ranked: RankedComplex, maxdim: int, n_threads: int, collapse_edges: 
             raise PersistenceError("collapser 'gudhi' needs the gudhi package (pip install gudhi)")
         if reduce_graph is not None:
             X, collapse_edges = _collapse_with_gudhi(ranked, reduce_graph), False
+    if sps.issparse(X):
+        dgms = _giotto_sparse(X, maxdim, n_threads, collapse_edges)
+        if dgms is not None:
+            return dgms
+    from gph import ripser_parallel
+
     res = ripser_parallel(X, maxdim=maxdim, metric="precomputed", n_threads=n_threads,
                           collapse_edges=collapse_edges)
     return res["dgms"]
