@@ -20,7 +20,8 @@ tree, pinned to one core (``taskset -c 0``), timed from start to exit:
 Both chains' diagrams are compared byte for byte. Wall time is the median of ``--repeat`` runs (all runs
 printed). Peak memory is the largest sum of the resident set sizes (``VmRSS``) of the process and all its
 descendants, sampled every ``--sample-ms`` milliseconds; the largest single process (``ru_maxrss``) is
-printed next to it. On a shared machine the minimum wall time is the steadier figure; both are printed. The optional ``--full-run`` times the default ``snakemake --cores 2`` (``make run``
+printed next to it. On a shared machine the minimum wall time is the steadier figure, and the CPU time
+(user + system, whole tree, median) the least sensitive to other load; all are printed. The optional ``--full-run`` times the default ``snakemake --cores 2`` (``make run``
 without setup) in a fresh directory, unpinned. Prints a table; not a test.
 
     python benchmarks/user_view.py                     # scratch dir benchmarks/out/user_view (kept)
@@ -70,6 +71,7 @@ class Measure:
     seconds: float
     tree_mb: float  # largest sum of VmRSS over the process tree
     process_mb: float  # largest single process (ru_maxrss)
+    cpu: float = 0.0  # user + system CPU seconds of the whole tree (less sensitive to other load than wall time)
 
 
 def _ppid_map() -> dict[int, int]:
@@ -139,7 +141,7 @@ def measure(cmd: list[str], cwd: Path, env: dict, pin: bool, sample_ms: float, l
         proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"failed (exit {proc.returncode}): {' '.join(map(str, cmd))}\nsee {log}")
-    return Measure(seconds, peak / 1e6, usage.ru_maxrss * 1024 / 1e6)
+    return Measure(seconds, peak / 1e6, usage.ru_maxrss * 1024 / 1e6, usage.ru_utime + usage.ru_stime)
 
 
 def find_dipha(given: str | None) -> tuple[Path | None, Path | None, list[str]]:
@@ -159,14 +161,13 @@ def find_dipha(given: str | None) -> tuple[Path | None, Path | None, list[str]]:
     return None, None, looked
 
 
-def make_activations(work: Path, env: dict, log: Path) -> None:
-    """The default run's trial 0 up to epoch 8's activations, made by the workflow (not timed)."""
+def make_activations(work: Path, env: dict, log: Path, root: Path) -> None:
+    """The default run's trial 0 up to epoch 8's activations, made (or brought up to date: Snakemake reruns
+    training if its code changed) by the workflow itself; not timed."""
     target = f"{EPOCH_DIR}/activations.npy"
-    if (work / target).exists():
-        return
-    print(f"making {target} in {work} (training LeNet, once) ...", flush=True)
+    print(f"making {target} in {work} (trains LeNet the first time) ...", flush=True)
     with open(log, "ab") as out:
-        subprocess.run([BIN / "snakemake", "-s", ROOT / "Snakefile", "--cores", "2", target], cwd=work, env=env,
+        subprocess.run([BIN / "snakemake", "-s", root / "Snakefile", "--cores", "2", target], cwd=work, env=env,
                        stdout=out, stderr=subprocess.STDOUT, check=True)
 
 
@@ -195,14 +196,19 @@ def fmt(ms: list[Measure]) -> str:
     fastest = min(m.seconds for m in ms)
     tree = max(m.tree_mb for m in ms)
     proc = max(m.process_mb for m in ms)
+    cpu = statistics.median(m.cpu for m in ms)
     runs = ", ".join(f"{m.seconds:.2f}" for m in ms)
-    return f"{sec:>8.2f} s {fastest:>7.2f} s {tree:>7.0f} MB {proc:>7.0f} MB   ({runs})"
+    return f"{sec:>8.2f} s {fastest:>7.2f} s {cpu:>7.2f} s {tree:>7.0f} MB {proc:>7.0f} MB   ({runs})"
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / "out" / "user_view",
-                   help="scratch directory holding the trained trial (made once, reused)")
+    p.add_argument("--workdir", type=Path,
+                   help="scratch directory holding the trained trial (made once, reused; default: "
+                        "benchmarks/out/user_view/<name of the --workflow directory>)")
+    p.add_argument("--workflow", type=Path, default=ROOT,
+                   help="checkout whose Snakefile and src/ are measured (default: this one), e.g. an older commit "
+                        "exported with `git archive` to compare against it under the same load")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--dipha", help="DIPHA's dipha binary (default: dipha/build/dipha, then PATH)")
     p.add_argument("--mpiexec", default="mpiexec", help="MPI launcher for DIPHA (run with -n 1)")
@@ -211,19 +217,22 @@ def main() -> None:
     p.add_argument("--full-run", action="store_true",
                    help="also time the default `snakemake --cores 2` in a fresh directory (a few minutes)")
     a = p.parse_args()
+    root = a.workflow.resolve()
+    if a.workdir is None:
+        a.workdir = ROOT / "benchmarks" / "out" / "user_view" / root.name
     pin = not a.no_pin
     if pin and not shutil.which("taskset"):
         raise SystemExit("taskset not found (util-linux); use --no-pin")
     work = a.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     log = work / "user_view.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "src"), os.environ.get("PYTHONPATH", "")]),
            "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")])}
     env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
     env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-    make_activations(work, env, log)
+    make_activations(work, env, log, root)
     epoch = work / EPOCH_DIR
-    snakemake = [str(BIN / "snakemake"), "-s", str(ROOT / "Snakefile")]
+    snakemake = [str(BIN / "snakemake"), "-s", str(root / "Snakefile")]
     target = f"{EPOCH_DIR}/betti_curves.csv"
 
     def run(cmd, cwd=work):
@@ -265,7 +274,7 @@ def main() -> None:
         for k, m in ms.items():
             parts[k].append(m)
         original.append(Measure(sum(m.seconds for m in ms.values()), max(m.tree_mb for m in ms.values()),
-                                max(m.process_mb for m in ms.values())))
+                                max(m.process_mb for m in ms.values()), sum(m.cpu for m in ms.values())))
     rows[f"original chain ({'DIPHA' if dipha else 'stand-in'})"] = original
     for k, ms in parts.items():
         rows[f"  original: {k}"] = ms
@@ -293,17 +302,18 @@ def main() -> None:
     full_run = None
     if a.full_run:
         with tempfile.TemporaryDirectory() as fresh:
-            full_run = measure([str(BIN / "snakemake"), "-s", str(ROOT / "Snakefile"), "--cores", "2"], Path(fresh),
+            full_run = measure([str(BIN / "snakemake"), "-s", str(root / "Snakefile"), "--cores", "2"], Path(fresh),
                                env, False, 50.0, log)
 
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                "unknown CPU")
     print(f"\nmachine: {cpu}, {os.cpu_count()} cores, {'pinned to core 0 (taskset -c 0)' if pin else 'not pinned'}; "
           f"load average {os.getloadavg()[0]:.2f}")
+    print(f"workflow measured: {root}")
     print(f"activations: {epoch / 'activations.npy'} ({RUN}, trial {TRIAL}, epoch {EPOCH})")
     print(f"original chain: {who}" + ("" if dipha else f"; looked for DIPHA at: {', '.join(looked)}"))
     print(f"workflow vs original files: {agreement}")
-    print(f"\n{'what':<52}{'median':>10} {'min':>9} {'peak tree':>10} {'peak proc':>10}   (each run, s)")
+    print(f"\n{'what':<52}{'median':>10} {'min':>9} {'cpu':>9} {'peak tree':>10} {'peak proc':>10}   (each run, s)")
     for name, ms in rows.items():
         print(f"{name:<52}{fmt(ms)}")
     if full_run:

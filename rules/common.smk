@@ -33,6 +33,8 @@ COMPARISONS = {
     c["name"]: {"runs": c["runs"], "epochs": c.get("epochs", TOPOLOGY_EPOCHS)}
     for c in config["comparisons"]
 }
+# the full distance matrix is temp() unless asked for (imported runs' is the original's file: always kept)
+KEEP_DISTANCE_MATRIX = config["topology"]["keep_distance_matrix"] or any(r["run"]["imported"] for r in RUNS.values())
 PLOTS = ["betti_curves_density", "betti_curves_epsilon", "persistence_diagrams", "summaries"]
 ENV = "../envs/dnn_topology.yaml"
 
@@ -64,6 +66,11 @@ def all_targets():
             ext=["png", "pdf"],
         ),
     ]
+
+
+def full_distance_matrix(path):
+    """Output flag of the full distance matrix: temp() unless topology.keep_distance_matrix (see KEEP_DISTANCE_MATRIX)."""
+    return path if KEEP_DISTANCE_MATRIX else temp(path)
 
 
 def run_option(section, key):

@@ -1,9 +1,9 @@
 rule functional_graph:
-    """Distance 1 - |corr| between nodes, as a DIPHA DISTANCE_MATRIX (the full DIPHA input)."""
+    """Distance 1 - |corr| between nodes, as a DIPHA DISTANCE_MATRIX (the full DIPHA input; temp() by default)."""
     input:
         activations="results/{run}/trial_{trial}/epoch_{epoch}/activations.npy",
     output:
-        distance="results/{run}/trial_{trial}/epoch_{epoch}/distance.bin",
+        distance=full_distance_matrix("results/{run}/trial_{trial}/epoch_{epoch}/distance.bin"),
     log:
         "logs/{run}/trial_{trial}/epoch_{epoch}/functional_graph.log",
     threads: 1

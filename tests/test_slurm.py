@@ -40,11 +40,15 @@ IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 RUN = "results/lenet_mnist5k"
 PARTITION = "debug"  # the test cluster's only partition, passed the way users pass theirs: $SLURM_PARTITION
 
-# LeNet on mnist5k, 300 random nodes, 1 training epoch, topology at epochs 0 and 1: 13 SLURM jobs
+# LeNet on mnist5k, 300 random nodes, 1 training epoch, topology at epochs 0 and 1: 13 jobs, submitted as
+# 7 SLURM jobs (train, 2 x activations, 2 x the epoch's four topology jobs as one group, aggregate, plot)
 SLURM_CONFIG = copy.deepcopy(TINY_CONFIG)
 SLURM_CONFIG["training"]["epochs"] = 1
 SLURM_CONFIG["topology"]["epochs"] = [0, 1]
 STAGES = ["activations", "functional_graph", "sparse_distance", "persistence", "betti_curves"]
+# profiles/slurm groups these per (run, trial, epoch): one SLURM job runs the four
+GROUPED = ["functional_graph", "sparse_distance", "persistence", "betti_curves"]
+EXPECTED_SUBMISSIONS = 7
 
 SNAKEMAKE_TIMEOUT_S = 900  # a whole SLURM run; it takes about 2 minutes on 2 cores
 PEND_LIMIT_S = 240         # a job pending longer than this means the cluster cannot run it
@@ -196,20 +200,32 @@ def _slurm_snakemake(cluster: Cluster, workdir: Path, config: Path, *args: str,
     return SlurmRun(proc.returncode, output, time.monotonic() - start, m.group(1) if m else None)
 
 
-def _requests(dry_run_output: str) -> list[tuple[str, int, int]]:
-    """(rule, mem_mb, threads) of every job of a dry run."""
+@dataclass
+class Request:
+    rule: str
+    mem_mb: int
+    threads: int
+    runtime: int  # minutes
+    epoch: str | None  # wildcards run/trial/epoch of a per-epoch job
+
+
+def _requests(dry_run_output: str) -> list[Request]:
+    """The request of every job of a dry run."""
     jobs = []
-    for block in re.split(r"\n(?=(?:local)?rule \w+:)", dry_run_output):
+    for block in re.split(r"\n(?=\s*(?:local)?rule \w+:)", dry_run_output):
         m = re.match(r"(?:local)?rule (\w+):", block.strip())
         if not m or m.group(1) == "all":
             continue
         mem = re.search(r"\bmem_mb=(\d+)", block)
         threads = re.search(r"^\s*threads: (\d+)", block, re.M)
-        jobs.append((m.group(1), int(mem.group(1)) if mem else 0, int(threads.group(1)) if threads else 1))
+        runtime = re.search(r"\bruntime=(\d+)", block)
+        epoch = re.search(r"wildcards: (run=\S+, trial=\d+, epoch=\d+)", block)
+        jobs.append(Request(m.group(1), int(mem.group(1)) if mem else 0, int(threads.group(1)) if threads else 1,
+                            int(runtime.group(1)) if runtime else 0, epoch.group(1) if epoch else None))
     return jobs
 
 
-def _assert_requests_fit_the_node(cluster: Cluster, workdir: Path, config: Path) -> int:
+def _assert_requests_fit_the_node(cluster: Cluster, workdir: Path, config: Path) -> list[Request]:
     """Every job's --mem and --cpus-per-task fit the node: else SLURM rejects it or it pends forever."""
     dry = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(workdir), "-n",
                           "--workflow-profile", str(PROFILE), "--configfile", str(config)],
@@ -221,10 +237,10 @@ def _assert_requests_fit_the_node(cluster: Cluster, workdir: Path, config: Path)
     assert f"slurm_partition={PARTITION}" in dry.stdout + dry.stderr, dry.stdout[-3000:]
     node = cluster.node()
     real_mb, cpus = int(node["RealMemory"]), int(node["CPUTot"])
-    too_big = [j for j in jobs if j[1] > real_mb or j[2] > cpus]
-    assert not too_big, (f"jobs (rule, mem_mb, threads) {too_big} do not fit the test node "
+    too_big = [j for j in jobs if j.mem_mb > real_mb or j.threads > cpus]
+    assert not too_big, (f"jobs {too_big} do not fit the test node "
                          f"(RealMemory={real_mb} MB, CPUs={cpus}): they would never start")
-    return len(jobs)
+    return jobs
 
 
 def _slurm_job_ids_in_logs(workdir: Path) -> dict[str, str]:
@@ -251,16 +267,24 @@ def test_workflow_runs_as_slurm_jobs_and_matches_a_local_run(slurm_cluster, tmp_
     # the reference: the same configuration run locally (a failure here is not a SLURM problem)
     snakemake(local, config=write_config(local, SLURM_CONFIG))
     cfg = write_config(remote, SLURM_CONFIG)
-    n_jobs = _assert_requests_fit_the_node(slurm_cluster, remote, cfg)
+    jobs = _assert_requests_fit_the_node(slurm_cluster, remote, cfg)
+    n_jobs = len(jobs)
+    # what each epoch's group asks for: the largest memory and threads of its jobs, the sum of their runtimes
+    groups: dict[str, list[Request]] = {}
+    for job in jobs:
+        if job.rule in GROUPED:
+            groups.setdefault(job.epoch, []).append(job)
+    assert len(groups) == len(SLURM_CONFIG["topology"]["epochs"]) and all(len(g) == 4 for g in groups.values())
+    assert n_jobs - 4 * len(groups) + len(groups) == EXPECTED_SUBMISSIONS, [j.rule for j in jobs]
 
     run = _slurm_snakemake(slurm_cluster, remote, cfg)
     assert run.returncode == 0, run.output[-8000:]
     assert run.run_id, run.output[-3000:]
 
-    # every job was a SLURM job of this run, and completed
-    submitted = re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+)", run.output)
+    # every job was a SLURM job of this run, and completed; each epoch's topology jobs were one SLURM job
+    submitted = re.findall(r"Job \S+ has been submitted with SLURM jobid (\d+)", run.output)
     records = [r for r in slurm_cluster.completions() if r.get("Name") == run.run_id]
-    assert len(records) == n_jobs, (n_jobs, records, run.output[-3000:])
+    assert len(records) == EXPECTED_SUBMISSIONS, (n_jobs, records, run.output[-3000:])
     assert all(r["JobState"] == "COMPLETED" and r["Partition"] == PARTITION for r in records), records
     completed_ids = {r["JobId"] for r in records}
     if submitted:  # the plugin's own message, when its wording is the one expected here
@@ -271,8 +295,20 @@ def test_workflow_runs_as_slurm_jobs_and_matches_a_local_run(slurm_cluster, tmp_
     persistence = {k: v for k, v in in_logs.items() if k.endswith("/persistence.log")}
     assert len(persistence) == len(SLURM_CONFIG["topology"]["epochs"]), in_logs
     assert set(in_logs.values()) == completed_ids and len(in_logs) == n_jobs, (in_logs, completed_ids)
-    slurm_logs = list((remote / ".snakemake" / "slurm_logs" / "rule_persistence").rglob("*.log"))
-    assert {p.stem for p in slurm_logs} == set(persistence.values()), slurm_logs
+    by_id = {r["JobId"]: r for r in records}
+    for log, job_id in persistence.items():
+        epoch_dir = log.rsplit("/", 1)[0]
+        members = {k: v for k, v in in_logs.items() if k.startswith(epoch_dir + "/") and not k.endswith("activations.log")}
+        assert sorted(members) == sorted(f"{epoch_dir}/{rule}.log" for rule in GROUPED), members
+        assert set(members.values()) == {job_id}, members  # one SLURM job ran the four
+        run_name, trial, epoch = re.fullmatch(r"(.+)/trial_(\d+)/epoch_(\d+)", epoch_dir).groups()
+        group = groups[f"run={run_name}, trial={trial}, epoch={epoch}"]
+        tres = dict(kv.split("=", 1) for kv in by_id[job_id]["Tres"].split(","))
+        assert tres["mem"] == f"{max(j.mem_mb for j in group)}M", (tres, group)
+        assert int(tres["cpu"]) >= max(j.threads for j in group), (tres, group)
+        assert int(by_id[job_id]["TimeLimit"]) == sum(j.runtime for j in group), (by_id[job_id], group)
+    slurm_logs = list((remote / ".snakemake" / "slurm_logs").rglob("*.log"))
+    assert set(persistence.values()) <= {p.stem for p in slurm_logs}, slurm_logs
 
     # the same results as the local run: diagrams byte for byte, tables value for value
     diagrams = sorted(p.relative_to(local) for p in (local / RUN).rglob("diagram.bin"))
@@ -287,7 +323,7 @@ def test_workflow_runs_as_slurm_jobs_and_matches_a_local_run(slurm_cluster, tmp_
     assert plots and all((remote / rel).stat().st_size > 0 for rel in plots)
 
     with capsys.disabled():
-        print(f"\n[slurm] {n_jobs} SLURM jobs, ids {sorted(map(int, completed_ids))}, "
+        print(f"\n[slurm] {n_jobs} jobs as {len(records)} SLURM jobs, ids {sorted(map(int, completed_ids))}, "
               f"persistence jobs {dict(sorted(persistence.items()))}, snakemake under SLURM {run.seconds:.0f} s")
 
 

@@ -15,7 +15,8 @@ from workflow_helpers import TINY_CONFIG, planned_jobs, snakemake, write_config
 pytestmark = pytest.mark.workflow
 
 RUN = "results/lenet_mnist5k"
-EPOCH_FILES = ["activations.npy", "nodes.csv", "samples.csv", "distance.bin", "distance_sparse.bin", "diagram.bin",
+# kept per epoch; the full distance.bin is temp() by default (topology.keep_distance_matrix)
+EPOCH_FILES = ["activations.npy", "nodes.csv", "samples.csv", "distance_sparse.bin", "diagram.bin",
                "betti_curves.csv", "betti_summary.csv"]
 PLOTS = ["betti_curves_density", "betti_curves_epsilon", "persistence_diagrams", "summaries"]
 
@@ -49,6 +50,7 @@ def test_full_run_produces_every_expected_file(full_run):
     root, _ = full_run
     missing = [f for f in expected_files(TINY_CONFIG) if not (root / f).is_file()]
     assert not missing, missing
+    assert not list((root / "results").rglob("distance.bin"))  # temp(): removed once the sparse matrix is made
     curves = pd.read_csv(root / RUN / "betti_curves.csv")
     assert set(curves["epoch"]) == {0, 1, 2} and set(curves["dim"]) == {0, 1, 2}
     # beta_0 at epsilon 0 counts every node (300 selected nodes)
@@ -111,24 +113,35 @@ def test_topology_parameter_change_reruns_topology_not_training(run_copy):
     config["topology"]["max_epsilon"] = 0.25
     cfg = write_config(root, config)
     jobs = planned_jobs(snakemake(root, "-n", config=cfg))
-    assert jobs == {"sparse_distance": 3, "persistence": 3, "betti_curves": 3, "aggregate": 1, "plot": 1, "all": 1}
+    # the cut needs the full matrix, a temp() file that is gone: it is recomputed from the kept activations
+    assert jobs == {"functional_graph": 3, "sparse_distance": 3, "persistence": 3, "betti_curves": 3, "aggregate": 1,
+                    "plot": 1, "all": 1}
     snakemake(root, config=cfg)
     diag = read_persistence_diagram(root / RUN / "trial_0/epoch_2/diagram.bin")
     assert diag.deaths.max() <= 0.25
 
 
-def test_one_epoch_target_runs_only_what_it_needs(tmp_path):
-    cfg = write_config(tmp_path, TINY_CONFIG)
+@pytest.mark.parametrize("keep", [False, True], ids=["distance-temp", "distance-kept"])
+def test_one_epoch_target_runs_only_what_it_needs(tmp_path, keep):
+    config = copy.deepcopy(TINY_CONFIG)
+    config["topology"]["keep_distance_matrix"] = keep
+    cfg = write_config(tmp_path, config)
     target = f"{RUN}/trial_0/epoch_1/diagram.bin"
     jobs = planned_jobs(snakemake(tmp_path, target, "-n", config=cfg))
     assert jobs == {"train": 1, "activations": 1, "functional_graph": 1, "sparse_distance": 1, "persistence": 1}
     snakemake(tmp_path, target, config=cfg)
     made = {p.relative_to(tmp_path).as_posix() for p in (tmp_path / "results").rglob("*") if p.is_file()
             and ".train_state" not in p.parts}
-    epoch1 = {f"{RUN}/trial_0/epoch_1/{f}" for f in ("activations.npy", "nodes.csv", "samples.csv", "distance.bin",
+    epoch1 = {f"{RUN}/trial_0/epoch_1/{f}" for f in ("activations.npy", "nodes.csv", "samples.csv",
                                                      "distance_sparse.bin", "diagram.bin")}
     assert epoch1 <= made
+    assert (f"{RUN}/trial_0/epoch_1/distance.bin" in made) == keep
     assert not any("/epoch_0/" in f or "/epoch_2/" in f or "plots" in f for f in made)
+    # the next epoch as a target: only its own chain runs, whether or not epoch 1's full matrix is still there
+    jobs = planned_jobs(snakemake(tmp_path, f"{RUN}/trial_0/epoch_2/betti_curves.csv", "-n", config=cfg))
+    assert jobs == {"activations": 1, "functional_graph": 1, "sparse_distance": 1, "persistence": 1,
+                    "betti_curves": 1}
+    assert planned_jobs(snakemake(tmp_path, target, "-n", config=cfg)) == {}
 
 
 def test_deleted_epoch_output_is_rebuilt_alone(run_copy):
