@@ -24,6 +24,7 @@ include: "rules/functional_graph.smk"
 include: "rules/persistence.smk"
 include: "rules/betti_curves.smk"
 include: "rules/aggregate.smk"
+include: "rules/plot.smk"
 include: "rules/compare.smk"
 
 

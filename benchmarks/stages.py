@@ -23,18 +23,18 @@ from pathlib import Path
 
 
 def stage_train(a, d: Path):
-    from dnn_topology.training import TrainConfig, train
-    cfg = TrainConfig(network=a.network, dataset=a.dataset, epochs=1, lr=0.01)
-    train(cfg, [d / "epoch_0.pt", d / "epoch_1.pt"], d / "training.csv", d / "state", threads=a.threads,
-          progress=False)
+    from dnn_topology.training import train_stage
+    train_stage(network=a.network, dataset=a.dataset, training={"epochs": 1, "lr": 0.01, "seed": 0}, trial=0,
+                checkpoints=[d / "epoch_0.pt", d / "epoch_1.pt"], metrics=d / "training.csv", labels=d / "labels.csv",
+                state_dir=d / "state", threads=a.threads, progress=False)
 
 
 def stage_activations(a, d: Path):
-    from dnn_topology.activations import compute_activations, save_activations
+    from dnn_topology.activations import activations_stage
     selection = {"method": a.selection, "n_nodes": a.n_nodes} if a.n_nodes else {"method": "all"}
-    acts, nodes, _ = compute_activations(d / "epoch_1.pt", a.network, a.dataset, a.n_samples, node_selection=selection,
-                                      threads=a.threads)
-    save_activations(acts, nodes, d / "activations.npy", d / "nodes.csv")
+    activations_stage(checkpoint=d / "epoch_1.pt", activations=d / "activations.npy", nodes=d / "nodes.csv",
+                      samples=d / "samples.csv", network=a.network, dataset=a.dataset, n_samples=a.n_samples,
+                      node_selection=selection, threads=a.threads)
 
 
 def stage_synthetic_activations(a, d: Path):
@@ -54,27 +54,25 @@ def stage_synthetic_activations(a, d: Path):
 
 
 def stage_functional_graph(a, d: Path):
-    from dnn_topology.dipha_io import write_distance_matrix
-    from dnn_topology.functional_graph import distance_matrix, load_activations
-    write_distance_matrix(d / "distance.bin", distance_matrix(load_activations(d / "activations.npy")))
+    from dnn_topology.functional_graph import functional_graph_stage
+    functional_graph_stage(activations=d / "activations.npy", distance=d / "distance.bin")
 
 
 def stage_sparse_distance(a, d: Path):
-    from dnn_topology.dipha_io import full_to_sparse, read_distance_matrix, write_sparse_distance_matrix
-    write_sparse_distance_matrix(d / "distance_sparse.bin",
-                                 full_to_sparse(read_distance_matrix(d / "distance.bin"), a.max_epsilon))
+    from dnn_topology.functional_graph import sparse_distance_stage
+    sparse_distance_stage(distance=d / "distance.bin", sparse=d / "distance_sparse.bin", max_epsilon=a.max_epsilon)
 
 
 def stage_persistence(a, d: Path):
-    from dnn_topology.persistence import compute_persistence_file
-    compute_persistence_file(d / "distance_sparse.bin", d / "diagram.bin", a.max_dim + 1, engine=a.engine,
-                             n_threads=a.threads)
+    from dnn_topology.persistence import persistence_stage
+    persistence_stage(distance=d / "distance_sparse.bin", diagram=d / "diagram.bin", upper_dim=a.max_dim + 1,
+                      engine=a.engine, threads=a.threads)
 
 
 def stage_betti_curves(a, d: Path):
-    from dnn_topology.betti_curves import curves_from_files
-    curves_from_files(d / "diagram.bin", d / "distance_sparse.bin", a.max_dim, a.max_epsilon, 301,
-                      d / "betti_curves.csv", d / "betti_summary.csv")
+    from dnn_topology.betti_curves import betti_curves_stage
+    betti_curves_stage(diagram=d / "diagram.bin", sparse=d / "distance_sparse.bin", curves=d / "betti_curves.csv",
+                       summary=d / "betti_summary.csv", max_dim=a.max_dim, max_epsilon=a.max_epsilon, n_points=301)
 
 
 STAGES = {name[len("stage_"):]: f for name, f in globals().items() if name.startswith("stage_")}

@@ -9,7 +9,7 @@ rule activations:
     params:
         network=run_option("run", "network"),
         dataset=run_option("run", "dataset"),
-        options=lambda wildcards: RUNS[wildcards.run]["activations"],
+        options=run_option("activations"),
         binarize_class=run_option("training", "binarize_class"),
         # activations.split train: drawn from the samples trained on (training subset of the trial's seed)
         subset=run_option("training", "subset"),
@@ -18,7 +18,7 @@ rule activations:
         "logs/{run}/trial_{trial}/epoch_{epoch}/activations.log",
     threads: 1
     resources:
-        mem_mb=lambda wildcards: RUNS[wildcards.run]["resources"]["activations_mem_mb"],
+        mem_mb=run_option("resources", "activations_mem_mb"),
         runtime=10,
     conda:
         ENV

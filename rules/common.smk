@@ -9,11 +9,11 @@ from snakemake.utils import validate
 # the workflow and its scripts use the dnn_topology package of this checkout (also inside conda envs)
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
+from dnn_topology.persistence import engine_from_config
 from dnn_topology.workflow_config import (
     check_config,
     config_datasets,
     export_package_path,
-    persistence_engine,
     run_table,
 )
 
@@ -28,7 +28,7 @@ TRIALS = config["trials"]
 EPOCHS = config["training"]["epochs"]
 TOPOLOGY_EPOCHS = sorted(config["topology"]["epochs"])
 MAX_DIM = config["topology"]["max_dim"]
-ENGINE, ENGINE_OPTIONS = persistence_engine(config["topology"])
+ENGINE, ENGINE_OPTIONS = engine_from_config(config["topology"])
 COMPARISONS = {
     c["name"]: {"runs": c["runs"], "epochs": c.get("epochs", TOPOLOGY_EPOCHS)}
     for c in config["comparisons"]
@@ -73,9 +73,17 @@ def full_distance_matrix(path):
     return path if KEEP_DISTANCE_MATRIX else temp(path)
 
 
-def run_option(section, key):
-    """Input/param function: option ``section.key`` of the job's run (per-run overrides applied)."""
+def run_option(section, key=None):
+    """Input/param function: option ``section.key`` of the job's run (per-run overrides applied),
+    or the whole ``section`` when no key is given."""
+    if key is None:
+        return lambda wildcards: RUNS[wildcards.run][section]
     return lambda wildcards: RUNS[wildcards.run][section][key]
+
+
+def comparison_option(key):
+    """Input/param function: ``key`` (``runs`` or ``epochs``) of the job's comparison."""
+    return lambda wildcards: COMPARISONS[wildcards.comparison][key]
 
 
 def per_epoch(pattern):
@@ -98,3 +106,18 @@ def checkpoint_of(wildcards):
             f"epoch {wildcards.epoch} was requested but training.epochs is {EPOCHS}"
         )
     return f"results/{wildcards.run}/trial_{wildcards.trial}/checkpoints/epoch_{wildcards.epoch}.pt"
+
+
+def plotted_diagrams(wildcards):
+    """Input function (plot): the diagrams of the first trial, one per topology epoch."""
+    return expand(
+        "results/{run}/trial_{trial}/epoch_{epoch}/diagram.bin",
+        run=wildcards.run,
+        trial=TRIALS[0],
+        epoch=TOPOLOGY_EPOCHS,
+    )
+
+
+def comparison_curves(wildcards):
+    """Input function (compare): the aggregated Betti curves of each run compared."""
+    return expand("results/{run}/betti_curves.csv", run=COMPARISONS[wildcards.comparison]["runs"])

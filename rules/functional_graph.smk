@@ -8,7 +8,7 @@ rule functional_graph:
         "logs/{run}/trial_{trial}/epoch_{epoch}/functional_graph.log",
     threads: 1
     resources:
-        mem_mb=lambda wildcards: RUNS[wildcards.run]["resources"]["graph_mem_mb"],
+        mem_mb=run_option("resources", "graph_mem_mb"),
         runtime=10,
     conda:
         ENV
@@ -28,7 +28,7 @@ rule sparse_distance:
         "logs/{run}/trial_{trial}/epoch_{epoch}/sparse_distance.log",
     threads: 1
     resources:
-        mem_mb=lambda wildcards: RUNS[wildcards.run]["resources"]["graph_mem_mb"],
+        mem_mb=run_option("resources", "graph_mem_mb"),
         runtime=10,
     conda:
         ENV

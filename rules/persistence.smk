@@ -12,8 +12,8 @@ rule persistence:
         "logs/{run}/trial_{trial}/epoch_{epoch}/persistence.log",
     threads: config["topology"]["threads"]
     resources:
-        mem_mb=lambda wildcards: RUNS[wildcards.run]["resources"]["persistence_mem_mb"],
-        runtime=lambda wildcards: RUNS[wildcards.run]["resources"]["persistence_runtime"],
+        mem_mb=run_option("resources", "persistence_mem_mb"),
+        runtime=run_option("resources", "persistence_runtime"),
     conda:
         ENV
     script:

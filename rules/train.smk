@@ -8,7 +8,7 @@ rule train:
         metrics="results/{run}/trial_{trial}/training.csv",
         labels="results/{run}/trial_{trial}/labels.csv",
     params:
-        training=lambda wildcards: RUNS[wildcards.run]["training"],
+        training=run_option("training"),
         network=run_option("run", "network"),
         dataset=run_option("run", "dataset"),
         state_dir="results/{run}/trial_{trial}/.train_state",
@@ -16,8 +16,8 @@ rule train:
         "logs/{run}/trial_{trial}/train.log",
     threads: config["training"]["threads"]
     resources:
-        mem_mb=lambda wildcards: RUNS[wildcards.run]["resources"]["train_mem_mb"],
-        runtime=lambda wildcards: RUNS[wildcards.run]["resources"]["train_runtime"],
+        mem_mb=run_option("resources", "train_mem_mb"),
+        runtime=run_option("resources", "train_runtime"),
         # GPUs per training job (training.gpus): the SLURM executor turns gpu=N into `sbatch --gpus=N`;
         # with the default 0 no GPU resource is declared at all
         **({"gpu": config["training"]["gpus"]} if config["training"]["gpus"] > 0 else {}),

@@ -1,16 +1,25 @@
 """Snakemake script of rule activations (see rules/activations.smk)."""
-from dnn_topology.activations import compute_activations, save_activations
-from dnn_topology.datasets import dataset_registry
+from dnn_topology.activations import activations_stage
 from dnn_topology.io_utils import log_to_file
 
 with log_to_file(snakemake.log[0]):
-    p = snakemake.params
-    acts, nodes, samples = compute_activations(
-        snakemake.input.checkpoint, p.network, p.dataset, p.options["n_samples"],
-        node_selection=p.options["node_selection"], split=p.options["split"],
-        data_dir=snakemake.config["data_dir"], download=snakemake.config["download"],
-        binarize_class=p.binarize_class, subset=p.subset, training_seed=p.seed + int(snakemake.wildcards.trial),
-        registry=dataset_registry(snakemake.config["imagefolders"]),
-        device=snakemake.config["device"], threads=snakemake.threads)
-    save_activations(acts, nodes, snakemake.output.activations, snakemake.output.nodes, samples,
-                     snakemake.output.samples)
+    activations_stage(
+        checkpoint=snakemake.input.checkpoint,
+        activations=snakemake.output.activations,
+        nodes=snakemake.output.nodes,
+        samples=snakemake.output.samples,
+        network=snakemake.params.network,
+        dataset=snakemake.params.dataset,
+        n_samples=snakemake.params.options["n_samples"],
+        split=snakemake.params.options["split"],
+        node_selection=snakemake.params.options["node_selection"],
+        binarize_class=snakemake.params.binarize_class,
+        subset=snakemake.params.subset,
+        seed=snakemake.params.seed,
+        trial=int(snakemake.wildcards.trial),
+        data_dir=snakemake.config["data_dir"],
+        download=snakemake.config["download"],
+        device=snakemake.config["device"],
+        threads=snakemake.threads,
+        imagefolders=snakemake.config["imagefolders"],
+    )

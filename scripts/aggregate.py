@@ -1,7 +1,14 @@
 """Snakemake script of rule aggregate (see rules/aggregate.smk)."""
-from dnn_topology.aggregate import aggregate_run
+from dnn_topology.aggregate import aggregate_stage
 from dnn_topology.io_utils import log_to_file
 
 with log_to_file(snakemake.log[0]):
-    i, o = snakemake.input, snakemake.output
-    aggregate_run(snakemake.wildcards.run, i.curves, i.summaries, i.training, o.curves, o.summary, o.training)
+    aggregate_stage(
+        run=snakemake.wildcards.run,
+        curve_csvs=snakemake.input.curves,
+        summary_csvs=snakemake.input.summaries,
+        training_csvs=snakemake.input.training,
+        curves=snakemake.output.curves,
+        summary=snakemake.output.summary,
+        training=snakemake.output.training,
+    )

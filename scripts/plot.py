@@ -1,8 +1,16 @@
-"""Snakemake script of rule plot (see rules/aggregate.smk)."""
+"""Snakemake script of rule plot (see rules/plot.smk)."""
 from dnn_topology.io_utils import log_to_file
-from dnn_topology.plots import plot_run
+from dnn_topology.plots import plot_stage
 
 with log_to_file(snakemake.log[0]):
-    i, o = snakemake.input, snakemake.output
-    plot_run(snakemake.wildcards.run, i.curves, i.summary, i.training, dict(zip(snakemake.params.epochs, i.diagrams)),
-             snakemake.params.max_epsilon, {k: v for k, v in o.items()}, snakemake.params.trial)
+    plot_stage(
+        run=snakemake.wildcards.run,
+        curves=snakemake.input.curves,
+        summary=snakemake.input.summary,
+        training=snakemake.input.training,
+        epochs=snakemake.params.epochs,
+        diagrams=snakemake.input.diagrams,
+        max_epsilon=snakemake.params.max_epsilon,
+        outputs=dict(snakemake.output.items()),
+        trial=snakemake.params.trial,
+    )

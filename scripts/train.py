@@ -1,14 +1,21 @@
 """Snakemake script of rule train (see rules/train.smk)."""
-from dnn_topology.datasets import dataset_registry
 from dnn_topology.io_utils import log_to_file
-from dnn_topology.training import TrainConfig, train
+from dnn_topology.training import train_stage
 
 with log_to_file(snakemake.log[0]):
-    p = snakemake.params
-    options = dict(p.training)
-    options["seed"] = options["seed"] + int(snakemake.wildcards.trial)
-    data = {k: snakemake.config[k] for k in ("data_dir", "download")}  # not params: moving data reruns nothing
-    cfg = TrainConfig(network=p.network, dataset=p.dataset, **options, **data)
-    train(cfg, snakemake.output.checkpoints, snakemake.output.metrics, p.state_dir,
-          device=snakemake.config["device"], threads=snakemake.threads, labels_csv=snakemake.output.labels,
-          registry=dataset_registry(snakemake.config["imagefolders"]))
+    train_stage(
+        network=snakemake.params.network,
+        dataset=snakemake.params.dataset,
+        training=snakemake.params.training,
+        trial=int(snakemake.wildcards.trial),
+        checkpoints=snakemake.output.checkpoints,
+        metrics=snakemake.output.metrics,
+        labels=snakemake.output.labels,
+        state_dir=snakemake.params.state_dir,
+        # from the config, not params: moving the data reruns nothing
+        data_dir=snakemake.config["data_dir"],
+        download=snakemake.config["download"],
+        device=snakemake.config["device"],
+        threads=snakemake.threads,
+        imagefolders=snakemake.config["imagefolders"],
+    )

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dnn_topology.betti_curves import betti_curves, curves_from_files, epsilon_grid, summarize
+from dnn_topology.betti_curves import betti_curves, betti_curves_stage, epsilon_grid, summarize
 
 FIXTURES = Path(__file__).parent / "data" / "dipha"
 
@@ -50,9 +50,9 @@ def test_grid_validation():
 
 def test_curves_from_real_dipha_files(tmp_path):
     """circle (40 noisy points on a circle): DIPHA's diagram has one H1 bar (0.3125, 0.8170)."""
-    curves, summary = curves_from_files(FIXTURES / "circle.full.upper_dim2.diagram",
-                                        FIXTURES / "circle.sparse_eps1.0.bin", 1, 1.0, 201,
-                                        tmp_path / "c.csv", tmp_path / "s.csv")
+    curves, summary = betti_curves_stage(diagram=FIXTURES / "circle.full.upper_dim2.diagram",
+                                         sparse=FIXTURES / "circle.sparse_eps1.0.bin", max_dim=1, max_epsilon=1.0,
+                                         n_points=201, curves=tmp_path / "c.csv", summary=tmp_path / "s.csv")
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "c.csv"), curves, check_dtype=False)
     b1 = curves[curves["dim"] == 1].set_index("epsilon")["betti"]
     assert b1.loc[b1.index < 0.3125].eq(0).all()

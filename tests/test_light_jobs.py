@@ -14,23 +14,23 @@ import pytest
 
 HEAVY = ("torch", "torchvision", "pandas", "sklearn", "matplotlib", "snakemake")
 
-STAGES = {
+STAGES = {  # each stage's entry point, as its rule's script calls it
     "functional_graph": (
-        "from dnn_topology.dipha_io import write_distance_matrix\n"
-        "from dnn_topology.functional_graph import distance_matrix, load_activations\n"
-        "write_distance_matrix('distance.bin', distance_matrix(load_activations('activations.npy')))"
+        "from dnn_topology.functional_graph import functional_graph_stage\n"
+        "functional_graph_stage(activations='activations.npy', distance='distance.bin')"
     ),
     "sparse_distance": (
-        "from dnn_topology.dipha_io import full_to_sparse, read_distance_matrix, write_sparse_distance_matrix\n"
-        "write_sparse_distance_matrix('distance_sparse.bin', full_to_sparse(read_distance_matrix('distance.bin'), 0.3))"
+        "from dnn_topology.functional_graph import sparse_distance_stage\n"
+        "sparse_distance_stage(distance='distance.bin', sparse='distance_sparse.bin', max_epsilon=0.3)"
     ),
     "persistence": (
-        "from dnn_topology.persistence import compute_persistence_file\n"
-        "print(compute_persistence_file('distance_sparse.bin', 'diagram.bin', 3).summary())"
+        "from dnn_topology.persistence import persistence_stage\n"
+        "print(persistence_stage(distance='distance_sparse.bin', diagram='diagram.bin', upper_dim=3).summary())"
     ),
     "betti_curves": (
-        "from dnn_topology.betti_curves import curves_from_files\n"
-        "curves_from_files('diagram.bin', 'distance_sparse.bin', 2, 0.3, 31, 'curves.csv', 'summary.csv')"
+        "from dnn_topology.betti_curves import betti_curves_stage\n"
+        "betti_curves_stage(diagram='diagram.bin', sparse='distance_sparse.bin', curves='curves.csv',"
+        " summary='summary.csv', max_dim=2, max_epsilon=0.3, n_points=31)"
     ),
 }
 # what each stage may import: betti_curves writes its tables with pandas

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from . import datasets as dsets
 from .checkpoints import load_checkpoint, resolve_device
 from .io_utils import atomic_path, get_logger
-from .memorization import effective_spec, subset_indices
+from .memorization import effective_spec, subset_indices, trial_seed
 from .models import feature_shapes
 from .node_selection import NodeSelection, plan_selection
 
@@ -122,3 +122,38 @@ def save_activations(acts: np.ndarray, nodes: pd.DataFrame, npy_path: str | Path
     if samples_csv is not None:
         with atomic_path(samples_csv) as tmp:
             samples.to_csv(tmp, index=False)
+
+
+def activations_stage(*, checkpoint: str | Path, activations: str | Path, nodes: str | Path, samples: str | Path,
+                      network: str, dataset: str, n_samples: int, split: str = "test",
+                      node_selection: dict | None = None, binarize_class: int | None = None, subset: float = 1.0,
+                      seed: int = 0, trial: int = 0, data_dir: str | Path = "data", download: bool = False,
+                      device: str = "auto", threads: int = 1, imagefolders: dict | None = None) -> None:
+    """Stage ``activations``: the activations of one checkpoint's selected nodes on the fixed samples.
+
+    Parameters
+    ----------
+    checkpoint : str or Path
+        The checkpoint of one epoch (see :mod:`dnn_topology.checkpoints`).
+    activations, nodes, samples : str or Path
+        Files to write (atomically): the (n_samples, N) float32 ``.npy``, the node table and the
+        sample record (CSV).
+    network, dataset : str
+        Config keys ``runs[].network`` and ``runs[].dataset``.
+    n_samples, split, node_selection : int, str, dict
+        Config section ``activations`` (see the module docstring).
+    binarize_class, subset, seed : int or None, float, int
+        Config keys ``training.binarize_class``, ``training.subset`` and ``training.seed``: the
+        network's classes and (``split == "train"``) the samples it trained on.
+    trial : int
+        The trial (its training seed is ``seed + trial``).
+    data_dir, download, device, threads
+        Config keys ``data_dir``, ``download``, ``device``; torch threads.
+    imagefolders : dict, optional
+        Config key ``imagefolders`` (see :func:`dnn_topology.datasets.dataset_registry`).
+    """
+    acts, node_table, record = compute_activations(
+        checkpoint, network, dataset, n_samples, node_selection=node_selection, split=split, data_dir=data_dir,
+        download=download, device=device, threads=threads, binarize_class=binarize_class, subset=subset,
+        training_seed=trial_seed(seed, trial), registry=dsets.dataset_registry(imagefolders))
+    save_activations(acts, node_table, activations, nodes, record, samples)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -52,7 +52,23 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
         df.to_csv(tmp, index=False)
 
 
-def aggregate_run(run: str, curve_paths, summary_paths, training_paths, out_curves, out_summary, out_training) -> None:
-    write_csv(concat_per_epoch(curve_paths, run), out_curves)
-    write_csv(concat_per_epoch(summary_paths, run), out_summary)
-    write_csv(concat_training(training_paths, run), out_training)
+def aggregate_stage(*, run: str, curve_csvs: Sequence[str | Path], summary_csvs: Sequence[str | Path],
+                    training_csvs: Sequence[str | Path], curves: str | Path, summary: str | Path,
+                    training: str | Path) -> None:
+    """Stage ``aggregate``: every trial's and epoch's tables of run ``run``, one table each.
+
+    Parameters
+    ----------
+    run : str
+        Run name, written in a ``run`` column.
+    curve_csvs, summary_csvs : sequence of paths
+        Per-epoch Betti curves and summaries under ``.../trial_<T>/epoch_<E>/`` (trial and epoch
+        columns are taken from the path).
+    training_csvs : sequence of paths
+        Per-trial training metrics under ``.../trial_<T>/``.
+    curves, summary, training : str or Path
+        The three CSV files to write (atomically).
+    """
+    write_csv(concat_per_epoch(curve_csvs, run), curves)
+    write_csv(concat_per_epoch(summary_csvs, run), summary)
+    write_csv(concat_training(training_csvs, run), training)

@@ -23,7 +23,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .dipha_io import PathLike, read_persistence_diagram, read_sparse_distance_matrix
 from .functional_graph import edge_density
+from .io_utils import atomic_path
 
 CURVE_COLUMNS = ["dim", "epsilon", "corr_threshold", "density", "betti"]
 SUMMARY_COLUMNS = ["dim", "max_betti", "epsilon_at_max", "corr_at_max", "density_at_max", "auc_epsilon",
@@ -31,7 +33,20 @@ SUMMARY_COLUMNS = ["dim", "max_betti", "epsilon_at_max", "corr_at_max", "density
 
 
 def epsilon_grid(max_epsilon: float, n_points: int) -> np.ndarray:
-    """``n_points`` evenly spaced filtration values from 0 to ``max_epsilon`` inclusive."""
+    """``n_points`` evenly spaced filtration values from 0 to ``max_epsilon`` inclusive.
+
+    Parameters
+    ----------
+    max_epsilon : float
+        The last value (the cut of the filtration, DIPHA units).
+    n_points : int
+        At least 2.
+
+    Returns
+    -------
+    numpy.ndarray
+        The grid.
+    """
     if n_points < 2:
         raise ValueError(f"betti_curves.n_points must be >= 2, got {n_points}")
     return np.linspace(0.0, float(max_epsilon), int(n_points))
@@ -56,7 +71,26 @@ def betti_numbers(births: np.ndarray, deaths: np.ndarray, essential: np.ndarray,
 
 def betti_curves(dims, births, deaths, max_dim: int, grid: np.ndarray, sorted_distances: np.ndarray,
                  n_nodes: int) -> pd.DataFrame:
-    """Tidy table of beta_k for k = 0..max_dim on ``grid`` (epsilon), with the three axes."""
+    """Tidy table of beta_k for k = 0..max_dim on ``grid`` (epsilon), with the three axes.
+
+    Parameters
+    ----------
+    dims, births, deaths : array_like
+        A diagram's records in DIPHA's conventions (e.g. ``Diagram.dims``, ``.births``, ``.deaths``).
+    max_dim : int
+        Highest homology dimension reported.
+    grid : numpy.ndarray
+        Filtration values (see :func:`epsilon_grid`).
+    sorted_distances : numpy.ndarray
+        Every node pair's distance within the cut, each pair once, sorted (for the density axis).
+    n_nodes : int
+        Number of nodes of the graph.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`CURVE_COLUMNS`: ``dim``, ``epsilon``, ``corr_threshold``, ``density``, ``betti``.
+    """
     hom_dim, b, d, ess = split_diagram(dims, births, deaths)
     density = edge_density(sorted_distances, n_nodes, 2.0 * grid)
     frames = []
@@ -70,7 +104,22 @@ def betti_curves(dims, births, deaths, max_dim: int, grid: np.ndarray, sorted_di
 
 
 def summarize(curves: pd.DataFrame, dims, births, deaths, max_dim: int) -> pd.DataFrame:
-    """One row of summaries per homology dimension (see the module docstring)."""
+    """One row of summaries per homology dimension (see the module docstring).
+
+    Parameters
+    ----------
+    curves : pandas.DataFrame
+        The table of :func:`betti_curves`.
+    dims, births, deaths : array_like
+        The diagram it was computed from.
+    max_dim : int
+        Highest homology dimension reported.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`SUMMARY_COLUMNS`, one row per dimension 0..max_dim.
+    """
     hom_dim, b, d, ess = split_diagram(dims, births, deaths)
     rows = []
     for k in range(max_dim + 1):
@@ -98,19 +147,37 @@ def summarize(curves: pd.DataFrame, dims, births, deaths, max_dim: int) -> pd.Da
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
-def curves_from_files(diagram_path, sparse_path, max_dim: int, max_epsilon: float, n_points: int,
-                      curves_csv, summary_csv) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read a DIPHA diagram and its sparse distance matrix, write the curves and summary CSVs."""
-    from .dipha_io import read_persistence_diagram, read_sparse_distance_matrix
-    from .io_utils import atomic_path
+def betti_curves_stage(*, diagram: PathLike, sparse: PathLike, curves: PathLike, summary: PathLike, max_dim: int,
+                       max_epsilon: float, n_points: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stage ``betti_curves``: Betti curves and summaries of a DIPHA diagram, as CSV files.
 
-    diagram = read_persistence_diagram(diagram_path)
-    sparse = read_sparse_distance_matrix(sparse_path)
-    _, _, upper = sparse.edges()  # each pair once
+    Parameters
+    ----------
+    diagram : str or Path
+        DIPHA PERSISTENCE_DIAGRAM file.
+    sparse : str or Path
+        The SPARSE_DISTANCE_MATRIX it was computed from (for the edge-density axis).
+    curves, summary : str or Path
+        CSV files to write (atomically): columns :data:`CURVE_COLUMNS` and :data:`SUMMARY_COLUMNS`.
+    max_dim : int
+        Highest homology dimension reported.
+    max_epsilon : float
+        End of the epsilon grid (the cut of the filtration).
+    n_points : int
+        Points of the epsilon grid.
+
+    Returns
+    -------
+    curves, summary : pandas.DataFrame
+        The tables written.
+    """
+    dgm = read_persistence_diagram(diagram)
+    matrix = read_sparse_distance_matrix(sparse)
+    _, _, upper = matrix.edges()  # each pair once
     grid = epsilon_grid(max_epsilon, n_points)
-    curves = betti_curves(diagram.dims, diagram.births, diagram.deaths, max_dim, grid, np.sort(upper), sparse.n)
-    summary = summarize(curves, diagram.dims, diagram.births, diagram.deaths, max_dim)
-    for df, path in ((curves, curves_csv), (summary, summary_csv)):
+    curve_table = betti_curves(dgm.dims, dgm.births, dgm.deaths, max_dim, grid, np.sort(upper), matrix.n)
+    summary_table = summarize(curve_table, dgm.dims, dgm.births, dgm.deaths, max_dim)
+    for df, path in ((curve_table, curves), (summary_table, summary)):
         with atomic_path(path) as tmp:
             df.to_csv(tmp, index=False)
-    return curves, summary
+    return curve_table, summary_table

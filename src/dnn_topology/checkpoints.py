@@ -11,8 +11,9 @@ atomically with :func:`save_checkpoint`. Checkpoints are pickles: only load file
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 

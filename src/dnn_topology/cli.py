@@ -17,12 +17,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
-from typing import Callable, Sequence
+from collections.abc import Sequence
 
 from . import dipha_io as dio
 from . import persistence as pers
+from .functional_graph import sparse_distance_stage
 from .original_import import ImportOriginalError, import_original, summarize
 
 PROG = "dnn-topology"
@@ -82,24 +82,6 @@ def resolve_threads(requested: int | None, environ: dict[str, str] | None = None
     return 1
 
 
-class _Timer:
-    """Collects (label, seconds) pairs for ``--benchmark``."""
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[str, float]] = []
-
-    def __call__(self, label: str, fn: Callable, *args, **kwargs):
-        t0 = time.perf_counter()
-        result = fn(*args, **kwargs)
-        self.rows.append((label, time.perf_counter() - t0))
-        return result
-
-    def report(self, out) -> None:
-        for label, seconds in self.rows:
-            print(f"{label:<10} {seconds:10.3f} s", file=out)
-        print(f"{'total':<10} {sum(s for _, s in self.rows):10.3f} s", file=out)
-
-
 # --------------------------------------------------------------------------- subcommands
 
 
@@ -114,9 +96,7 @@ def _add_full_to_sparse(sub) -> None:
 
 
 def _run_full_to_sparse(args: argparse.Namespace) -> int:
-    max_eps = parse_max_eps(args.max_eps)
-    D = dio.read_distance_matrix(args.input)
-    dio.write_sparse_distance_matrix(args.output, dio.full_to_sparse(D, max_eps, args.input))
+    sparse_distance_stage(distance=args.input, sparse=args.output, max_epsilon=parse_max_eps(args.max_eps))
     return 0
 
 
@@ -159,18 +139,13 @@ def _run_dipha(args: argparse.Namespace) -> int:
     if args.upper_dim < 1:
         raise CliError(f"--upper_dim must be >= 1, got {args.upper_dim}")
     threads = resolve_threads(args.threads)
-    opts = _engine_options(args)
-    timer = _Timer()
-    if args.engine == "dipha":
-        timer("dipha", pers.compute_persistence_file, args.input, args.output, args.upper_dim,
-              engine="dipha", n_threads=threads, **opts)
-    else:
-        matrix = timer("read", pers.load_distance_input, args.input)
-        diagram = timer("compute", pers.compute_persistence, matrix, args.upper_dim, args.engine, threads, **opts)
-        timer("write", dio.write_persistence_diagram, args.output, diagram)
+    timings: dict[str, float] = {}
+    pers.persistence_stage(distance=args.input, diagram=args.output, upper_dim=args.upper_dim, engine=args.engine,
+                           threads=threads, engine_options=_engine_options(args), timings=timings)
     if args.benchmark:
         print(f"input {args.input}, engine {args.engine}, threads {threads}, upper_dim {args.upper_dim}")
-        timer.report(sys.stdout)
+        for label, seconds in [*timings.items(), ("total", sum(timings.values()))]:
+            print(f"{label:<10} {seconds:10.3f} s")
     return 0
 
 

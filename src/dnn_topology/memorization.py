@@ -32,6 +32,15 @@ if TYPE_CHECKING:
 _SUBSET_STREAM, _PERMUTE_STREAM = 1, 2
 
 
+def trial_seed(seed: int, trial: int) -> int:
+    """The seed of trial ``trial``: ``seed + trial`` (config key ``training.seed``).
+
+    Everything random about a trial derives from it: initial weights, batch order, the training
+    subset, the permuted labels, and the training samples the activations are taken on.
+    """
+    return int(seed) + int(trial)
+
+
 def _check_fraction(value: float, key: str) -> float:
     try:
         fraction = float(value)

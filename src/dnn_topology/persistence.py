@@ -36,14 +36,18 @@ Larger distances are therefore folded into one rank, which keeps the number of r
 """
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import os
 import shlex
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sps
@@ -51,6 +55,7 @@ from scipy.spatial.distance import squareform
 
 from . import dipha_io as dio
 from .dipha_io import Diagram, DiphaFormatError, SparseDistanceMatrix
+from .io_utils import get_logger
 
 ENGINES = ("giotto", "ripser", "dipha")
 DEFAULT_ENGINE = "giotto"
@@ -189,7 +194,7 @@ COLLAPSERS = ("auto", "giotto", "gudhi")
 
 def _gudhi_reduce_graph():
     """GUDHI's edge collapser (``gudhi.flag_filtration.edge_collapse.reduce_graph``), or None."""
-    try:
+    try:  # deferred: optional, and only the giotto engine on sparse input uses it
         from gudhi.flag_filtration.edge_collapse import reduce_graph
     except ImportError:
         return None
@@ -207,9 +212,6 @@ def _gph_module(name: str):
     """giotto-ph's compiled module ``gph.modules.<name>``, loaded without running ``gph/__init__.py``
     (whose ``ripser_parallel`` imports scikit-learn: about a second and 100 MB more per job);
     None when it cannot be found this way."""
-    import importlib.machinery
-    import importlib.util
-
     try:
         package = importlib.util.find_spec("gph")  # locates the package without importing it
     except (ImportError, ValueError):
@@ -262,7 +264,7 @@ def _giotto(ranked: RankedComplex, maxdim: int, n_threads: int, collapse_edges: 
         dgms = _giotto_sparse(X, maxdim, n_threads, collapse_edges)
         if dgms is not None:
             return dgms
-    from gph import ripser_parallel
+    from gph import ripser_parallel  # deferred: imports scikit-learn (see _gph_module); only this case needs it
 
     res = ripser_parallel(X, maxdim=maxdim, metric="precomputed", n_threads=n_threads,
                           collapse_edges=collapse_edges)
@@ -270,7 +272,7 @@ def _giotto(ranked: RankedComplex, maxdim: int, n_threads: int, collapse_edges: 
 
 
 def _ripser(ranked: RankedComplex, maxdim: int, n_threads: int) -> list[np.ndarray]:
-    try:
+    try:  # deferred: optional dependency, only this engine needs it
         from ripser import ripser
     except ImportError as err:  # optional dependency (extra "ripser")
         raise PersistenceError("engine 'ripser' needs the ripser package (pip install 'dnn-topology[ripser]')") from err
@@ -308,11 +310,24 @@ def compute_persistence(matrix: DistanceInput, upper_dim: int, engine: str = DEF
                         n_threads: int = 1, **engine_opts: Any) -> Diagram:
     """Persistence diagram of the Rips filtration of ``matrix``, exactly as DIPHA computes it.
 
-    ``matrix`` is a dense (n, n) distance matrix (every pair is an edge) or a
-    :class:`SparseDistanceMatrix` (stored pairs only). ``upper_dim`` is DIPHA's ``--upper_dim``:
-    H0..H(upper_dim-1) are reported. ``engine_opts``: ``collapse_edges`` (default True) and
-    ``collapser`` (``auto``/``giotto``/``gudhi``) for giotto; for dipha
-    see :func:`run_dipha`.
+    Parameters
+    ----------
+    matrix : numpy.ndarray or SparseDistanceMatrix
+        A dense (n, n) distance matrix (every pair is an edge) or a sparse one (stored pairs only).
+    upper_dim : int
+        DIPHA's ``--upper_dim``: H0..H(upper_dim-1) are reported.
+    engine : {"giotto", "ripser", "dipha"}
+        See the module docstring; all give the same diagram.
+    n_threads : int
+        Threads (giotto) or MPI processes (dipha).
+    **engine_opts
+        giotto: ``collapse_edges`` (default True) and ``collapser`` (``auto``/``giotto``/``gudhi``);
+        dipha: see :func:`run_dipha`.
+
+    Returns
+    -------
+    Diagram
+        In DIPHA's conventions (see the module docstring), sorted by (dim, birth, death).
     """
     upper_dim = _check_upper_dim(upper_dim)
     engine = _check_engine(engine)
@@ -335,17 +350,100 @@ def load_distance_input(path: dio.PathLike) -> DistanceInput:
     )
 
 
+def _timed(timings: dict[str, float] | None, label: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, adding its wall time in seconds to ``timings[label]`` (when given)."""
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    if timings is not None:
+        timings[label] = timings.get(label, 0.0) + time.perf_counter() - start
+    return result
+
+
 def compute_persistence_file(input_path: dio.PathLike, output_path: dio.PathLike, upper_dim: int,
-                             engine: str = DEFAULT_ENGINE, n_threads: int = 1, **engine_opts: Any) -> Diagram:
-    """``dipha --upper_dim D INPUT OUTPUT``: read either distance-matrix type, write the diagram atomically."""
+                             engine: str = DEFAULT_ENGINE, n_threads: int = 1, *,
+                             timings: dict[str, float] | None = None, **engine_opts: Any) -> Diagram:
+    """``dipha --upper_dim D INPUT OUTPUT``: read either distance-matrix type, write the diagram atomically.
+
+    Parameters
+    ----------
+    input_path : str or os.PathLike
+        DISTANCE_MATRIX or SPARSE_DISTANCE_MATRIX file.
+    output_path : str or os.PathLike
+        PERSISTENCE_DIAGRAM file to write, identical to DIPHA's.
+    upper_dim, engine, n_threads, **engine_opts
+        As for :func:`compute_persistence`.
+    timings : dict, optional
+        Receives the seconds spent on ``read``, ``compute`` and ``write`` (``read`` and ``dipha``
+        for engine dipha, which validates the input before running DIPHA).
+
+    Returns
+    -------
+    Diagram
+        The diagram written.
+    """
     upper_dim = _check_upper_dim(upper_dim)
     engine = _check_engine(engine)
-    matrix = load_distance_input(input_path)  # validates the input for every engine
+    matrix = _timed(timings, "read", load_distance_input, input_path)  # validates the input for every engine
     if engine == "dipha":
-        return run_dipha(input_path, output_path, upper_dim, n_threads=n_threads, **engine_opts)
-    diagram = _python_engine(engine, rank_input(matrix), upper_dim, max(1, int(n_threads)), engine_opts)
-    dio.write_persistence_diagram(output_path, diagram)
+        return _timed(timings, "dipha", run_dipha, input_path, output_path, upper_dim, n_threads=n_threads,
+                      **engine_opts)
+    diagram = _timed(timings, "compute", _python_engine, engine, rank_input(matrix), upper_dim,
+                     max(1, int(n_threads)), engine_opts)
+    _timed(timings, "write", dio.write_persistence_diagram, output_path, diagram)
     return diagram
+
+
+def persistence_stage(*, distance: dio.PathLike, diagram: dio.PathLike, upper_dim: int,
+                      engine: str = DEFAULT_ENGINE, threads: int = 1, engine_options: Mapping[str, Any] | None = None,
+                      search_dirs: Sequence[dio.PathLike] = (), timings: dict[str, float] | None = None) -> Diagram:
+    """Stage ``persistence`` (and ``dnn-topology dipha``): the diagram of a distance-matrix file.
+
+    Parameters
+    ----------
+    distance : str or Path
+        DISTANCE_MATRIX or SPARSE_DISTANCE_MATRIX file.
+    diagram : str or Path
+        PERSISTENCE_DIAGRAM file to write (atomically), identical to DIPHA's.
+    upper_dim : int
+        DIPHA's ``--upper_dim``: H0..H(upper_dim-1) are reported.
+    engine : {"giotto", "ripser", "dipha"}
+        See the module docstring; :func:`engine_from_config` maps config key ``topology.engine``.
+    threads : int
+        Threads (giotto) or MPI processes (dipha, unless ``engine_options`` sets ``mpi_procs``).
+    engine_options : mapping, optional
+        Options of the engine (see :func:`compute_persistence` and :func:`run_dipha`).
+    search_dirs : sequence of paths
+        Engine dipha: where to look for ``dipha/build/dipha`` before the working directory.
+    timings : dict, optional
+        Receives the seconds of each step (see :func:`compute_persistence_file`).
+
+    Returns
+    -------
+    Diagram
+        The diagram written; its class counts are logged.
+    """
+    opts = dict(engine_options or {})
+    if engine == "dipha" and search_dirs:
+        opts.setdefault("search_dirs", list(search_dirs))
+    timings = {} if timings is None else timings
+    result = compute_persistence_file(distance, diagram, upper_dim, engine, threads, timings=timings, **opts)
+    get_logger().info("engine %s, %d threads, %.2f s: %s", engine, threads, sum(timings.values()), result.summary())
+    return result
+
+
+def engine_from_config(topology: Mapping[str, Any]) -> tuple[str, dict]:
+    """The engine named by config key ``topology.engine`` and its options.
+
+    ``auto`` is the default engine, giotto-ph: DIPHA runs only when asked for by name
+    (``engine: dipha``), with the ``topology.dipha`` options (``binary``, ``mpi_procs``, ``mpiexec``).
+    """
+    engine = topology.get("engine", "auto")
+    if engine == "auto":
+        return DEFAULT_ENGINE, {}
+    if engine == "dipha":
+        dipha = topology.get("dipha", {})
+        return "dipha", {k: dipha[k] for k in ("binary", "mpi_procs", "mpiexec") if k in dipha}
+    return engine, {}
 
 
 # --------------------------------------------------------------------------- the real DIPHA

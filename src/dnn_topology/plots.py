@@ -8,7 +8,7 @@ trials and a band from the minimum to the maximum.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib
 
@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .betti_curves import split_diagram  # noqa: E402
+from .dipha_io import PathLike, read_persistence_diagram  # noqa: E402
 from .io_utils import atomic_path  # noqa: E402
 
 AXIS_LABELS = {
@@ -147,26 +148,43 @@ def plot_summaries(summary: pd.DataFrame, training: pd.DataFrame, png, pdf, titl
         save_figure(fig, png, pdf)
 
 
-def plot_run(run: str, curves_csv, summary_csv, training_csv, diagram_paths: Mapping[int, str],
-             max_epsilon: float, outputs: Mapping[str, str], diagram_trial: int = 0) -> None:
-    """All figures of a run. ``outputs`` maps '<plot>_png' / '<plot>_pdf' to paths;
-    ``diagram_paths`` maps epochs to the diagrams of trial ``diagram_trial``."""
-    from .dipha_io import read_persistence_diagram
+def plot_stage(*, run: str, curves: PathLike, summary: PathLike, training: PathLike, epochs: Sequence[int],
+               diagrams: Sequence[PathLike], max_epsilon: float, outputs: Mapping[str, PathLike],
+               trial: int = 0) -> None:
+    """Stage ``plot``: every figure of a run, as PNG and PDF.
 
-    curves = pd.read_csv(curves_csv)
-    summary = pd.read_csv(summary_csv)
-    training = pd.read_csv(training_csv)
-    n_trials = curves["trial"].nunique()
+    Parameters
+    ----------
+    run : str
+        Run name (in the titles).
+    curves, summary, training : str or Path
+        The run's aggregated CSV files (see :func:`dnn_topology.aggregate.aggregate_stage`).
+    epochs : sequence of int
+        The epochs of ``diagrams``.
+    diagrams : sequence of paths
+        DIPHA diagrams of trial ``trial``, one per epoch of ``epochs``.
+    max_epsilon : float
+        The cut of the filtration (the diagrams' top edge).
+    outputs : mapping
+        ``<plot>_png`` and ``<plot>_pdf`` -> path, for the plots ``betti_curves_density``,
+        ``betti_curves_epsilon``, ``persistence_diagrams`` and ``summaries``.
+    trial : int
+        The trial the diagrams belong to.
+    """
+    curve_table = pd.read_csv(curves)
+    summary_table = pd.read_csv(summary)
+    training_table = pd.read_csv(training)
+    n_trials = curve_table["trial"].nunique()
     label = f"{run} ({n_trials} trial{'s' if n_trials > 1 else ''})"
     for x in ("density", "epsilon"):
-        plot_betti_curves(curves, x, outputs[f"betti_curves_{x}_png"], outputs[f"betti_curves_{x}_pdf"], label)
-    diagrams = {}
-    for epoch, path in diagram_paths.items():
+        plot_betti_curves(curve_table, x, outputs[f"betti_curves_{x}_png"], outputs[f"betti_curves_{x}_pdf"], label)
+    per_epoch = {}
+    for epoch, path in zip(epochs, diagrams, strict=True):
         d = read_persistence_diagram(path)
-        diagrams[int(epoch)] = (d.dims, d.births, d.deaths)
-    plot_persistence_diagrams(diagrams, max_epsilon, outputs["persistence_diagrams_png"],
-                              outputs["persistence_diagrams_pdf"], f"{run}, trial {diagram_trial}")
-    plot_summaries(summary, training, outputs["summaries_png"], outputs["summaries_pdf"], label)
+        per_epoch[int(epoch)] = (d.dims, d.births, d.deaths)
+    plot_persistence_diagrams(per_epoch, max_epsilon, outputs["persistence_diagrams_png"],
+                              outputs["persistence_diagrams_pdf"], f"{run}, trial {trial}")
+    plot_summaries(summary_table, training_table, outputs["summaries_png"], outputs["summaries_pdf"], label)
 
 
 def plot_comparison(curves: Mapping[str, pd.DataFrame], epochs: Sequence[int], x: str, png, pdf,
@@ -207,9 +225,23 @@ def plot_comparison(curves: Mapping[str, pd.DataFrame], epochs: Sequence[int], x
         save_figure(fig, png, pdf)
 
 
-def plot_comparison_files(name: str, curve_csvs: Mapping[str, str], epochs: Sequence[int],
-                          outputs: Mapping[str, str]) -> None:
-    """The comparison figures of ``name`` from each run's aggregated curves."""
-    curves = {run: pd.read_csv(path) for run, path in curve_csvs.items()}
+def compare_stage(*, comparison: str, runs: Sequence[str], curves: Sequence[PathLike], epochs: Sequence[int],
+                  outputs: Mapping[str, PathLike]) -> None:
+    """Stage ``compare``: the Betti curves of several runs side by side, as PNG and PDF.
+
+    Parameters
+    ----------
+    comparison : str
+        Comparison name (the title).
+    runs : sequence of str
+        Run names, one per file of ``curves``.
+    curves : sequence of paths
+        Each run's aggregated Betti curves.
+    epochs : sequence of int
+        The epochs shown (one column each).
+    outputs : mapping
+        ``density_png``, ``density_pdf``, ``epsilon_png``, ``epsilon_pdf`` -> path.
+    """
+    tables = {run: pd.read_csv(path) for run, path in zip(runs, curves, strict=True)}
     for x in ("density", "epsilon"):
-        plot_comparison(curves, epochs, x, outputs[f"{x}_png"], outputs[f"{x}_pdf"], name)
+        plot_comparison(tables, epochs, x, outputs[f"{x}_png"], outputs[f"{x}_pdf"], comparison)

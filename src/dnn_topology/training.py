@@ -18,18 +18,20 @@ import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
 
 from . import datasets as dsets
 from .checkpoints import CheckpointError, cpu_state_dict, read_checkpoint, resolve_device, save_checkpoint
 from .io_utils import atomic_path, get_logger
-from .memorization import controlled_datasets
+from .memorization import controlled_datasets, trial_seed
 from .models import build_network
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"]
@@ -169,8 +171,6 @@ def train(cfg: TrainConfig, checkpoint_paths: Sequence[str | Path], metrics_csv:
     ``checkpoint_paths[e]`` receives the checkpoint of epoch ``e`` (0..epochs).
     Returns the metrics table (one row per epoch).
     """
-    from tqdm.auto import tqdm
-
     log = get_logger()
     if len(checkpoint_paths) != cfg.epochs + 1:
         raise ValueError(f"need {cfg.epochs + 1} checkpoint paths (epochs 0..{cfg.epochs}), got {len(checkpoint_paths)}")
@@ -234,3 +234,40 @@ def train(cfg: TrainConfig, checkpoint_paths: Sequence[str | Path], metrics_csv:
     with atomic_path(metrics_csv) as tmp:
         metrics.to_csv(tmp, index=False)
     return metrics
+
+
+def train_stage(*, network: str, dataset: str, training: Mapping[str, Any], trial: int,
+                checkpoints: Sequence[str | Path], metrics: str | Path, labels: str | Path, state_dir: str | Path,
+                data_dir: str | Path = "data", download: bool = False, device: str = "auto", threads: int = 1,
+                imagefolders: dict | None = None, progress: bool = True) -> pd.DataFrame:
+    """Stage ``train``: train one network on one dataset for one trial, a checkpoint per epoch.
+
+    Parameters
+    ----------
+    network, dataset : str
+        Config keys ``runs[].network`` and ``runs[].dataset``.
+    training : mapping
+        The run's ``training`` section (``epochs``, ``lr``, ..., ``seed``; see :class:`TrainConfig`).
+    trial : int
+        The trial; it trains with seed ``training["seed"] + trial``.
+    checkpoints : sequence of paths
+        One per epoch 0..epochs (0 is the initial weights).
+    metrics, labels : str or Path
+        CSV files to write: one row of metrics per epoch; the label record of the memorization
+        controls (empty when none is active).
+    state_dir : str or Path
+        Where resumable training states are kept (see the module docstring).
+    data_dir, download, device, threads
+        Config keys ``data_dir``, ``download``, ``device``; torch threads.
+    imagefolders : dict, optional
+        Config key ``imagefolders`` (see :func:`dnn_topology.datasets.dataset_registry`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The metrics table.
+    """
+    options = {**training, "seed": trial_seed(training["seed"], trial)}
+    cfg = TrainConfig(network=network, dataset=dataset, **options, data_dir=str(data_dir), download=download)
+    return train(cfg, checkpoints, metrics, state_dir, device=device, threads=threads, labels_csv=labels,
+                 progress=progress, registry=dsets.dataset_registry(imagefolders))

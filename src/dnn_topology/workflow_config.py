@@ -117,18 +117,3 @@ def run_table(config: dict, registry: dsets.DatasetRegistry | None = None) -> di
                                    config["training"]["threads"], config["training"].get("gpus", 0)),
         }
     return table
-
-
-def persistence_engine(topology: dict) -> tuple[str, dict]:
-    """The engine named by ``topology.engine`` and its options.
-
-    ``auto`` is the default engine, giotto-ph: DIPHA runs only when asked for by name
-    (``engine: dipha``), with the ``topology.dipha`` options.
-    """
-    engine = topology.get("engine", "auto")
-    if engine == "auto":
-        return "giotto", {}
-    if engine == "dipha":
-        dipha = topology.get("dipha", {})
-        return "dipha", {k: dipha[k] for k in ("binary", "mpi_procs", "mpiexec") if k in dipha}
-    return engine, {}

@@ -1,0 +1,33 @@
+rule plot:
+    """Figures of a run (PNG and PDF)."""
+    input:
+        curves="results/{run}/betti_curves.csv",
+        summary="results/{run}/betti_summary.csv",
+        training="results/{run}/training.csv",
+        diagrams=plotted_diagrams,
+    output:
+        **{
+            f"{plot}_{ext}": report(
+                f"results/{{run}}/plots/{plot}.{ext}",
+                caption=f"../report/{plot}.rst",
+                category="{run}",
+            )
+            if ext == "png"
+            else f"results/{{run}}/plots/{plot}.{ext}"
+            for plot in PLOTS
+            for ext in ("png", "pdf")
+        },
+    params:
+        max_epsilon=config["topology"]["max_epsilon"],
+        epochs=TOPOLOGY_EPOCHS,
+        trial=TRIALS[0],
+    log:
+        "logs/{run}/plot.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    conda:
+        ENV
+    script:
+        "../scripts/plot.py"
