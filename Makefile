@@ -1,6 +1,7 @@
 # One command to set up and run the default job, one to set up and run the tests.
 #   make run     -> results/lenet_mnist5k/ (Betti-curve plots of LeNet learning real MNIST digits)
 #   make test    -> the test suite (real Snakemake runs, real training, DIPHA fixtures, SLURM)
+#   make lint    -> ruff, snakefmt and snakemake --lint
 PYTHON ?= python3
 VENV   ?= .venv
 CORES  ?= $(shell nproc 2>/dev/null || echo 2)
@@ -22,7 +23,11 @@ run: setup
 test: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest -ra --durations=15
 
+# static checks: ruff (lint and format), snakefmt (Snakefile and rules/*.smk), snakemake --lint
 lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile rules
 	$(BIN)/snakemake --lint
 
 benchmark: setup

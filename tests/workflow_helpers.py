@@ -13,15 +13,8 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 
 # a tiny but real configuration: LeNet on mnist5k, 2 epochs, a reduced node set so it runs in seconds
-TINY_CONFIG = {
-    "runs": [{"name": "lenet_mnist5k", "network": "lenet", "dataset": "mnist5k"}],
-    "trials": [0],
-    "training": {"epochs": 2, "lr": 0.01, "batch_size": 64, "seed": 0, "threads": 1},
-    "activations": {"n_samples": 300, "split": "test",
-                    "node_selection": {"method": "random", "n_nodes": 300, "allocation": "proportional", "seed": 0}},
-    "topology": {"epochs": [0, 1, 2], "max_dim": 2, "max_epsilon": 0.3, "engine": "giotto", "threads": 1},
-    "betti_curves": {"n_points": 61},
-}
+TINY_CONFIG_FILE = REPO / "tests" / "config" / "tiny.yaml"
+TINY_CONFIG = yaml.safe_load(TINY_CONFIG_FILE.read_text())
 
 
 def write_config(workdir: Path, config: dict) -> Path:
