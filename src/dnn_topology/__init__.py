@@ -12,8 +12,8 @@ The public API (``from dnn_topology import ...``):
 * the functional graph -- :func:`abs_correlation`, :func:`distance_matrix`, :func:`edge_density`.
 
 Units: distances are 1 - |corr|; diagrams are in DIPHA's filtration units epsilon = distance / 2.
-``import dnn_topology`` imports numpy and pandas only (neither torch nor scipy: the persistence
-functions are loaded on first use).
+``import dnn_topology`` imports numpy only (not torch, pandas or scipy: the persistence functions
+are loaded on first use, pandas when a table is built), so every workflow job starts light.
 
 One module per subject:
 

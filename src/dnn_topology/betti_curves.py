@@ -20,12 +20,16 @@ the value DIPHA writes in its place is the cut-off, not a property of the class.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from .dipha_io import PathLike, read_persistence_diagram, read_sparse_distance_matrix
 from .functional_graph import edge_density
 from .io_utils import atomic_path
+
+if TYPE_CHECKING:  # pandas is imported by the functions that build tables: `import dnn_topology` stays light
+    import pandas as pd
 
 CURVE_COLUMNS = ["dim", "epsilon", "corr_threshold", "density", "betti"]
 SUMMARY_COLUMNS = ["dim", "max_betti", "epsilon_at_max", "corr_at_max", "density_at_max", "auc_epsilon",
@@ -91,6 +95,8 @@ def betti_curves(dims, births, deaths, max_dim: int, grid: np.ndarray, sorted_di
     pandas.DataFrame
         Columns :data:`CURVE_COLUMNS`: ``dim``, ``epsilon``, ``corr_threshold``, ``density``, ``betti``.
     """
+    import pandas as pd  # deferred: see the imports
+
     hom_dim, b, d, ess = split_diagram(dims, births, deaths)
     density = edge_density(sorted_distances, n_nodes, 2.0 * grid)
     frames = []
@@ -120,6 +126,8 @@ def summarize(curves: pd.DataFrame, dims, births, deaths, max_dim: int) -> pd.Da
     pandas.DataFrame
         Columns :data:`SUMMARY_COLUMNS`, one row per dimension 0..max_dim.
     """
+    import pandas as pd  # deferred: see the imports
+
     hom_dim, b, d, ess = split_diagram(dims, births, deaths)
     rows = []
     for k in range(max_dim + 1):
