@@ -26,6 +26,7 @@ include: "rules/betti_curves.smk"
 include: "rules/aggregate.smk"
 include: "rules/plot.smk"
 include: "rules/compare.smk"
+include: "rules/adversarial.smk"
 
 
 rule all:

@@ -9,6 +9,7 @@ from snakemake.utils import validate
 # the workflow and its scripts use the dnn_topology package of this checkout (also inside conda envs)
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
+from dnn_topology.attack_config import adversarial_epochs, attack_table
 from dnn_topology.persistence import engine_from_config
 from dnn_topology.workflow_config import (
     check_config,
@@ -36,6 +37,12 @@ COMPARISONS = {
 # the full distance matrix is temp() unless asked for (imported runs' is the original's file: always kept)
 KEEP_DISTANCE_MATRIX = config["topology"]["keep_distance_matrix"] or any(r["run"]["imported"] for r in RUNS.values())
 PLOTS = ["betti_curves_density", "betti_curves_epsilon", "persistence_diagrams", "summaries"]
+# adversarial inputs: attack id -> AttackSpec, the epochs attacked, the detector's options
+ATTACKS = attack_table(config["adversarial"])
+ADV_EPOCHS = adversarial_epochs(config) if ATTACKS else []
+DETECTION = config["adversarial"]["detection"]
+ADV_PLOTS = ["betti_curves_density", "betti_curves_epsilon", "summaries_vs_epsilon", "accuracy_under_attack"]
+ADV_PLOTS += ["detection_auc"] if DETECTION["enabled"] else []
 ENV = "../envs/dnn_topology.yaml"
 
 
@@ -44,6 +51,9 @@ wildcard_constraints:
     trial=r"\d+",
     epoch=r"\d+",
     comparison="|".join(re.escape(c) for c in COMPARISONS) or "NO_COMPARISON",
+    # the input set of a per-epoch file: "" (clean, directly in epoch_<E>/) or "<attack id>/"
+    inputs="(?:" + "|".join(re.escape(f"{a}/") for a in ATTACKS) + ")?",
+    attack="|".join(re.escape(a) for a in ATTACKS) or "NO_ATTACK",
 
 
 def all_targets():
@@ -59,6 +69,7 @@ def all_targets():
             trial=TRIALS,
             epoch=TOPOLOGY_EPOCHS,
         ),
+        *adversarial_targets(trained),
         *expand(
             "results/comparisons/{comparison}/betti_curves_{x}.{ext}",
             comparison=COMPARISONS,
@@ -121,3 +132,40 @@ def plotted_diagrams(wildcards):
 def comparison_curves(wildcards):
     """Input function (compare): the aggregated Betti curves of each run compared."""
     return expand("results/{run}/betti_curves.csv", run=COMPARISONS[wildcards.comparison]["runs"])
+
+
+# ---------------------------------------------------------------------------------------------- adversarial
+
+
+def adversarial_targets(runs):
+    """The adversarial study's tables and figures of ``runs`` (nothing when no attack is configured)."""
+    if not ATTACKS:
+        return []
+    tables = ["attacks", "betti_curves", "betti_summary"] + (["detection"] if DETECTION["enabled"] else [])
+    return [
+        *expand("results/{run}/adversarial/{table}.csv", run=runs, table=tables),
+        *expand("results/{run}/adversarial/plots/{plot}.{ext}", run=runs, plot=ADV_PLOTS, ext=["png", "pdf"]),
+    ]
+
+
+def per_attacked_epoch(pattern, clean=True, attacked=True):
+    """Input function: ``pattern`` in the epoch directory of every trial and attacked epoch, for the clean
+    inputs (``epoch_<E>/pattern``) and/or every attack (``epoch_<E>/<attack id>/pattern``)."""
+    input_sets = ([""] if clean else []) + ([f"{a}/" for a in ATTACKS] if attacked else [])
+
+    def files(wildcards):
+        return expand(
+            f"results/{{run}}/trial_{{trial}}/epoch_{{epoch}}/{{inputs}}{pattern}",
+            run=wildcards.run,
+            trial=TRIALS,
+            epoch=ADV_EPOCHS,
+            inputs=input_sets,
+        )
+
+    return files
+
+
+def attack_spec(wildcards):
+    """Param function: the attack of the job's input set (None for the clean inputs)."""
+    attack = wildcards.get("attack") or wildcards.get("inputs", "").strip("/")
+    return ATTACKS[attack].to_dict() if attack else None

@@ -1,11 +1,11 @@
 rule functional_graph:
     """Distance 1 - |corr| between nodes, as a DIPHA DISTANCE_MATRIX (the full DIPHA input; temp() by default)."""
     input:
-        activations="results/{run}/trial_{trial}/epoch_{epoch}/activations.npy",
+        activations="results/{run}/trial_{trial}/epoch_{epoch}/{inputs}activations.npy",
     output:
-        distance=full_distance_matrix("results/{run}/trial_{trial}/epoch_{epoch}/distance.bin"),
+        distance=full_distance_matrix("results/{run}/trial_{trial}/epoch_{epoch}/{inputs}distance.bin"),
     log:
-        "logs/{run}/trial_{trial}/epoch_{epoch}/functional_graph.log",
+        "logs/{run}/trial_{trial}/epoch_{epoch}/{inputs}functional_graph.log",
     threads: 1
     resources:
         mem_mb=run_option("resources", "graph_mem_mb"),
@@ -19,13 +19,13 @@ rule functional_graph:
 rule sparse_distance:
     """The distance matrix cut at max_epsilon, as DIPHA's full_to_sparse_distance_matrix writes it."""
     input:
-        distance="results/{run}/trial_{trial}/epoch_{epoch}/distance.bin",
+        distance="results/{run}/trial_{trial}/epoch_{epoch}/{inputs}distance.bin",
     output:
-        sparse="results/{run}/trial_{trial}/epoch_{epoch}/distance_sparse.bin",
+        sparse="results/{run}/trial_{trial}/epoch_{epoch}/{inputs}distance_sparse.bin",
     params:
         max_epsilon=config["topology"]["max_epsilon"],
     log:
-        "logs/{run}/trial_{trial}/epoch_{epoch}/sparse_distance.log",
+        "logs/{run}/trial_{trial}/epoch_{epoch}/{inputs}sparse_distance.log",
     threads: 1
     resources:
         mem_mb=run_option("resources", "graph_mem_mb"),

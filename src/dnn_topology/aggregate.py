@@ -1,9 +1,10 @@
-"""Aggregation stage: one table per run for the Betti curves, their summaries and training."""
+"""Aggregation stage: one table per run for the Betti curves, their summaries and training, and for the
+adversarial study the same tables over clean and attacked inputs plus the attack records."""
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -13,23 +14,27 @@ _TRIAL_EPOCH = re.compile(r"trial_(\d+)/epoch_(\d+)/")
 _TRIAL = re.compile(r"trial_(\d+)/")
 
 
-def _trial_epoch(path: str | Path) -> tuple[int, int]:
+def trial_epoch_of(path: str | Path) -> tuple[int, int]:
+    """(trial, epoch) of a per-epoch file ``.../trial_<T>/epoch_<E>/...``."""
     found = _TRIAL_EPOCH.findall(Path(path).as_posix() + "/")  # the last match: parent folders may look alike
     if not found:
         raise ValueError(f"cannot tell trial and epoch from path {path} (expected .../trial_<T>/epoch_<E>/...)")
     return int(found[-1][0]), int(found[-1][1])
 
 
+def _read_per_epoch(path: str | Path, run: str) -> pd.DataFrame:
+    """A per-epoch CSV with run, trial and epoch columns (taken from its path) in front."""
+    trial, epoch = trial_epoch_of(path)
+    df = pd.read_csv(path)
+    df.insert(0, "epoch", epoch)
+    df.insert(0, "trial", trial)
+    df.insert(0, "run", run)
+    return df
+
+
 def concat_per_epoch(paths: Sequence[str | Path], run: str) -> pd.DataFrame:
     """Concatenate per-epoch CSVs, adding run, trial and epoch columns taken from each path."""
-    frames = []
-    for p in paths:
-        trial, epoch = _trial_epoch(p)
-        df = pd.read_csv(p)
-        df.insert(0, "epoch", epoch)
-        df.insert(0, "trial", trial)
-        df.insert(0, "run", run)
-        frames.append(df)
+    frames = [_read_per_epoch(p, run) for p in paths]
     return pd.concat(frames, ignore_index=True).sort_values(["trial", "epoch", "dim"], kind="stable",
                                                             ignore_index=True)
 
@@ -72,3 +77,40 @@ def aggregate_stage(*, run: str, curve_csvs: Sequence[str | Path], summary_csvs:
     write_csv(concat_per_epoch(curve_csvs, run), curves)
     write_csv(concat_per_epoch(summary_csvs, run), summary)
     write_csv(concat_training(training_csvs, run), training)
+
+
+_INPUT_SET = re.compile(r"epoch_\d+/(adv_[^/]+)/")
+
+
+def input_set_of(path: str | Path) -> str | None:
+    """The attack id of a per-epoch file under ``epoch_<E>/<attack id>/``, None for a clean one."""
+    found = _INPUT_SET.findall(Path(path).as_posix())
+    return found[-1] if found else None
+
+
+def concat_input_sets(paths: Sequence[str | Path], run: str, attacks: Mapping[str, Mapping]) -> pd.DataFrame:
+    """Per-epoch CSVs of clean and attacked inputs in one table: ``run, trial, epoch, attack, method, attack_epsilon,
+    ...`` (clean inputs: attack ``clean``, method ``none``, attack_epsilon 0; the attack's budget in pixel units,
+    not the filtration value ``epsilon`` of the curves); ``attacks`` maps attack ids to their specs."""
+    frames = []
+    for p in paths:
+        df = _read_per_epoch(p, run)
+        attack_id = input_set_of(p) or "clean"
+        spec = attacks.get(attack_id, {"method": "none", "epsilon": 0.0})
+        df.insert(3, "attack", attack_id)
+        df.insert(4, "method", spec["method"])
+        df.insert(5, "attack_epsilon", float(spec["epsilon"]))
+        frames.append(df)
+    out = pd.concat(frames, ignore_index=True)
+    keys = ["trial", "epoch", "attack_epsilon", "method", "attack"] + (["dim"] if "dim" in out.columns else [])
+    return out.sort_values(keys, kind="stable", ignore_index=True)
+
+
+def aggregate_adversarial(*, run: str, attacks: Mapping[str, Mapping], curve_paths, summary_paths, record_paths,
+                          out_curves, out_summary, out_records) -> None:
+    """Entry point of rule ``adversarial_aggregate``: the Betti curves and summaries of clean and attacked
+    inputs, and the attack records of every epoch, one table each (see :func:`concat_input_sets`)."""
+    write_csv(concat_input_sets(curve_paths, run, attacks), out_curves)
+    write_csv(concat_input_sets(summary_paths, run, attacks), out_summary)
+    write_csv(pd.concat([_read_per_epoch(p, run) for p in record_paths], ignore_index=True)
+              .sort_values(["trial", "epoch", "method", "epsilon"], ignore_index=True), out_records)

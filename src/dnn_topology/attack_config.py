@@ -91,6 +91,37 @@ def attack_table(adversarial: dict | None) -> dict[str, AttackSpec]:
     return table
 
 
+def adversarial_epochs(config: dict) -> list[int]:
+    """Epochs attacked: ``adversarial.epochs``, by default ``topology.epochs``."""
+    return sorted(config.get("adversarial", {}).get("epochs") or config["topology"]["epochs"])
+
+
+def check_adversarial(config: dict, test_split_sizes: dict[str, int | None]) -> None:
+    """Check the ``adversarial`` section beyond its schema; ``ValueError`` naming the key.
+
+    ``test_split_sizes``: run name -> samples in the test split of its dataset (None: not known before reading).
+    """
+    adversarial = config.get("adversarial", {})
+    if not attack_table(adversarial):
+        return
+    late = sorted(set(adversarial_epochs(config)) - set(config["topology"]["epochs"]))
+    if late:
+        raise ValueError(f"adversarial.epochs: {late} are not in topology.epochs (the clean topology is the reference)")
+    detection = adversarial.get("detection", {})
+    if not detection.get("enabled", True):
+        return
+    n_pool, batch_size = detection.get("n_pool", 1000), detection.get("batch_size", 50)
+    for run, size in test_split_sizes.items():
+        if size is not None and n_pool > size:
+            raise ValueError(f"adversarial.detection.n_pool: {n_pool} samples asked for, but the test split of run "
+                             f"{run!r} has {size}")
+    fit = (n_pool // 2) // batch_size
+    wanted = detection.get("n_batches") or 2
+    if fit < wanted:
+        raise ValueError(f"adversarial.detection: halves of n_pool = {n_pool} samples hold {fit} batches of "
+                         f"batch_size {batch_size}, {wanted} are needed per half")
+
+
 def input_set(attack_id: str | None) -> str:
     """The ``inputs`` path component of an input set: ``''`` for clean inputs, ``'<attack id>/'`` otherwise."""
     return f"{attack_id}/" if attack_id else ""

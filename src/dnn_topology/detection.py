@@ -256,3 +256,15 @@ def detection_table(clean_csvs: Mapping[tuple[int, int], str | Path],
             rows.append({"trial": trial, "epoch": epoch, "attack": attack_id, "method": attacks[attack_id]["method"],
                          "epsilon": attacks[attack_id]["epsilon"], "batch_size": batch_size, **result})
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def run_detection_stage(*, clean_csvs, attacked_csvs, attacks: Mapping[str, dict], detection: dict, out_csv) -> pd.DataFrame:
+    """Entry point of rule ``detection``: the detection table of a run (:func:`detection_table`) from the per-batch
+    feature files, whose trial, epoch and attack are read from their paths (``trial_<T>/epoch_<E>/[<attack id>/]``)."""
+    from .aggregate import input_set_of, trial_epoch_of, write_csv
+
+    table = detection_table({trial_epoch_of(p): p for p in clean_csvs},
+                            {(*trial_epoch_of(p), input_set_of(p)): p for p in attacked_csvs}, attacks,
+                            detection["batch_size"], detection["folds"], detection["seed"], detection["n_bootstrap"])
+    write_csv(table, out_csv)
+    return table

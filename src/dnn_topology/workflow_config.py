@@ -7,6 +7,7 @@ import copy
 import os
 
 from . import datasets as dsets
+from .attack_config import check_adversarial
 from .memorization import effective_spec, subset_indices
 from .resources import NETWORK_NAMES, resources, run_size
 
@@ -92,6 +93,11 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
         late = [e for e in comparison.get("epochs", []) if e not in config["topology"]["epochs"]]
         if late:
             raise ConfigError(f"comparisons[{i}].epochs: {late} are not in topology.epochs")
+    try:
+        check_adversarial(config, {run_name(r): dsets.split_size(r["dataset"], "test")
+                                   for r in config["runs"] if not r.get("imported", False)})
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 
 
 def run_table(config: dict, registry: dsets.DatasetRegistry | None = None) -> dict[str, dict]:
