@@ -35,14 +35,14 @@ def summary_files(root: Path, config: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def adversarial_run(tmp_path_factory):
+    """One complete run of the tiny adversarial study (its directory), shared by the tests that only read it."""
     root = tmp_path_factory.mktemp("adv")
-    cfg = write_config(root, TINY_ADVERSARIAL)
-    snakemake(root, config=cfg)
-    return root, cfg
+    snakemake(root, config=write_config(root, TINY_ADVERSARIAL))
+    return root
 
 
 def test_tiny_adversarial_study_runs_end_to_end(adversarial_run):
-    root, _ = adversarial_run
+    root = adversarial_run
     for attack in ATTACK_IDS:
         missing = [f for f in ATTACKED_FILES if not (root / RUN / "trial_0/epoch_1" / attack / f).is_file()]
         assert not missing, (attack, missing)

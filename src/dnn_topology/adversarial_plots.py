@@ -40,6 +40,16 @@ def attack_colors(attacks: pd.DataFrame) -> dict[str, tuple]:
     return colors
 
 
+def _finish(fig, legend_axis, png, pdf, title: str = "", legend_title: str | None = None) -> None:
+    """Legend of ``legend_axis``'s lines right of the panels, the title, and the PNG and PDF files."""
+    handles, labels = legend_axis.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, title=legend_title)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, png, pdf)
+
+
 def _label(row) -> str:
     return "clean" if row["attack"] == "clean" else f"{row['method'].upper()} $\\varepsilon$={row['epsilon']:g}"
 
@@ -72,13 +82,7 @@ def plot_attacked_betti_curves(curves: pd.DataFrame, x: str, png, pdf, title: st
                     ax.set_ylabel("Betti number")
                 if x == "density":
                     ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
-        handles, labels = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,
-                   title=f"mean of {curves['trial'].nunique()} trial(s)")
-        if title:
-            fig.suptitle(title)
-        fig.tight_layout()
-        save_figure(fig, png, pdf)
+        _finish(fig, axes[0][0], png, pdf, title, f"mean of {curves['trial'].nunique()} trial(s)")
 
 
 def plot_summaries_vs_epsilon(summary: pd.DataFrame, png, pdf, title: str = "") -> None:
@@ -106,12 +110,7 @@ def plot_summaries_vs_epsilon(summary: pd.DataFrame, png, pdf, title: str = "") 
                     ax.set_xlabel(r"attack $\varepsilon$ (pixel units; 0 = clean)")
                 if c == 0:
                     ax.set_ylabel(label)
-        handles, labels = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-        if title:
-            fig.suptitle(title)
-        fig.tight_layout()
-        save_figure(fig, png, pdf)
+        _finish(fig, axes[0][0], png, pdf, title)
 
 
 def plot_accuracy_under_attack(records: pd.DataFrame, png, pdf, title: str = "") -> None:
@@ -157,13 +156,7 @@ def plot_detection_auc(table: pd.DataFrame, png, pdf, title: str = "") -> None:
                     ax.set_xlabel(r"attack $\varepsilon$ (pixel units)")
                 if c == 0:
                     ax.set_ylabel("ROC AUC (CV)")
-        handles, labels = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,
-                   title="detector features")
-        if title:
-            fig.suptitle(title)
-        fig.tight_layout()
-        save_figure(fig, png, pdf)
+        _finish(fig, axes[0][0], png, pdf, title, "detector features")
 
 
 def plot_adversarial(*, run: str, curves_csv, summary_csv, records_csv, detection_csv, outputs: Mapping[str, str]) -> None:
