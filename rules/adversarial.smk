@@ -16,7 +16,7 @@ rule attack:
         network=run_option("run", "network"),
         dataset=run_option("run", "dataset"),
         attack_spec=attack_spec,
-        options=lambda wildcards: RUNS[wildcards.run]["activations"],
+        options=run_option("activations"),
         binarize_class=run_option("training", "binarize_class"),
         subset=run_option("training", "subset"),
         seed=run_option("training", "seed"),
@@ -24,7 +24,7 @@ rule attack:
         "logs/{run}/trial_{trial}/epoch_{epoch}/{attack}/attack.log",
     threads: 1
     resources:
-        mem_mb=lambda wildcards: RUNS[wildcards.run]["resources"]["activations_mem_mb"],
+        mem_mb=run_option("resources", "activations_mem_mb"),
         runtime=15,
     conda:
         ENV

@@ -1,9 +1,15 @@
 """Snakemake script of rule adversarial_aggregate (see rules/adversarial.smk)."""
-from dnn_topology.aggregate import aggregate_adversarial
+from dnn_topology.aggregate import adversarial_aggregate_stage
 from dnn_topology.io_utils import log_to_file
 
 with log_to_file(snakemake.log[0]):
-    i, o = snakemake.input, snakemake.output
-    aggregate_adversarial(run=snakemake.wildcards.run, attacks=snakemake.params.attacks, curve_paths=i.curves,
-                          summary_paths=i.summaries, record_paths=i.records, out_curves=o.curves,
-                          out_summary=o.summary, out_records=o.records)
+    adversarial_aggregate_stage(
+        run=snakemake.wildcards.run,
+        attacks=snakemake.params.attacks,
+        curve_csvs=snakemake.input.curves,
+        summary_csvs=snakemake.input.summaries,
+        record_csvs=snakemake.input.records,
+        curves=snakemake.output.curves,
+        summary=snakemake.output.summary,
+        records=snakemake.output.records,
+    )

@@ -1,8 +1,13 @@
 """Snakemake script of rule adversarial_plot (see rules/adversarial.smk)."""
-from dnn_topology.adversarial_plots import plot_adversarial
+from dnn_topology.adversarial_plots import adversarial_plot_stage
 from dnn_topology.io_utils import log_to_file
 
 with log_to_file(snakemake.log[0]):
-    i = snakemake.input
-    plot_adversarial(run=snakemake.wildcards.run, curves_csv=i.curves, summary_csv=i.summary, records_csv=i.records,
-                     detection_csv=i.detection[0] if i.detection else None, outputs=dict(snakemake.output.items()))
+    adversarial_plot_stage(
+        run=snakemake.wildcards.run,
+        curves_csv=snakemake.input.curves,
+        summary_csv=snakemake.input.summary,
+        records_csv=snakemake.input.records,
+        detection_csv=snakemake.input.detection[0] if snakemake.input.detection else None,
+        outputs=dict(snakemake.output.items()),
+    )

@@ -1,14 +1,27 @@
 """Snakemake script of rule attack (see rules/adversarial.smk)."""
-from dnn_topology.attacks import run_attack_stage
-from dnn_topology.datasets import dataset_registry
+from dnn_topology.attacks import attack_stage
 from dnn_topology.io_utils import log_to_file
 
 with log_to_file(snakemake.log[0]):
-    p, o = snakemake.params, snakemake.output
-    run_attack_stage(
-        checkpoint=snakemake.input.checkpoint, network=p.network, dataset=p.dataset, attack_spec=p.attack_spec,
-        activations=p.options, activations_npy=o.activations, nodes_csv=o.nodes, record_csv=o.record,
-        inputs_npy=o.inputs, data_dir=snakemake.config["data_dir"], download=snakemake.config["download"],
-        device=snakemake.config["device"], threads=snakemake.threads, binarize_class=p.binarize_class,
-        subset=p.subset, training_seed=p.seed + int(snakemake.wildcards.trial),
-        registry=dataset_registry(snakemake.config["imagefolders"]))
+    attack_stage(
+        checkpoint=snakemake.input.checkpoint,
+        activations=snakemake.output.activations,
+        nodes=snakemake.output.nodes,
+        record=snakemake.output.record,
+        inputs=snakemake.output.inputs,
+        network=snakemake.params.network,
+        dataset=snakemake.params.dataset,
+        attack_spec=snakemake.params.attack_spec,
+        n_samples=snakemake.params.options["n_samples"],
+        split=snakemake.params.options["split"],
+        node_selection=snakemake.params.options["node_selection"],
+        binarize_class=snakemake.params.binarize_class,
+        subset=snakemake.params.subset,
+        seed=snakemake.params.seed,
+        trial=int(snakemake.wildcards.trial),
+        data_dir=snakemake.config["data_dir"],
+        download=snakemake.config["download"],
+        device=snakemake.config["device"],
+        threads=snakemake.threads,
+        imagefolders=snakemake.config["imagefolders"],
+    )

@@ -1,8 +1,12 @@
 """Snakemake script of rule detection (see rules/adversarial.smk)."""
-from dnn_topology.detection import run_detection_stage
+from dnn_topology.detection import detection_stage
 from dnn_topology.io_utils import log_to_file
 
 with log_to_file(snakemake.log[0]):
-    run_detection_stage(clean_csvs=snakemake.input.clean, attacked_csvs=snakemake.input.attacked,
-                        attacks=snakemake.params.attacks, detection=snakemake.params.detection,
-                        out_csv=snakemake.output.table)
+    detection_stage(
+        clean_csvs=snakemake.input.clean,
+        attacked_csvs=snakemake.input.attacked,
+        table=snakemake.output.table,
+        attacks=snakemake.params.attacks,
+        detection=snakemake.params.detection,
+    )

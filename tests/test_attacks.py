@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, Subset
 from dnn_topology import datasets as dsets
 from dnn_topology import models
 from dnn_topology.attack_config import AttackSpec, attack_of_input_set, attack_table, input_set
-from dnn_topology.attacks import (RECORD_COLUMNS, attack, attack_record, normalize, run_attack_stage, sample_pixels,
+from dnn_topology.attacks import (RECORD_COLUMNS, attack, attack_record, normalize, attack_stage, sample_pixels,
                                   to_pixels)
 
 MEAN, STD = dsets.normalization("mnist5k")
@@ -119,17 +119,15 @@ def test_attack_stage_writes_its_files(trained, tmp_path):
     net, _, _ = trained
     torch.save({"net": net.state_dict()}, tmp_path / "epoch_1.pt")
     out = {k: tmp_path / "adv_fgsm_eps0.1" / f for k, f in
-           [("activations_npy", "activations.npy"), ("nodes_csv", "nodes.csv"), ("record_csv", "attack.csv"),
-            ("inputs_npy", "inputs.npy")]}
-    run_attack_stage(checkpoint=tmp_path / "epoch_1.pt", network="lenet", dataset="mnist5k",
-                     attack_spec=AttackSpec("fgsm", "fgsm", 0.1).to_dict(),
-                     activations={"n_samples": 50, "split": "test",
-                                  "node_selection": {"method": "random", "n_nodes": 40, "seed": 0}},
-                     device="cpu", **out)
-    acts = np.load(out["activations_npy"])
+           [("activations", "activations.npy"), ("nodes", "nodes.csv"), ("record", "attack.csv"),
+            ("inputs", "inputs.npy")]}
+    attack_stage(checkpoint=tmp_path / "epoch_1.pt", network="lenet", dataset="mnist5k",
+                 attack_spec=AttackSpec("fgsm", "fgsm", 0.1).to_dict(), n_samples=50, split="test",
+                 node_selection={"method": "random", "n_nodes": 40, "seed": 0}, device="cpu", **out)
+    acts = np.load(out["activations"])
     assert acts.shape == (50, 40) and np.isfinite(acts).all()
-    assert len(pd.read_csv(out["nodes_csv"])) == 40
-    record = pd.read_csv(out["record_csv"])
+    assert len(pd.read_csv(out["nodes"])) == 40
+    record = pd.read_csv(out["record"])
     assert list(record.columns) == RECORD_COLUMNS and record["n_samples"].item() == 50
-    inputs = np.load(out["inputs_npy"])
+    inputs = np.load(out["inputs"])
     assert inputs.shape == (50, 1, 28, 28) and inputs.min() >= 0 and inputs.max() <= 1

@@ -159,9 +159,21 @@ def plot_detection_auc(table: pd.DataFrame, png, pdf, title: str = "") -> None:
         _finish(fig, axes[0][0], png, pdf, title, "detector features")
 
 
-def plot_adversarial(*, run: str, curves_csv, summary_csv, records_csv, detection_csv, outputs: Mapping[str, str]) -> None:
-    """Entry point of rule ``adversarial_plot``: every figure of :data:`PLOTS` that has an entry
-    ``<plot>_png`` / ``<plot>_pdf`` in ``outputs`` (``detection_csv`` may be None when detection is off)."""
+def adversarial_plot_stage(*, run: str, curves_csv, summary_csv, records_csv, detection_csv,
+                           outputs: Mapping[str, str]) -> None:
+    """Stage ``adversarial_plot``: the figures of a run's adversarial study.
+
+    Parameters
+    ----------
+    run : str
+        Run name (figure titles).
+    curves_csv, summary_csv, records_csv : str or Path
+        The tables of :func:`dnn_topology.aggregate.adversarial_aggregate_stage`.
+    detection_csv : str or Path or None
+        The detection table (:func:`dnn_topology.detection.detection_stage`); None when detection is off.
+    outputs : mapping
+        ``<plot>_png`` / ``<plot>_pdf`` -> path, for the figures of :data:`PLOTS` to draw.
+    """
     curves, summary = pd.read_csv(curves_csv), pd.read_csv(summary_csv)
     title = f"{run}: clean vs adversarial inputs"
     jobs = {

@@ -106,11 +106,26 @@ def concat_input_sets(paths: Sequence[str | Path], run: str, attacks: Mapping[st
     return out.sort_values(keys, kind="stable", ignore_index=True)
 
 
-def aggregate_adversarial(*, run: str, attacks: Mapping[str, Mapping], curve_paths, summary_paths, record_paths,
-                          out_curves, out_summary, out_records) -> None:
-    """Entry point of rule ``adversarial_aggregate``: the Betti curves and summaries of clean and attacked
-    inputs, and the attack records of every epoch, one table each (see :func:`concat_input_sets`)."""
-    write_csv(concat_input_sets(curve_paths, run, attacks), out_curves)
-    write_csv(concat_input_sets(summary_paths, run, attacks), out_summary)
-    write_csv(pd.concat([_read_per_epoch(p, run) for p in record_paths], ignore_index=True)
-              .sort_values(["trial", "epoch", "method", "epsilon"], ignore_index=True), out_records)
+def adversarial_aggregate_stage(*, run: str, attacks: Mapping[str, Mapping], curve_csvs: Sequence[str | Path],
+                                summary_csvs: Sequence[str | Path], record_csvs: Sequence[str | Path],
+                                curves: str | Path, summary: str | Path, records: str | Path) -> None:
+    """Stage ``adversarial_aggregate``: clean and attacked inputs' tables of run ``run``, one table each.
+
+    Parameters
+    ----------
+    run : str
+        Run name, written in a ``run`` column.
+    attacks : mapping
+        attack id -> attack spec (``method``, ``epsilon``).
+    curve_csvs, summary_csvs : sequence of paths
+        Per-epoch Betti curves and summaries, clean (``epoch_<E>/``) and attacked (``epoch_<E>/<attack id>/``);
+        see :func:`concat_input_sets`.
+    record_csvs : sequence of paths
+        Per-epoch attack records (``epoch_<E>/<attack id>/attack.csv``).
+    curves, summary, records : str or Path
+        The three CSV files to write (atomically).
+    """
+    write_csv(concat_input_sets(curve_csvs, run, attacks), curves)
+    write_csv(concat_input_sets(summary_csvs, run, attacks), summary)
+    write_csv(pd.concat([_read_per_epoch(p, run) for p in record_csvs], ignore_index=True)
+              .sort_values(["trial", "epoch", "method", "epsilon"], ignore_index=True), records)

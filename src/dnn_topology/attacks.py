@@ -162,23 +162,50 @@ def attacked_activations(*, checkpoint: str | Path, network: str, dataset: str, 
     return acts, selection.table, record, x_adv.numpy()
 
 
-def run_attack_stage(*, checkpoint, network: str, dataset: str, attack_spec: dict, activations: dict,
-                     activations_npy, nodes_csv, record_csv, inputs_npy, data_dir="data", download: bool = False,
-                     device: str = "auto", threads: int = 1, binarize_class: int | None = None, subset: float = 1.0,
-                     training_seed: int = 0, registry: dsets.DatasetRegistry = dsets.BUILTIN) -> pd.DataFrame:
-    """Entry point of the attack stage (rule ``attack``): attack one epoch, write the attacked samples'
-    activations (.npy) and nodes (.csv), the attack record (.csv) and the adversarial pixels (.npy)."""
-    from .activations import save_activations
+def attack_stage(*, checkpoint: str | Path, activations: str | Path, nodes: str | Path, record: str | Path,
+                 inputs: str | Path, network: str, dataset: str, attack_spec: dict, n_samples: int,
+                 split: str = "test", node_selection: dict | None = None, binarize_class: int | None = None,
+                 subset: float = 1.0, seed: int = 0, trial: int = 0, data_dir: str | Path = "data",
+                 download: bool = False, device: str = "auto", threads: int = 1,
+                 imagefolders: dict | None = None) -> pd.DataFrame:
+    """Stage ``attack``: attack the fixed samples of one checkpoint and record the attacked samples' activations.
 
-    acts, nodes, record, x_adv = attacked_activations(
-        checkpoint=checkpoint, network=network, dataset=dataset, attack_spec=attack_spec,
-        n_samples=activations["n_samples"], node_selection=activations["node_selection"], split=activations["split"],
-        data_dir=data_dir, download=download, device=device, threads=threads, binarize_class=binarize_class,
-        subset=subset, training_seed=training_seed, registry=registry)
-    save_activations(acts, nodes, activations_npy, nodes_csv)
-    with atomic_path(inputs_npy) as tmp:
+    Parameters
+    ----------
+    checkpoint : str or Path
+        The checkpoint of one epoch.
+    activations, nodes, record, inputs : str or Path
+        Files to write (atomically): the attacked samples' (n_samples, N) float32 activations ``.npy`` and the
+        node table (as the activations stage), the attack record (one row of :data:`RECORD_COLUMNS`) and the
+        adversarial images (n_samples, C, H, W) in pixel units ``.npy``.
+    network, dataset : str
+        Config keys ``runs[].network`` and ``runs[].dataset``.
+    attack_spec : dict
+        The attack (fields of :class:`dnn_topology.attack_config.AttackSpec`).
+    n_samples, split, node_selection
+        Config section ``activations``: the same samples and nodes as the clean activations.
+    binarize_class, subset, seed, trial
+        As for :func:`dnn_topology.activations.activations_stage` (binarized labels are the attack's labels).
+    data_dir, download, device, threads, imagefolders
+        Config keys ``data_dir``, ``download``, ``device``, ``imagefolders``; torch threads.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The attack record.
+    """
+    from .activations import save_activations
+    from .memorization import trial_seed
+
+    acts, node_table, attack_record_, x_adv = attacked_activations(
+        checkpoint=checkpoint, network=network, dataset=dataset, attack_spec=attack_spec, n_samples=n_samples,
+        node_selection=node_selection, split=split, data_dir=data_dir, download=download, device=device,
+        threads=threads, binarize_class=binarize_class, subset=subset, training_seed=trial_seed(seed, trial),
+        registry=dsets.dataset_registry(imagefolders))
+    save_activations(acts, node_table, activations, nodes)
+    with atomic_path(inputs) as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, x_adv.astype(np.float32))
-    with atomic_path(record_csv) as tmp:
-        record.to_csv(tmp, index=False)
-    return record
+    with atomic_path(record) as tmp:
+        attack_record_.to_csv(tmp, index=False)
+    return attack_record_

@@ -27,7 +27,7 @@ Protocol
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -158,14 +158,37 @@ def detection_features(*, checkpoint, network: str, dataset: str, attack_spec: d
     return features
 
 
-def run_detection_features_stage(*, features_csv, **options) -> pd.DataFrame:
-    """Entry point of rule ``detection_features``: :func:`detection_features`, written to ``features_csv``."""
+def detection_features_stage(*, checkpoint, features, network: str, dataset: str, attack_spec: dict | None,
+                             detection: dict, binarize_class: int | None = None, data_dir="data",
+                             download: bool = False, device: str = "auto", threads: int = 1,
+                             imagefolders: dict | None = None) -> pd.DataFrame:
+    """Stage ``detection_features``: the per-batch features of one half of the detection pool, to CSV.
+
+    Parameters
+    ----------
+    checkpoint : str or Path
+        The checkpoint of one epoch.
+    features : str or Path
+        The CSV to write (atomically): one row per batch (see :func:`batch_features`).
+    network, dataset : str
+        Config keys ``runs[].network`` and ``runs[].dataset``.
+    attack_spec : dict or None
+        The attack of the attacked half; None for the clean half.
+    detection : dict
+        Config section ``adversarial.detection``.
+    binarize_class, data_dir, download, device, threads, imagefolders
+        Config keys; torch threads.
+    """
+    from .datasets import dataset_registry
     from .io_utils import atomic_path
 
-    features = detection_features(**options)
-    with atomic_path(features_csv) as tmp:
-        features.to_csv(tmp, index=False)
-    return features
+    table = detection_features(checkpoint=checkpoint, network=network, dataset=dataset, attack_spec=attack_spec,
+                               detection=detection, data_dir=data_dir, download=download, device=device,
+                               threads=threads, binarize_class=binarize_class,
+                               registry=dataset_registry(imagefolders))
+    with atomic_path(features) as tmp:
+        table.to_csv(tmp, index=False)
+    return table
 
 
 # ------------------------------------------------------------------------------------------- evaluation
@@ -246,7 +269,7 @@ def detection_table(clean_csvs: Mapping[tuple[int, int], str | Path],
     """One row per trial, epoch, attack and feature set (:data:`TABLE_COLUMNS`).
 
     ``clean_csvs[(trial, epoch)]`` and ``attacked_csvs[(trial, epoch, attack_id)]`` are per-batch feature tables
-    written by :func:`run_detection_features_stage`; ``attacks[attack_id]`` is the attack's spec.
+    written by :func:`detection_features_stage`; ``attacks[attack_id]`` is the attack's spec.
     """
     rows = []
     for (trial, epoch, attack_id), path in sorted(attacked_csvs.items()):
@@ -258,13 +281,25 @@ def detection_table(clean_csvs: Mapping[tuple[int, int], str | Path],
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
-def run_detection_stage(*, clean_csvs, attacked_csvs, attacks: Mapping[str, dict], detection: dict, out_csv) -> pd.DataFrame:
-    """Entry point of rule ``detection``: the detection table of a run (:func:`detection_table`) from the per-batch
-    feature files, whose trial, epoch and attack are read from their paths (``trial_<T>/epoch_<E>/[<attack id>/]``)."""
+def detection_stage(*, clean_csvs, attacked_csvs, table, attacks: Mapping[str, dict], detection: dict) -> pd.DataFrame:
+    """Stage ``detection``: the detection table of a run (:func:`detection_table`, :data:`TABLE_COLUMNS`).
+
+    Parameters
+    ----------
+    clean_csvs, attacked_csvs : sequence of paths
+        Per-batch feature files of the clean and attacked halves; trial, epoch and attack are read from their
+        paths (``trial_<T>/epoch_<E>/[<attack id>/]detection_features.csv``).
+    table : str or Path
+        The CSV to write (atomically).
+    attacks : mapping
+        attack id -> attack spec (dict).
+    detection : dict
+        Config section ``adversarial.detection`` (``batch_size``, ``folds``, ``seed``, ``n_bootstrap``).
+    """
     from .aggregate import input_set_of, trial_epoch_of, write_csv
 
-    table = detection_table({trial_epoch_of(p): p for p in clean_csvs},
-                            {(*trial_epoch_of(p), input_set_of(p)): p for p in attacked_csvs}, attacks,
-                            detection["batch_size"], detection["folds"], detection["seed"], detection["n_bootstrap"])
-    write_csv(table, out_csv)
-    return table
+    result = detection_table({trial_epoch_of(p): p for p in clean_csvs},
+                             {(*trial_epoch_of(p), input_set_of(p)): p for p in attacked_csvs}, attacks,
+                             detection["batch_size"], detection["folds"], detection["seed"], detection["n_bootstrap"])
+    write_csv(result, table)
+    return result
