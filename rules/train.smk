@@ -15,11 +15,11 @@ rule train:
     log:
         "logs/{run}/trial_{trial}/train.log",
     threads: config["training"]["threads"]
+    # gpu: GPUs per training job (training.gpus), which the SLURM executor turns into `sbatch --gpus=N`;
+    # with the default 0 no GPU resource is declared at all
     resources:
         mem_mb=run_option("resources", "train_mem_mb"),
         runtime=run_option("resources", "train_runtime"),
-        # GPUs per training job (training.gpus): the SLURM executor turns gpu=N into `sbatch --gpus=N`;
-        # with the default 0 no GPU resource is declared at all
         **({"gpu": config["training"]["gpus"]} if config["training"]["gpus"] > 0 else {}),
     conda:
         ENV

@@ -34,7 +34,7 @@ def test_config_is_valid_and_its_runs_build(path, monkeypatch):
     workflow_config.check_config(config)
     table = workflow_config.run_table(config)
     assert table
-    for name, run in table.items():
+    for run in table.values():
         assert run["resources"]["n_nodes"] >= 10
         assert run["resources"]["persistence_mem_mb"] > 0
 

@@ -57,7 +57,7 @@ def reference_persistence(matrix, upper_dim: int) -> Diagram:
     index = {s: k for k, (_, _, s) in enumerate(simplices)}
     reduced: list[set[int]] = []
     killer: dict[int, int] = {}  # lowest one -> column that has it
-    for value, size, s in simplices:
+    for _value, size, s in simplices:
         col = {index[f] for f in combinations(s, size - 1)} if size > 1 else set()
         while col and max(col) in killer:
             col ^= reduced[killer[max(col)]]
@@ -66,7 +66,7 @@ def reference_persistence(matrix, upper_dim: int) -> Diagram:
         reduced.append(col)
     top = max((v for v, _, _ in simplices), default=0.0)
     records = []
-    for k, (value, size, s) in enumerate(simplices):
+    for k, (value, size, _s) in enumerate(simplices):
         dim = size - 1
         if dim >= upper_dim:
             continue
