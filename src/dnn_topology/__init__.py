@@ -30,6 +30,13 @@ One module per subject:
 * :mod:`dnn_topology.betti_curves`     -- Betti curves and their summaries
 * :mod:`dnn_topology.aggregate`        -- per-run tables
 * :mod:`dnn_topology.plots`            -- figures
+* :mod:`dnn_topology.attack_config`    -- adversarial attacks as the config names them
+* :mod:`dnn_topology.attacks`          -- FGSM/PGD attacks against a checkpoint
+* :mod:`dnn_topology.detection`        -- the batch-level adversarial detector
+* :mod:`dnn_topology.adversarial_plots` -- figures of the adversarial study
+* :mod:`dnn_topology.diagram_features` -- life and midlife features of a diagram
+* :mod:`dnn_topology.generalization`   -- test accuracy without a test set (CVPR 2020), and its figures
+  (:mod:`dnn_topology.generalization_plots`)
 * :mod:`dnn_topology.original_import`  -- the original code's results in our layout
 * :mod:`dnn_topology.workflow_config`  -- configuration checks and the per-run option table
 * :mod:`dnn_topology.resources`        -- resource requests of the workflow's jobs
