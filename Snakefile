@@ -27,6 +27,7 @@ include: "rules/aggregate.smk"
 include: "rules/plot.smk"
 include: "rules/compare.smk"
 include: "rules/adversarial.smk"
+include: "rules/claims.smk"
 
 
 rule all:

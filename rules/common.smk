@@ -70,6 +70,8 @@ def all_targets():
             epoch=TOPOLOGY_EPOCHS,
         ),
         *adversarial_targets(trained),
+        *expand("results/{run}/claims.csv", run=trained),
+        *expand("results/comparisons/{comparison}/claims.csv", comparison=COMPARISONS),
         *expand(
             "results/comparisons/{comparison}/betti_curves_{x}.{ext}",
             comparison=COMPARISONS,
@@ -109,6 +111,16 @@ def per_epoch(pattern):
         )
 
     return files
+
+
+def comparison_runs(wildcards):
+    """Param function: the runs of the job's comparison."""
+    return COMPARISONS[wildcards.comparison]["runs"]
+
+
+def comparison_files(pattern):
+    """Input function: ``pattern`` (with ``{run}``) for every run of the job's comparison."""
+    return lambda wildcards: expand(pattern, run=comparison_runs(wildcards))
 
 
 def checkpoint_of(wildcards):

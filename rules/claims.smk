@@ -1,0 +1,57 @@
+rule claims_run:
+    """The paper's claims checked on one run: verdicts, the numbers behind them, and a figure."""
+    input:
+        summaries=["results/{run}/betti_summary.csv"],  # lists, like a comparison's
+        training=["results/{run}/training.csv"],
+    output:
+        claims="results/{run}/claims.csv",
+        evidence="results/{run}/claims_evidence.csv",
+        png=report("results/{run}/plots/claims.png", caption="../report/claims.rst", category="{run}"),
+        pdf="results/{run}/plots/claims.pdf",
+    params:
+        runs=lambda wildcards: [wildcards.run],
+        permute_labels=lambda wildcards: [RUNS[wildcards.run]["training"]["permute_labels"]],
+        epochs=TOPOLOGY_EPOCHS,
+        max_dim=MAX_DIM,
+        max_epsilon=config["topology"]["max_epsilon"],
+        title="{run}",
+    log:
+        "logs/{run}/claims.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        ENV
+    script:
+        "../scripts/claims.py"
+
+
+rule claims_comparison:
+    """The paper's claims checked on the runs of a comparison, learning vs memorizing included."""
+    input:
+        summaries=comparison_files("results/{run}/betti_summary.csv"),
+        training=comparison_files("results/{run}/training.csv"),
+    output:
+        claims="results/comparisons/{comparison}/claims.csv",
+        evidence="results/comparisons/{comparison}/claims_evidence.csv",
+        png=report("results/comparisons/{comparison}/claims.png", caption="../report/claims.rst",
+                   category="comparisons"),
+        pdf="results/comparisons/{comparison}/claims.pdf",
+    params:
+        runs=comparison_runs,
+        permute_labels=lambda wildcards: [RUNS[r]["training"]["permute_labels"] for r in comparison_runs(wildcards)],
+        epochs=lambda wildcards: COMPARISONS[wildcards.comparison]["epochs"],
+        max_dim=MAX_DIM,
+        max_epsilon=config["topology"]["max_epsilon"],
+        title="{comparison}",
+    log:
+        "logs/comparisons/{comparison}_claims.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        ENV
+    script:
+        "../scripts/claims.py"
