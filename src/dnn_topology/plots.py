@@ -4,6 +4,11 @@ against epsilon), persistence diagrams per epoch, and summaries next to train/te
 Every figure is written as PNG and PDF, sized for a paper (column width about 7 in for a row
 of panels), with labelled axes and legends. With several trials, curves show the mean over
 trials and a band from the minimum to the maximum.
+
+Edge density is shown in percent of the n(n - 1)/2 node pairs, on one axis shared by every panel of
+a figure. A Betti curve ends where the filtration was cut (``topology.max_epsilon``, i.e. |corr| >=
+1 - 2 max_epsilon): against density, that end lies at the density of the graph at the cut, which
+differs between epochs and runs, so each curve's end is marked (a triangle) and the cut is stated.
 """
 from __future__ import annotations
 
@@ -22,10 +27,11 @@ from .dipha_io import PathLike, read_persistence_diagram  # noqa: E402
 from .io_utils import atomic_path  # noqa: E402
 
 AXIS_LABELS = {
-    "density": "edge density",
+    "density": "edge density (% of node pairs)",
     "epsilon": r"filtration value $\varepsilon$ (= (1 - |corr|) / 2)",
     "corr_threshold": "|corr| threshold",
 }
+AXIS_SCALE = {"density": 100.0}  # density is plotted in percent
 STYLE = {"font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "legend.fontsize": 7,
          "xtick.labelsize": 7, "ytick.labelsize": 7, "lines.linewidth": 1.2}
 
@@ -35,6 +41,28 @@ def save_figure(fig, png: str | Path, pdf: str | Path) -> None:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=fmt, dpi=200, bbox_inches="tight")
     plt.close(fig)
+
+
+def cut_note(curves: pd.DataFrame) -> str:
+    """What limits the right end of each curve against density: the filtration cut of ``curves``."""
+    eps = float(curves["epsilon"].max())
+    return (rf"each curve ends at the cut $\varepsilon$ = {eps:g} (|corr| $\geq$ {1 - 2 * eps:g}), "
+            r"at its own edge density there ($\blacktriangleright$)")
+
+
+def _curve(ax, g, x: str, color, label: str, band: bool) -> None:
+    """Mean Betti curve of the groups ``g`` (by epsilon) against axis ``x``, its min-max band, and,
+    against density, a marker at its right end (the density at the cut)."""
+    xs = g[x].mean().to_numpy() * AXIS_SCALE.get(x, 1.0)
+    ys = g["betti"]
+    order = np.argsort(xs, kind="stable")
+    mean = ys.mean().to_numpy()[order]
+    ax.plot(xs[order], mean, color=color, label=label)
+    if band:
+        ax.fill_between(xs[order], ys.min().to_numpy()[order], ys.max().to_numpy()[order], color=color, alpha=0.15,
+                        linewidth=0)
+    if x == "density" and len(xs):
+        ax.plot(xs[order][-1], mean[-1], marker=">", markersize=3, color=color, linestyle="")
 
 
 def _epoch_colors(epochs: Sequence[int]):
@@ -50,29 +78,23 @@ def plot_betti_curves(curves: pd.DataFrame, x: str, png, pdf, title: str = "") -
     colors = _epoch_colors(epochs)
     n_trials = curves["trial"].nunique()
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, len(dims), figsize=(2.4 * len(dims), 2.2), squeeze=False)
+        fig, axes = plt.subplots(1, len(dims), figsize=(2.4 * len(dims), 2.2), squeeze=False, sharex=True)
         for ax, k in zip(axes[0], dims):
             ck = curves[curves["dim"] == k]
             for e in epochs:
-                g = ck[ck["epoch"] == e].groupby("epsilon", sort=True)
-                xs = g[x].mean().to_numpy()
-                ys = g["betti"]
-                order = np.argsort(xs)
-                ax.plot(xs[order], ys.mean().to_numpy()[order], color=colors[e], label=f"epoch {e}")
-                if n_trials > 1:
-                    ax.fill_between(xs[order], ys.min().to_numpy()[order], ys.max().to_numpy()[order],
-                                    color=colors[e], alpha=0.15, linewidth=0)
+                _curve(ax, ck[ck["epoch"] == e].groupby("epsilon", sort=True), x, colors[e], f"epoch {e}",
+                       n_trials > 1)
             ax.set_title(rf"$\beta_{k}$")
             ax.set_xlabel(AXIS_LABELS[x])
             ax.set_ylabel(f"number of {k}-cavities" if k else "number of components")
-            if x == "density":
-                ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
         handles, labels = axes[0][0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,
                    title=f"mean of {n_trials} trials" if n_trials > 1 else None)
         if title:
             fig.suptitle(title)
         fig.tight_layout()
+        if x == "density":
+            fig.text(0.5, -0.02, cut_note(curves), ha="center", va="top", fontsize=6)
         save_figure(fig, png, pdf)
 
 
@@ -115,7 +137,7 @@ def plot_persistence_diagrams(diagrams: Mapping[int, tuple], max_epsilon: float,
 
 def plot_summaries(summary: pd.DataFrame, training: pd.DataFrame, png, pdf, title: str = "") -> None:
     """Accuracy, max Betti number, density at the maximum, and area under the curve vs epoch."""
-    panels = [("max_betti", r"max $\beta_k$"), ("density_at_max", r"density at max $\beta_k$"),
+    panels = [("max_betti", r"max $\beta_k$"), ("density_at_max", r"edge density at max $\beta_k$ (%)"),
               ("auc_density", r"area under $\beta_k$ (density)")]
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, 1 + len(panels), figsize=(9.0, 2.2), squeeze=False)
@@ -132,7 +154,8 @@ def plot_summaries(summary: pd.DataFrame, training: pd.DataFrame, png, pdf, titl
         dim_colors = plt.get_cmap("tab10")
         for ax, (col, label) in zip(axes[0][1:], panels):
             for k in sorted(summary["dim"].unique()):
-                g = summary[summary["dim"] == k].groupby("epoch")[col]
+                g = (summary[summary["dim"] == k][col] * (100.0 if col == "density_at_max" else 1.0)).groupby(
+                    summary["epoch"])
                 m = g.mean()
                 ax.plot(m.index, m.to_numpy(), "o-", markersize=2.5, color=dim_colors(k), label=rf"$\beta_{k}$")
                 if summary["trial"].nunique() > 1:
@@ -201,24 +224,17 @@ def plot_comparison(curves: Mapping[str, pd.DataFrame], epochs: Sequence[int], x
                 ax = axes[i][j]
                 for r, (run, c) in enumerate(curves.items()):
                     g = c[(c["dim"] == k) & (c["epoch"] == e)].groupby("epsilon", sort=True)
-                    if not len(g):
-                        continue
-                    xs, ys = g[x].mean().to_numpy(), g["betti"]
-                    order = np.argsort(xs)
-                    ax.plot(xs[order], ys.mean().to_numpy()[order], color=colors(r), label=run)
-                    if c["trial"].nunique() > 1:
-                        ax.fill_between(xs[order], ys.min().to_numpy()[order], ys.max().to_numpy()[order],
-                                        color=colors(r), alpha=0.15, linewidth=0)
+                    if len(g):
+                        _curve(ax, g, x, colors(r), run, c["trial"].nunique() > 1)
                 if i == 0:
                     ax.set_title(f"epoch {e}")
                 if j == 0:
                     ax.set_ylabel(rf"$\beta_{k}$")
                 if i == len(dims) - 1:
                     ax.set_xlabel(AXIS_LABELS[x])
-                if x == "density":
-                    ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
         handles, labels = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(curves), frameon=False)
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(curves), frameon=False,
+                   title=cut_note(pd.concat(curves.values())) if x == "density" else None)
         if title:
             fig.suptitle(title)
         fig.tight_layout()
