@@ -43,8 +43,19 @@ def test_memorization_config_compares_true_and_permuted_labels():
     config = with_defaults(yaml.safe_load((REPO / "config" / "memorization.yaml").read_text()))
     table = workflow_config.run_table(config)
     perms = sorted(run["training"]["permute_labels"] for run in table.values())
-    assert perms == [0.0, 1.0]
+    assert perms == [0.0, 0.5, 1.0]
     assert set(config["comparisons"][0]["runs"]) == set(table)
+    # the runs differ only in their labels
+    settings = [{k: v for k, v in run["training"].items() if k != "permute_labels"} for run in table.values()]
+    assert all(s == settings[0] for s in settings)
+    # topology from the first to the last epoch, in 3D too
+    assert {0, config["training"]["epochs"]} <= set(config["topology"]["epochs"])
+    assert config["topology"]["max_dim"] == 3
+
+
+def test_shipped_configs_compute_3d_cavities():
+    for path in CONFIGS:
+        assert with_defaults(yaml.safe_load(path.read_text()))["topology"]["max_dim"] == 3, path.name
 
 
 def test_vgg16_config_reduces_to_about_6000_nodes(monkeypatch):
