@@ -9,8 +9,8 @@ rule claims_run:
         png=report("results/{run}/plots/claims.png", caption="../report/claims.rst", category="{run}"),
         pdf="results/{run}/plots/claims.pdf",
     params:
-        runs=lambda wildcards: [wildcards.run],
-        permute_labels=lambda wildcards: [RUNS[wildcards.run]["training"]["permute_labels"]],
+        runs=this_run,
+        permute_labels=labels_permuted(this_run),
         epochs=TOPOLOGY_EPOCHS,
         max_dim=MAX_DIM,
         max_epsilon=config["topology"]["max_epsilon"],
@@ -40,7 +40,7 @@ rule claims_comparison:
         pdf="results/comparisons/{comparison}/claims.pdf",
     params:
         runs=comparison_runs,
-        permute_labels=lambda wildcards: [RUNS[r]["training"]["permute_labels"] for r in comparison_runs(wildcards)],
+        permute_labels=labels_permuted(comparison_runs),
         epochs=lambda wildcards: COMPARISONS[wildcards.comparison]["epochs"],
         max_dim=MAX_DIM,
         max_epsilon=config["topology"]["max_epsilon"],

@@ -118,6 +118,16 @@ def comparison_runs(wildcards):
     return COMPARISONS[wildcards.comparison]["runs"]
 
 
+def this_run(wildcards):
+    """Param function: the job's run, as a list of one (like :func:`comparison_runs`)."""
+    return [wildcards.run]
+
+
+def labels_permuted(runs):
+    """Param function: ``training.permute_labels`` of each run that ``runs(wildcards)`` names."""
+    return lambda wildcards: [RUNS[run]["training"]["permute_labels"] for run in runs(wildcards)]
+
+
 def comparison_files(pattern):
     """Input function: ``pattern`` (with ``{run}``) for every run of the job's comparison."""
     return lambda wildcards: expand(pattern, run=comparison_runs(wildcards))
