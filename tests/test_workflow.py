@@ -189,15 +189,18 @@ def test_semantic_config_errors_name_the_key(tmp_path):
 
 def tiny_memorization_config() -> dict:
     """config/memorization.yaml with its training exactly as shipped (what makes the permuted network
-    memorize), one trial, and a cheaper topology: 300 random nodes on 300 samples, 3 epochs."""
+    memorize), cheaper elsewhere: the true-label and the 100%-permuted runs only, one trial, 300 random
+    nodes on 300 samples, topology at the first and the last epoch."""
     import yaml
     from workflow_helpers import REPO
 
     config = yaml.safe_load((REPO / "config" / "memorization.yaml").read_text())
-    epochs = config["training"]["epochs"]
+    runs = ["lenet_mnist5k_perm0", "lenet_mnist5k_perm100"]
+    config["runs"] = [run for run in config["runs"] if run["name"] in runs]
+    config["comparisons"][0]["runs"] = runs
     config["trials"] = [0]
     config["activations"].update(n_samples=300, node_selection=TINY_CONFIG["activations"]["node_selection"])
-    config["topology"].update(epochs=[0, epochs // 2, epochs], threads=1)
+    config["topology"].update(epochs=[0, config["training"]["epochs"]], threads=1)
     config["betti_curves"] = {"n_points": 61}
     return config
 
@@ -207,11 +210,11 @@ def test_memorization_config_reaches_the_memorizing_regime(tmp_path):
     accuracy >= 0.95) while its test accuracy stays near chance (0.1); the true-label network learns;
     the comparison's figures and claims table are written."""
     config = tiny_memorization_config()
-    snakemake(tmp_path, config=write_config(tmp_path, config))
+    snakemake(tmp_path, config=write_config(tmp_path, config), timeout=1800)  # 100 epochs: slow on a busy machine
     out = tmp_path / "results"
-    runs = config["comparisons"][0]["runs"]
     last = config["training"]["epochs"]
-    final = {run: pd.read_csv(out / run / "training.csv").set_index("epoch").loc[last] for run in runs}
+    final = {run: pd.read_csv(out / run / "training.csv").set_index("epoch").loc[last]
+             for run in config["comparisons"][0]["runs"]}
     perm0, perm100 = final["lenet_mnist5k_perm0"], final["lenet_mnist5k_perm100"]
     assert perm100["train_acc"] >= 0.95, perm100  # memorized its permuted labels ...
     assert perm100["test_acc"] < 0.2, perm100  # ... and learned nothing that holds on the test set
@@ -224,13 +227,12 @@ def test_memorization_config_reaches_the_memorizing_regime(tmp_path):
         assert (out / f"comparisons/learning_vs_memorizing/claims.{ext}").stat().st_size > 0
     claims = pd.read_csv(out / "comparisons/learning_vs_memorizing/claims.csv")
     paired = claims[claims["claim"] == "memorizing_higher_density"]
-    assert set(paired["subject"]) == {"lenet_mnist5k_perm50 vs lenet_mnist5k_perm0",
-                                      "lenet_mnist5k_perm100 vs lenet_mnist5k_perm0"}
-    assert len(paired) == 2 * 3  # beta_1, beta_2, beta_3
+    assert list(paired["subject"]) == ["lenet_mnist5k_perm100 vs lenet_mnist5k_perm0"] * 3  # beta_1..beta_3
+    assert (paired["n_replicates"] <= 1).all()  # one trial, one epoch after 0
     assert set(claims["verdict"]) <= {"holds", "does not hold", "inconclusive"}
-    assert paired["context"].str.contains("lenet_mnist5k_perm100 \\(100% permuted\\) at epoch").any()
+    assert paired["context"].str.contains(f"lenet_mnist5k_perm100 \\(100% permuted\\) at epoch {last}").all()
     curves = pd.read_csv(out / "lenet_mnist5k_perm100/betti_curves.csv")
-    assert set(curves["epoch"]) == {0, last // 2, last} and set(curves["dim"]) == {0, 1, 2, 3}
+    assert set(curves["epoch"]) == {0, last} and set(curves["dim"]) == {0, 1, 2, 3}
 
 
 def test_interrupted_training_resumes_when_the_workflow_is_rerun(tmp_path):
