@@ -1,4 +1,4 @@
-rule claims_run:
+rule claims:
     """The paper's claims checked on one run: verdicts, the numbers behind them, and a figure."""
     input:
         summaries=["results/{run}/betti_summary.csv"],  # lists, like a comparison's
@@ -39,9 +39,9 @@ rule claims_comparison:
                    category="comparisons"),
         pdf="results/comparisons/{comparison}/claims.pdf",
     params:
-        runs=comparison_runs,
-        permute_labels=labels_permuted(comparison_runs),
-        epochs=lambda wildcards: COMPARISONS[wildcards.comparison]["epochs"],
+        runs=comparison_option("runs"),
+        permute_labels=labels_permuted(comparison_option("runs")),
+        epochs=comparison_option("epochs"),
         max_dim=MAX_DIM,
         max_epsilon=config["topology"]["max_epsilon"],
         title="{comparison}",

@@ -113,13 +113,8 @@ def per_epoch(pattern):
     return files
 
 
-def comparison_runs(wildcards):
-    """Param function: the runs of the job's comparison."""
-    return COMPARISONS[wildcards.comparison]["runs"]
-
-
 def this_run(wildcards):
-    """Param function: the job's run, as a list of one (like :func:`comparison_runs`)."""
+    """Param function: the job's run, as a list of one (like ``comparison_option("runs")``)."""
     return [wildcards.run]
 
 
@@ -130,7 +125,7 @@ def labels_permuted(runs):
 
 def comparison_files(pattern):
     """Input function: ``pattern`` (with ``{run}``) for every run of the job's comparison."""
-    return lambda wildcards: expand(pattern, run=comparison_runs(wildcards))
+    return lambda wildcards: expand(pattern, run=COMPARISONS[wildcards.comparison]["runs"])
 
 
 def checkpoint_of(wildcards):

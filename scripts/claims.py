@@ -1,10 +1,16 @@
-"""Snakemake script of rules claims_run and claims_comparison (see rules/claims.smk)."""
-from dnn_topology.claims import check_claims
+"""Snakemake script of rules claims and claims_comparison (see rules/claims.smk)."""
+from dnn_topology.claims import claims_stage
 from dnn_topology.io_utils import log_to_file
 
 with log_to_file(snakemake.log[0]):
-    i, o, p = snakemake.input, snakemake.output, snakemake.params
-    check_claims(summaries=dict(zip(p.runs, i.summaries)), training=dict(zip(p.runs, i.training)),
-                 permute_labels=dict(zip(p.runs, p.permute_labels)), epochs=p.epochs, max_dim=p.max_dim,
-                 max_epsilon=p.max_epsilon, claims_csv=o.claims, evidence_csv=o.evidence, figure_png=o.png,
-                 figure_pdf=o.pdf, title=p.title)
+    claims_stage(
+        runs=snakemake.params.runs,
+        summaries=snakemake.input.summaries,
+        training=snakemake.input.training,
+        permute_labels=snakemake.params.permute_labels,
+        epochs=snakemake.params.epochs,
+        max_dim=snakemake.params.max_dim,
+        max_epsilon=snakemake.params.max_epsilon,
+        outputs=dict(snakemake.output.items()),
+        title=snakemake.params.title,
+    )

@@ -9,7 +9,7 @@ from dnn_topology.claims import (
     DOES_NOT_HOLD,
     HOLDS,
     INCONCLUSIVE,
-    check_claims,
+    claims_stage,
     claims_tables,
     sign_test_p,
     spearman,
@@ -140,19 +140,19 @@ def test_maxima_at_the_cut_are_counted():
     assert claims.set_index("claim").loc["max_beta2_grows", "peak_at_cut"] == "4 of 6"
 
 
-def test_check_claims_writes_table_evidence_and_figure(tmp_path):
-    paths = {}
-    for run, frame in (("learn", learning_run()), ("mem", learning_run())):
-        paths[run] = tmp_path / f"{run}.csv"
-        frame.to_csv(paths[run], index=False)
+def test_claims_stage_writes_table_evidence_and_figure(tmp_path):
+    paths = []
+    for run in ("learn", "mem"):
+        paths.append(tmp_path / f"{run}.csv")
+        learning_run().to_csv(paths[-1], index=False)
     training = tmp_path / "training.csv"
     pd.DataFrame({"trial": [0, 0], "epoch": [0, 4], "train_acc": [0.1, 0.99], "test_acc": [0.1, 0.11]}).to_csv(
         training, index=False)
     out = {k: tmp_path / "out" / f"claims.{k}" for k in ("csv", "evidence.csv", "png", "pdf")}
-    returned = check_claims(summaries=paths, training={"learn": training, "mem": training},
-                            permute_labels={"learn": 0.0, "mem": 1.0}, epochs=[0, 1, 2, 4], max_dim=3,
-                            max_epsilon=0.3, claims_csv=out["csv"], evidence_csv=out["evidence.csv"],
-                            figure_png=out["png"], figure_pdf=out["pdf"], title="demo")
+    returned = claims_stage(runs=["learn", "mem"], summaries=paths, training=[training, training],
+                            permute_labels=[0.0, 1.0], epochs=[0, 1, 2, 4], max_dim=3, max_epsilon=0.3,
+                            outputs={"claims": out["csv"], "evidence": out["evidence.csv"], "png": out["png"],
+                                     "pdf": out["pdf"]}, title="demo")
     written = pd.read_csv(out["csv"])
     assert len(written) == len(returned) == 3 + 3 + 3  # 3 trend claims per run, 3 paired dimensions
     assert set(written["verdict"]) <= {HOLDS, DOES_NOT_HOLD, INCONCLUSIVE}

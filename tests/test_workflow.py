@@ -93,7 +93,7 @@ def test_changed_checkpoint_reruns_only_that_epoch_and_aggregates(run_copy):
     shutil.copyfile(replacement, ckpt)
     assert planned_jobs(snakemake(root, "-n", config=cfg)) == {
         "activations": 1, "functional_graph": 1, "sparse_distance": 1, "persistence": 1, "betti_curves": 1,
-        "aggregate": 1, "plot": 1, "claims_run": 1, "all": 1}
+        "aggregate": 1, "plot": 1, "claims": 1, "all": 1}
     before = mtimes(root)
     snakemake(root, config=cfg)
     after = mtimes(root)
@@ -116,7 +116,7 @@ def test_topology_parameter_change_reruns_topology_not_training(run_copy):
     jobs = planned_jobs(snakemake(root, "-n", config=cfg))
     # the cut needs the full matrix, a temp() file that is gone: it is recomputed from the kept activations
     assert jobs == {"functional_graph": 3, "sparse_distance": 3, "persistence": 3, "betti_curves": 3, "aggregate": 1,
-                    "plot": 1, "claims_run": 1, "all": 1}
+                    "plot": 1, "claims": 1, "all": 1}
     snakemake(root, config=cfg)
     diag = read_persistence_diagram(root / RUN / "trial_0/epoch_2/diagram.bin")
     assert diag.deaths.max() <= 0.25

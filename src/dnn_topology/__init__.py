@@ -30,6 +30,7 @@ One module per subject:
 * :mod:`dnn_topology.betti_curves`     -- Betti curves and their summaries
 * :mod:`dnn_topology.aggregate`        -- per-run tables
 * :mod:`dnn_topology.plots`            -- figures
+* :mod:`dnn_topology.claims`           -- the paper's claims checked on a run or a comparison
 * :mod:`dnn_topology.attack_config`    -- adversarial attacks as the config names them
 * :mod:`dnn_topology.attacks`          -- FGSM/PGD attacks against a checkpoint
 * :mod:`dnn_topology.detection`        -- the batch-level adversarial detector

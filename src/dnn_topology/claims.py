@@ -56,6 +56,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .dipha_io import PathLike
 from .io_utils import atomic_path
 
 HOLDS, DOES_NOT_HOLD, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
@@ -333,20 +334,39 @@ def plot_claims(claims: pd.DataFrame, evidence: pd.DataFrame, png, pdf, title: s
         save_figure(fig, png, pdf)
 
 
-def check_claims(*, summaries: Mapping[str, str], claims_csv, evidence_csv, figure_png, figure_pdf,
-                 training: Mapping[str, str] | None = None, permute_labels: Mapping[str, float] | None = None,
+def claims_stage(*, runs: Sequence[str], summaries: Sequence[PathLike], outputs: Mapping[str, PathLike],
+                 training: Sequence[PathLike] | None = None, permute_labels: Sequence[float] | None = None,
                  epochs: Sequence[int] | None = None, max_dim: int | None = None, max_epsilon: float | None = None,
                  title: str = "") -> pd.DataFrame:
-    """Entry point of the claims stage: read the runs' tables, write the claims table, its evidence
-    table and its figure (see :func:`claims_tables` for the arguments; here they are file paths).
+    """Stage ``claims`` (one run) and ``claims_comparison`` (the runs of a comparison): the claims table,
+    its evidence table and its figure.
 
-    Returns the claims table.
+    Parameters
+    ----------
+    runs : sequence of str
+        Run names, one per file of ``summaries`` (and of ``training``, and value of ``permute_labels``).
+    summaries : sequence of paths
+        Each run's aggregated ``betti_summary.csv``.
+    outputs : mapping
+        ``claims``, ``evidence`` (CSV), ``png`` and ``pdf`` (the figure) -> path.
+    training : sequence of paths, optional
+        Each run's aggregated ``training.csv`` (the accuracies quoted as context).
+    permute_labels : sequence of float, optional
+        Each run's ``training.permute_labels`` (memorizing vs learning, see :func:`claims_tables`).
+    epochs, max_dim, max_epsilon, title
+        The epochs analysed, ``topology.max_dim``, ``topology.max_epsilon`` and the figure's title.
+
+    Returns
+    -------
+    DataFrame
+        The claims table.
     """
-    frames = {run: pd.read_csv(path) for run, path in summaries.items()}
-    logs = {run: pd.read_csv(path) for run, path in (training or {}).items()}
-    claims, evidence = claims_tables(frames, permute_labels, logs, epochs, max_dim, max_epsilon)
-    for df, path in ((claims, claims_csv), (evidence, evidence_csv)):
+    frames = {run: pd.read_csv(path) for run, path in zip(runs, summaries, strict=True)}
+    logs = {run: pd.read_csv(path) for run, path in zip(runs, training or [], strict=bool(training))}
+    perms = dict(zip(runs, permute_labels, strict=True)) if permute_labels is not None else None
+    claims, evidence = claims_tables(frames, perms, logs, epochs, max_dim, max_epsilon)
+    for df, path in ((claims, outputs["claims"]), (evidence, outputs["evidence"])):
         with atomic_path(path) as tmp:
             df.to_csv(tmp, index=False)
-    plot_claims(claims, evidence, figure_png, figure_pdf, title)
+    plot_claims(claims, evidence, outputs["png"], outputs["pdf"], title)
     return claims
