@@ -123,7 +123,8 @@ def test_memorizing_runs_are_paired_with_the_least_permuted_run():
     # replicates: every trial at every epoch after 0 (epoch 0 is the shared initial weights)
     assert paired.loc[("mem vs learn", "density_at_max (beta_1)"), "n_replicates"] == 2 * 3
     diff = evidence[(evidence["subject"] == "mem vs learn") & (evidence["series"] == "difference")]
-    assert set(diff["epoch"]) == {1, 2, 4}
+    assert set(diff["epoch"]) == {1, 2, 4} and sorted(diff["dim"].unique()) == [1, 2, 3]
+    assert len(diff[diff["dim"] == 2]) == 3  # one row per epoch and dimension
     assert np.allclose(diff["mean"], 0.5)  # percentage points
     # trend claims of every run are in the comparison's table too
     assert set(claims[claims["claim"] == "max_beta2_grows"]["subject"]) == {"mem", "half", "learn"}

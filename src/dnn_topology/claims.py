@@ -61,9 +61,9 @@ from .io_utils import atomic_path
 
 HOLDS, DOES_NOT_HOLD, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
 
-CLAIM_COLUMNS = ["subject", "claim", "statement", "quantity", "unit", "test", "n_replicates", "n_claimed",
+CLAIM_COLUMNS = ["subject", "claim", "dim", "statement", "quantity", "unit", "test", "n_replicates", "n_claimed",
                  "n_opposite", "n_zero", "statistics", "sign_test_p", "verdict", "evidence", "peak_at_cut", "context"]
-EVIDENCE_COLUMNS = ["subject", "claim", "series", "epoch", "n_trials", "mean", "std", "min", "max", "values"]
+EVIDENCE_COLUMNS = ["subject", "claim", "dim", "series", "epoch", "n_trials", "mean", "std", "min", "max", "values"]
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,7 @@ def _evidence_rows(subject: str, claim: Claim, series: str, table: pd.DataFrame)
     for epoch in table.columns:
         v = table[epoch].to_numpy(dtype=float)
         f = v[np.isfinite(v)]
-        rows.append({"subject": subject, "claim": claim.name, "series": series, "epoch": int(epoch),
+        rows.append({"subject": subject, "claim": claim.name, "dim": claim.dim, "series": series, "epoch": int(epoch),
                      "n_trials": len(f), "mean": f.mean() if len(f) else np.nan,
                      "std": f.std(ddof=1) if len(f) > 1 else np.nan, "min": f.min() if len(f) else np.nan,
                      "max": f.max() if len(f) else np.nan, "values": " ".join(_fmt(x) for x in v)})
@@ -193,7 +193,7 @@ def trend_claim(summary: pd.DataFrame, subject: str, claim: Claim, epochs: Seque
     stats = {t: spearman(table.columns.to_numpy(dtype=float), table.loc[t].to_numpy(dtype=float))
              for t in table.index}
     evidence = _evidence_rows(subject, claim, subject, table)
-    row = {"subject": subject, "claim": claim.name, "statement": claim.statement,
+    row = {"subject": subject, "claim": claim.name, "dim": claim.dim, "statement": claim.statement,
            "quantity": f"{claim.quantity} (beta_{claim.dim})", "unit": _unit(claim.quantity), "test": TREND_TEST,
            **verdict(list(stats.values()), claim.sign),
            "statistics": "; ".join(f"trial {t}: {_fmt(s)}" for t, s in stats.items()),
@@ -226,7 +226,7 @@ def paired_claim(learning: pd.DataFrame, memorizing: pd.DataFrame, names: tuple[
     text = "; ".join(f"epoch {d['epoch']}: {_fmt(m['mean'])} vs {_fmt(lr['mean'])}, difference {_fmt(d['mean'])} "
                      f"[{_fmt(d['min'])}, {_fmt(d['max'])}]"
                      for lr, m, d in zip(evidence[:n], evidence[n:2 * n], evidence[2 * n:]))
-    row = {"subject": subject, "claim": claim.name, "statement": claim.statement,
+    row = {"subject": subject, "claim": claim.name, "dim": claim.dim, "statement": claim.statement,
            "quantity": f"{claim.quantity} (beta_{claim.dim})", "unit": _unit(claim.quantity), "test": PAIRED_TEST,
            **verdict(list(stats.values()), claim.sign),
            "statistics": "; ".join(f"trial {t} epoch {e}: {_fmt(s)}" for (t, e), s in stats.items()),
@@ -302,7 +302,7 @@ def claims_tables(summaries: Mapping[str, pd.DataFrame], permute_labels: Mapping
 
 def plot_claims(claims: pd.DataFrame, evidence: pd.DataFrame, png, pdf, title: str = "") -> None:
     """One panel per claims-table row: the measured quantity against epoch (mean over trials, [min, max]
-    band, each trial as a thin line), titled with the verdict."""
+    band; paired claims: both runs), titled with the verdict."""
     from .plots import STYLE, plt, save_figure
 
     n = len(claims)
@@ -310,12 +310,13 @@ def plot_claims(claims: pd.DataFrame, evidence: pd.DataFrame, png, pdf, title: s
     nrow = int(np.ceil(n / ncol))
     colors = plt.get_cmap("tab10")
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(nrow, ncol, figsize=(3.0 * ncol, 2.4 * nrow), squeeze=False)
+        fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.6 * nrow), squeeze=False)
         for ax in axes.flat[n:]:
             ax.axis("off")
         for ax, (_, row) in zip(axes.flat, claims.iterrows()):
+            dim = row["dim"]
             ev = evidence[(evidence["subject"] == row["subject"]) & (evidence["claim"] == row["claim"])
-                          & (evidence["series"] != "difference")]
+                          & (evidence["dim"] == dim) & (evidence["series"] != "difference")]
             for i, (series, g) in enumerate(ev.groupby("series", sort=False)):
                 g = g.sort_values("epoch")
                 ax.plot(g["epoch"], g["mean"], "o-", markersize=3, color=colors(i), label=series)
@@ -324,8 +325,8 @@ def plot_claims(claims: pd.DataFrame, evidence: pd.DataFrame, png, pdf, title: s
             ax.set_ylabel(f"{row['quantity']} ({row['unit']})", fontsize=6)
             if len(ev) and ev["epoch"].max() > 10:
                 ax.set_xscale("symlog", linthresh=1)
-            ax.set_title(f"{row['claim']}\n{row['subject']}: {row['verdict'].upper()} "
-                         f"({row['n_claimed']}/{row['n_replicates']})", fontsize=7)
+            ax.set_title(f"{row['claim']} (beta_{dim})\n{row['subject']}\n{row['verdict'].upper()} "
+                         f"({row['n_claimed']} of {row['n_replicates']} replicates)", fontsize=6)
             if ev["series"].nunique() > 1:
                 ax.legend(frameon=False, fontsize=5)
         if title:
