@@ -49,3 +49,14 @@ def test_per_epoch_stages_import_only_what_they_use(tmp_path):
         imported = set(json.loads(out.stdout.strip().splitlines()[-1]))
         assert imported <= ALLOWED.get(stage, set()), f"{stage} imported {sorted(imported)}"
     assert (tmp_path / "summary.csv").stat().st_size > 0
+
+
+def test_training_and_activations_jobs_import_torchvision_only_for_its_networks():
+    """torchvision (about 2 s of CPU and 170 MB per job) is imported for the ResNets only."""
+    probe = ("import sys\nfrom dnn_topology import activations, training, models\n"
+             "from dnn_topology.datasets import get_spec\n"
+             "models.build_network('lenet', get_spec('mnist5k'))\nprint('torchvision' in sys.modules)\n"
+             "models.build_network('resnet18', get_spec('cifar10'))\nprint('torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True"]

@@ -30,12 +30,12 @@ torchvision's (``fc``, ``downsample``), not the original's (``linear``, ``shortc
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from .datasets import DatasetSpec
 
@@ -283,43 +283,49 @@ class VGG16(_TappedSequential):
         self.classifier = nn.Linear(n_flat, num_classes)
 
 
-class CifarResNet(ResNet):
-    """torchvision's ResNet with the CIFAR stem: 3x3 stride-1 ``conv1`` and no max-pooling.
+@functools.cache
+def cifar_resnet_class() -> type[nn.Module]:
+    """The class ``CifarResNet``: torchvision's ResNet with the CIFAR stem (3x3 stride-1 ``conv1``, no max-pooling).
 
     Features: ``layer3``, ``layer4``, the global average pooling (flattened) and the logits,
     as the original code (which also repeated the pooling output once more, flattened).
+    Built on first use: importing torchvision costs every training and activations job about 2 s of CPU
+    and 170 MB, which only the ResNets need.
     """
+    from torchvision.models.resnet import ResNet  # deferred: see the docstring
 
-    feature_layers = ("layer3", "layer4", "avgpool", "logits")
+    class CifarResNet(ResNet):
+        feature_layers = ("layer3", "layer4", "avgpool", "logits")
 
-    def __init__(
-        self,
-        block: type[BasicBlock] | type[Bottleneck],
-        layers: list[int],
-        in_channels: int = 3,
-        num_classes: int = 10,
-        input_size: int = 32,
-    ):
-        super().__init__(block, layers, num_classes=num_classes)
-        self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
-        nn.init.kaiming_normal_(self.conv1.weight, mode="fan_out", nonlinearity="relu")
-        self.maxpool = nn.Identity()
+        def __init__(self, block: type[nn.Module], layers: list[int], in_channels: int = 3, num_classes: int = 10,
+                     input_size: int = 32):
+            super().__init__(block, layers, num_classes=num_classes)
+            self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
+            nn.init.kaiming_normal_(self.conv1.weight, mode="fan_out", nonlinearity="relu")
+            self.maxpool = nn.Identity()
 
-    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer2(self.layer1(x))
-        x3 = self.layer3(x)
-        x4 = self.layer4(x3)
-        pooled = torch.flatten(self.avgpool(x4), 1)
-        return [x3, x4, pooled, self.fc(pooled)]
+        def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+            x = self.layer2(self.layer1(x))
+            x3 = self.layer3(x)
+            x4 = self.layer4(x3)
+            pooled = torch.flatten(self.avgpool(x4), 1)
+            return [x3, x4, pooled, self.fc(pooled)]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.log_softmax(self.forward_features(x)[-1], dim=1)
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return F.log_softmax(self.forward_features(x)[-1], dim=1)
+
+    return CifarResNet
 
 
-def _resnet(block: type[BasicBlock] | type[Bottleneck], layers: list[int]) -> Callable[..., nn.Module]:
-    def factory(in_channels: int = 3, num_classes: int = 10, input_size: int = 32) -> CifarResNet:
-        return CifarResNet(block, layers, in_channels=in_channels, num_classes=num_classes, input_size=input_size)
+def _resnet(block: str, layers: list[int]) -> Callable[..., nn.Module]:
+    """Factory of a CIFAR ResNet with torchvision's ``block`` (``BasicBlock`` or ``Bottleneck``)."""
+
+    def factory(in_channels: int = 3, num_classes: int = 10, input_size: int = 32) -> nn.Module:
+        from torchvision.models import resnet  # deferred: see cifar_resnet_class
+
+        return cifar_resnet_class()(getattr(resnet, block), layers, in_channels=in_channels, num_classes=num_classes,
+                                    input_size=input_size)
 
     return factory
 
@@ -332,9 +338,9 @@ NETWORKS: dict[str, Callable[..., nn.Module]] = {
     "conv_6": Conv6,
     "alexnet": AlexNet,
     "vgg16": VGG16,
-    "resnet18": _resnet(BasicBlock, [2, 2, 2, 2]),
-    "resnet34": _resnet(BasicBlock, [3, 4, 6, 3]),
-    "resnet50": _resnet(Bottleneck, [3, 4, 6, 3]),
+    "resnet18": _resnet("BasicBlock", [2, 2, 2, 2]),
+    "resnet34": _resnet("BasicBlock", [3, 4, 6, 3]),
+    "resnet50": _resnet("Bottleneck", [3, 4, 6, 3]),
 }
 """Network factories, each called as ``factory(in_channels=, num_classes=, input_size=)``."""
 
