@@ -39,6 +39,10 @@ One module per subject:
 * :mod:`dnn_topology.generalization`   -- test accuracy without a test set (CVPR 2020), and its figures
   (:mod:`dnn_topology.generalization_plots`)
 * :mod:`dnn_topology.original_import`  -- the original code's results in our layout
+* :mod:`dnn_topology.attack_config`    -- attack ids and the adversarial config section
+* :mod:`dnn_topology.attacks`          -- FGSM/PGD attacks in pixel units and the attack record
+* :mod:`dnn_topology.detection`        -- batch-level detection of adversarial inputs and its cross-validation
+* :mod:`dnn_topology.adversarial_plots` -- figures of the adversarial study
 * :mod:`dnn_topology.workflow_config`  -- configuration checks and the per-run option table
 * :mod:`dnn_topology.resources`        -- resource requests of the workflow's jobs
 * :mod:`dnn_topology.cli`              -- the ``dnn-topology`` command
