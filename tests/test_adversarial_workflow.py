@@ -17,7 +17,7 @@ pytestmark = pytest.mark.workflow
 
 RUN = "results/lenet_mnist5k"
 ATTACK_IDS = ["adv_fgsm_eps0.1", "adv_pgd_eps0.1"]
-TINY_ADVERSARIAL = yaml.safe_load((REPO / "tests" / "data" / "adversarial_tiny.yaml").read_text())
+TINY_ADVERSARIAL = yaml.safe_load((REPO / "tests" / "config" / "adversarial_tiny.yaml").read_text())
 ATTACKED_FILES = ["activations.npy", "nodes.csv", "attack.csv", "inputs.npy", "distance_sparse.bin",  # distance.bin: temp()
                   "diagram.bin", "betti_curves.csv", "betti_summary.csv", "detection_features.csv"]
 ADV_PLOTS = ["betti_curves_density", "betti_curves_epsilon", "summaries_vs_epsilon", "accuracy_under_attack",

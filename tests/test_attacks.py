@@ -131,3 +131,21 @@ def test_attack_stage_writes_its_files(trained, tmp_path):
     assert list(record.columns) == RECORD_COLUMNS and record["n_samples"].item() == 50
     inputs = np.load(out["inputs"])
     assert inputs.shape == (50, 1, 28, 28) and inputs.min() >= 0 and inputs.max() <= 1
+
+
+def test_adversarial_config_errors_name_the_key():
+    from dnn_topology.attack_config import check_adversarial
+
+    base = {"topology": {"epochs": [1, 4]},
+            "adversarial": {"attacks": [{"method": "fgsm", "epsilons": [0.1]}], "epochs": [1, 4],
+                            "detection": {"n_pool": 1000, "batch_size": 50}}}
+    check_adversarial(base, {"lenet_mnist5k": 1000})
+    late = {**base, "adversarial": {**base["adversarial"], "epochs": [2]}}
+    with pytest.raises(ValueError, match=r"adversarial.epochs: \[2\] are not in topology.epochs"):
+        check_adversarial(late, {"lenet_mnist5k": 1000})
+    with pytest.raises(ValueError, match="adversarial.detection.n_pool: 1000 samples asked for"):
+        check_adversarial(base, {"lenet_mnist5k": 500})
+    small = {**base, "adversarial": {**base["adversarial"], "detection": {"n_pool": 100, "batch_size": 50}}}
+    with pytest.raises(ValueError, match="adversarial.detection: halves of n_pool = 100"):
+        check_adversarial(small, {"lenet_mnist5k": 1000})
+    check_adversarial({"topology": {"epochs": [1]}, "adversarial": {}}, {})  # no attack: nothing to check
