@@ -54,8 +54,11 @@ def test_memorization_config_compares_true_and_permuted_labels():
 
 
 def test_shipped_configs_compute_3d_cavities():
+    # adversarial.yaml keeps H0..H2: 21 topology chains (clean and 18 attacked) within its offline time budget;
+    # its measured results in README.md are for H0..H2
     for path in CONFIGS:
-        assert with_defaults(yaml.safe_load(path.read_text()))["topology"]["max_dim"] == 3, path.name
+        expected = 2 if path.name == "adversarial.yaml" else 3
+        assert with_defaults(yaml.safe_load(path.read_text()))["topology"]["max_dim"] == expected, path.name
 
 
 def test_vgg16_config_reduces_to_about_6000_nodes(monkeypatch):
