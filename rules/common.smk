@@ -4,6 +4,7 @@ import os
 import re
 import sys
 
+from snakemake.io import get_wildcard_names, is_flagged
 from snakemake.utils import validate
 
 # the workflow and its scripts use the dnn_topology package of this checkout (also inside conda envs)
@@ -56,9 +57,38 @@ wildcard_constraints:
     attack="|".join(re.escape(a) for a in ATTACKS) or "NO_ATTACK",
 
 
+def kept_outputs(rule_, runs, epochs=None, inputs=("",)):
+    """The files that ``rule_`` writes and the workflow keeps (its outputs not marked temp()), for ``runs``,
+    every trial, comparison and attack, ``epochs`` (default: topology.epochs) and the input sets ``inputs``
+    ("" for the clean samples, "<attack id>/" for attacked ones)."""
+    values = {"run": runs, "trial": TRIALS, "epoch": TOPOLOGY_EPOCHS if epochs is None else epochs,
+              "comparison": list(COMPARISONS), "attack": list(ATTACKS), "inputs": list(inputs)}
+    files = []
+    for pattern, declared in zip(rule_.output, rule_.rule.output):  # the proxy's patterns lose their flags
+        if not is_flagged(declared, "temp"):
+            files += expand(pattern, **{name: values[name] for name in get_wildcard_names(pattern)})
+    return files
+
+
 def all_targets():
+    """Every file the workflow keeps, not only the final tables and figures.
+
+    Snakemake accepts a missing intermediate file as long as the files made from it are up to date.
+    But when a job fails, Snakemake removes its outputs (and records the failed job's inputs and
+    params as if it had run, snakemake/snakemake#3808): the next run would find the downstream files
+    up to date and report success on results made from the previous inputs. Asked for here, a
+    missing file (removed after a failure, or deleted) is always rebuilt, and with it everything
+    downstream: a failed job is retried on every run until it succeeds. temp() files are left out:
+    they are meant to disappear.
+    """
     trained = [run for run in RUNS if not RUNS[run]["run"]["imported"]]
     imported = [run for run in RUNS if RUNS[run]["run"]["imported"]]
+    per_run = [rules.train, rules.activations, rules.functional_graph]
+    # imported runs start from DIPHA files: only the stages from the sparse distance matrix on
+    from_dipha = [rules.sparse_distance, rules.persistence, rules.betti_curves]
+    # attacked samples (inputs "<attack id>/") go through the same stages at the attacked epochs
+    per_epoch_topology = [rules.functional_graph, *from_dipha]
+    attacked = [f"{a}/" for a in ATTACKS]
     return [
         *expand("results/{run}/{table}.csv", run=trained, table=["betti_curves", "betti_summary", "training"]),
         *expand("results/{run}/plots/{plot}.{ext}", run=trained, plot=PLOTS, ext=["png", "pdf"]),
@@ -78,6 +108,13 @@ def all_targets():
             x=["density", "epsilon"],
             ext=["png", "pdf"],
         ),
+        # every intermediate file the workflow keeps (see the docstring)
+        *(f for rule_ in per_run for f in kept_outputs(rule_, trained)),
+        *(f for rule_ in from_dipha for f in kept_outputs(rule_, trained + imported)),
+        *kept_outputs(rules.attack, trained, ADV_EPOCHS),
+        *(f for rule_ in per_epoch_topology for f in kept_outputs(rule_, trained, ADV_EPOCHS, attacked)),
+        *(kept_outputs(rules.detection_features, trained, ADV_EPOCHS, ["", *attacked])
+          if DETECTION["enabled"] else []),
     ]
 
 

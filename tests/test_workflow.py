@@ -145,17 +145,70 @@ def test_one_epoch_target_runs_only_what_it_needs(tmp_path, keep):
     assert planned_jobs(snakemake(tmp_path, target, "-n", config=cfg)) == {}
 
 
-def test_deleted_epoch_output_is_rebuilt_alone(run_copy):
+def test_deleted_epoch_output_is_rebuilt_with_what_depends_on_it(run_copy):
     root, cfg = run_copy
     target = f"{RUN}/trial_0/epoch_2/diagram.bin"
     original = (root / target).read_bytes()
     (root / target).unlink()
-    # everything downstream is up to date, so a bare run need not rebuild the intermediate file ...
-    assert planned_jobs(snakemake(root, "-n", config=cfg)) == {}
-    # ... and asking for it as a target rebuilds it alone, identical
-    assert planned_jobs(snakemake(root, target, "-n", config=cfg)) == {"persistence": 1}
-    snakemake(root, target, config=cfg)
+    # every kept file is a target: a missing one is rebuilt, and what was made from it is redone
+    assert planned_jobs(snakemake(root, "-n", config=cfg)) == {
+        "persistence": 1, "betti_curves": 1, "aggregate": 1, "plot": 1, "all": 1}
+    snakemake(root, config=cfg)
     assert (root / target).read_bytes() == original
+
+
+def _corrupt(path: Path) -> bytes:
+    """Replace ``path`` by its first 1000 bytes (a new file, newer than everything made from the old one)."""
+    content = path.read_bytes()
+    path.unlink()
+    path.write_bytes(content[:1000])
+    return content
+
+
+def test_a_failed_job_is_retried_on_every_run_until_its_input_is_fixed(run_copy):
+    """A truncated checkpoint: the activations job fails and Snakemake removes its outputs. The next
+    run must not report 'Nothing to be done' on the old epoch-1 results: it retries, and fails again,
+    until the checkpoint is replaced; then the whole epoch-1 chain and the aggregates are redone."""
+    root, cfg = run_copy
+    ckpt = root / RUN / "trial_0/checkpoints/epoch_1.pt"
+    _corrupt(ckpt)
+    curves = root / RUN / "trial_0/epoch_1/betti_curves.csv"
+    old_curves = curves.stat().st_mtime_ns
+    for attempt in range(2):
+        proc = snakemake(root, config=cfg, check=False)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode != 0, f"attempt {attempt}: a run after a failure reported success:\n{out}"
+        assert "Nothing to be done" not in out
+        assert f"cannot read checkpoint {RUN}/trial_0/checkpoints/epoch_1.pt" in out, out
+        assert not (root / RUN / "trial_0/epoch_1/activations.npy").exists()
+    assert curves.stat().st_mtime_ns == old_curves  # the failing chain never ran past activations
+    ckpt.unlink()
+    shutil.copyfile(root / RUN / "trial_0/checkpoints/epoch_2.pt", ckpt)
+    jobs = planned_jobs(snakemake(root, "-n", config=cfg))
+    assert jobs == {"activations": 1, "functional_graph": 1, "sparse_distance": 1, "persistence": 1,
+                    "betti_curves": 1, "aggregate": 1, "plot": 1, "all": 1}
+    snakemake(root, config=cfg)
+    assert curves.stat().st_mtime_ns != old_curves
+    assert curves.read_bytes() == (root / RUN / "trial_0/epoch_2/betti_curves.csv").read_bytes()  # same weights
+    assert planned_jobs(snakemake(root, "-n", config=cfg)) == {}
+
+
+def test_a_failure_downstream_of_a_bad_intermediate_file_is_retried(run_copy):
+    """A truncated activations.npy (a small file, so Snakemake compares checksums): the functional
+    graph job fails, and keeps failing on every run until activations.npy is rebuilt."""
+    root, cfg = run_copy
+    acts = root / RUN / "trial_0/epoch_1/activations.npy"
+    good = _corrupt(acts)
+    for attempt in range(2):
+        proc = snakemake(root, config=cfg, check=False)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode != 0 and "Nothing to be done" not in out, f"attempt {attempt}:\n{out}"
+        assert "functional_graph" in out and "activations.npy" in out, out
+    acts.unlink()
+    jobs = planned_jobs(snakemake(root, "-n", config=cfg))
+    assert jobs["activations"] == 1 and jobs["functional_graph"] == 1 and jobs["aggregate"] == 1
+    snakemake(root, config=cfg)
+    assert acts.read_bytes() == good
 
 
 @pytest.mark.parametrize("change, key", [
