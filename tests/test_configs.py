@@ -95,3 +95,21 @@ def test_semantic_errors_name_the_key(change, key):
     change(config)
     with pytest.raises(workflow_config.ConfigError, match=key):
         workflow_config.check_config(config)
+
+
+@pytest.mark.parametrize("name", ["lenet_mnist5k", "a", "run-1.v2", "x" * 128])
+def test_path_safe_names_pass(name):
+    assert workflow_config.check_path_name(name, "runs[0].name") == name
+
+
+@pytest.mark.parametrize("name", ["", "..", ".hidden", "../x", "a/b", "x/../../y", "/abs", "a b", "x" * 129, 3])
+def test_names_that_could_leave_the_project_are_refused_naming_the_key(name):
+    with pytest.raises(workflow_config.ConfigError, match=r"^comparisons\[2\]\.name: .* becomes part of a file path"):
+        workflow_config.check_path_name(name, "comparisons[2].name")
+
+
+def test_every_nonfinite_number_is_found_with_its_key():
+    config = {"training": {"lr": 0.1}, "runs": [{"training": {"momentum": 0.9}}, {"training": {"lr": float("-inf")}}]}
+    with pytest.raises(workflow_config.ConfigError, match=r"^runs\[1\]\.training\.lr: -inf is not a finite number"):
+        workflow_config.check_finite(config)
+    workflow_config.check_finite({"topology": {"max_epsilon": 0.3, "epochs": [0, 1]}, "trials": [0]})

@@ -342,3 +342,63 @@ def test_a_study_config_is_not_merged_with_the_default(tmp_path):
     del config["trials"]
     jobs = planned_jobs(snakemake(tmp_path, "-n", config=write_config(tmp_path, config)))
     assert jobs["train"] == 1
+
+
+def test_no_configured_name_can_make_the_workflow_write_outside_the_project(tmp_path):
+    """An ImageFolder dataset name is not bound by the run-name pattern, but it becomes the default run
+    name <network>_<dataset>, hence results/<run>/ and logs/<run>/: '..' in it must be refused, naming
+    the key, before anything is written."""
+    from test_datasets import write_imagefolder
+
+    project = tmp_path / "project"
+    project.mkdir()
+    write_imagefolder(tmp_path / "images", classes=("ant", "bee"), per_class=4)
+    escape = "x/../../../escaped"
+    config = copy.deepcopy(TINY_CONFIG)
+    config["imagefolders"] = {escape: {"root": str(tmp_path / "images"), "input_size": 28, "in_channels": 1}}
+    config["runs"] = [{"network": "lenet", "dataset": escape}]
+    config["training"]["epochs"] = 1
+    config["topology"]["epochs"] = [1]
+    config["activations"] = {"n_samples": 8, "node_selection": {"method": "random", "n_nodes": 20}}
+    proc = snakemake(project, config=write_config(project, config), check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    assert f"imagefolders: dataset name {escape!r}" in out, out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["images", "project"]
+    assert not (project / "results").exists() and not (project / "logs").exists()
+
+
+@pytest.mark.parametrize("section, key, value, named", [
+    ("training", "lr", float("nan"), "training.lr"),
+    ("training", "lr", float("inf"), "training.lr"),
+    ("topology", "max_epsilon", float("nan"), "topology.max_epsilon"),
+])
+def test_nan_or_infinite_numbers_are_refused_naming_the_key(tmp_path, section, key, value, named):
+    """YAML's .nan and .inf are numbers that pass every JSON-schema bound (comparisons with NaN are false)."""
+    config = copy.deepcopy(TINY_CONFIG)
+    config[section][key] = value
+    path = write_config(tmp_path, config)
+    assert (".nan" if value != value else ".inf") in path.read_text()
+    proc = snakemake(tmp_path, "-n", config=path, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    assert f"{named}: {value!r} is not a finite number" in out, out
+    assert "Traceback" not in out
+
+
+def test_divergence_fails_the_train_job_and_every_rerun(run_copy):
+    """lr = 50 (real training): the train job stops at the first NaN loss naming the epoch and
+    training.lr; no later stage runs on its weights, and the next run retries instead of keeping the
+    previous learning rate's results."""
+    root, _ = run_copy
+    config = copy.deepcopy(TINY_CONFIG)
+    config["training"]["lr"] = 50.0
+    cfg = write_config(root, config)
+    for attempt in range(2):
+        proc = snakemake(root, config=cfg, check=False)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode != 0 and "Nothing to be done" not in out, f"attempt {attempt}:\n{out}"
+        assert "training diverged in epoch 1" in out and "Lower training.lr (now 50.0)" in out, out
+        assert "rule activations" not in out
+    assert "training diverged in epoch 1" in (root / "logs/lenet_mnist5k/trial_0/train.log").read_text()
+    assert not (root / RUN / "trial_0/checkpoints/epoch_0.pt").exists()

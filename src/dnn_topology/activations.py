@@ -106,6 +106,10 @@ def compute_activations(checkpoint: str | Path, network: str, dataset: str, n_sa
     selection = plan_selection(list(shapes.values()), list(shapes), **dict(node_selection or {}))
     samples, record = fixed_samples(dataset, n_samples, split, data_dir, download, subset, training_seed, registry)
     acts = node_activations(net, samples, selection, dev)
+    if not np.isfinite(acts).all():
+        bad = np.unique(np.nonzero(~np.isfinite(acts))[1])
+        raise ValueError(f"checkpoint {checkpoint} gives NaN or infinite activations at {len(bad)} of {acts.shape[1]} "
+                         "nodes: its weights are not usable (did the training diverge? try a lower training.lr)")
     nodes = selection.table
     get_logger().info("%s: %d samples x %d nodes (%s)", checkpoint, acts.shape[0], acts.shape[1],
                       ", ".join(f"{k}: {v}" for k, v in nodes.groupby("layer", sort=False).size().items()))

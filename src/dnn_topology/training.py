@@ -37,6 +37,10 @@ from .models import build_network
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"]
 
 
+class TrainingDivergedError(RuntimeError):
+    """The training loss became NaN or infinite: the weights from then on are meaningless."""
+
+
 @dataclass
 class TrainConfig:
     """Everything that determines a training run (and so its checkpoints)."""
@@ -153,6 +157,12 @@ def _last_complete_state(state_dir: Path, cfg: TrainConfig) -> tuple[int, dict |
     return -1, None
 
 
+def _diverged(cfg: TrainConfig, epoch: int, what: str, state_dir: Path) -> None:
+    raise TrainingDivergedError(
+        f"training diverged in epoch {epoch} of {cfg.network} on {cfg.dataset} (seed {cfg.seed}): {what}. "
+        f"Lower training.lr (now {cfg.lr}). The training states of epochs 0..{epoch - 1} are kept in {state_dir}")
+
+
 def _write_checkpoint(state_path: Path, out: Path) -> None:
     """The published checkpoint of one epoch: weights and metadata (the original's keys too)."""
     state = read_checkpoint(state_path)
@@ -214,10 +224,14 @@ def train(cfg: TrainConfig, checkpoint_paths: Sequence[str | Path], metrics_csv:
         gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
         loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=gen, pin_memory=pin)
         net.train()
-        for x, y in tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress, leave=False):
+        for batch, (x, y) in enumerate(tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress,
+                                            leave=False)):
             x, y = x.to(dev), y.to(dev)
             optimizer.zero_grad(set_to_none=True)
-            F.nll_loss(net(x), y).backward()
+            loss = F.nll_loss(net(x), y)
+            if not torch.isfinite(loss):
+                _diverged(cfg, epoch, f"the loss is {loss.item()} at batch {batch + 1} of {len(loader)}", state_dir)
+            loss.backward()
             optimizer.step()
         train_loss, train_acc = evaluate(net, train_eval_loader, dev)
         test_loss, test_acc = evaluate(net, test_loader, dev)

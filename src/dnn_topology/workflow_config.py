@@ -4,7 +4,9 @@ requests from :mod:`dnn_topology.resources`)."""
 from __future__ import annotations
 
 import copy
+import math
 import os
+import re
 
 from . import datasets as dsets
 from .attack_config import check_adversarial
@@ -19,8 +21,41 @@ class ConfigError(ValueError):
     """A configuration value that the schema accepts but the workflow cannot use."""
 
 
+# a name that becomes one path component (results/<name>/, logs/<name>/): no separator, no "..", no leading dot
+PATH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
 def run_name(run: dict) -> str:
     return run.get("name") or f"{run['network']}_{run['dataset']}"
+
+
+def check_path_name(name, key: str) -> str:
+    """Return ``name`` if it is safe as one path component, else raise ConfigError naming ``key``.
+
+    Every configured name that becomes part of a path (run names, explicit or default, ImageFolder
+    dataset names, comparison names, ...) goes through this check, so that no configuration can make
+    the workflow write outside ``results/`` and ``logs/``. Safe: 1 to 128 characters among letters,
+    digits, ``_``, ``.`` and ``-``, starting with a letter or a digit (so neither ``..`` nor a hidden
+    name, and no ``/``).
+    """
+    if not isinstance(name, str) or not PATH_NAME.fullmatch(name):
+        raise ConfigError(f"{key}: {name!r} becomes part of a file path; use 1 to 128 letters, digits, '_', '.' "
+                          "or '-', starting with a letter or a digit")
+    return name
+
+
+def check_finite(value, key: str = "config") -> None:
+    """Raise ConfigError naming the key of the first NaN or infinite number in ``value`` (nested dicts and
+    lists). JSON-schema bounds do not catch them: every comparison with NaN is false, and YAML reads
+    ``.nan`` and ``.inf`` as numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key}: {value!r} is not a finite number")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            check_finite(v, f"{key}.{k}" if key != "config" else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            check_finite(v, f"{key}[{i}]")
 
 
 def export_package_path(src: str) -> None:
@@ -43,6 +78,14 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
 
     ``registry`` is :func:`config_datasets` of ``config`` (built here when not given).
     """
+    check_finite(config)
+    for name in config.get("imagefolders", {}):
+        check_path_name(name, f"imagefolders: dataset name {name!r}")
+    for i, run in enumerate(config["runs"]):
+        check_path_name(run_name(run), f"runs[{i}].name" if run.get("name") else
+                        f"runs[{i}]: the default run name <network>_<dataset>")
+    for i, comparison in enumerate(config.get("comparisons", [])):
+        check_path_name(comparison["name"], f"comparisons[{i}].name")
     registry = config_datasets(config) if registry is None else registry
     names = [run_name(r) for r in config["runs"]]
     dup = sorted({n for n in names if names.count(n) > 1})
