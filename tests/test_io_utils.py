@@ -29,3 +29,25 @@ def test_failure_keeps_the_previous_output_and_leaves_no_temporary(tmp_path):
             raise RuntimeError("interrupted")
     assert out.read_text() == "previous"
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_a_full_device_is_named_with_the_callers_path(tmp_path):
+    """/dev/full fails every write with ENOSPC, like a full disk."""
+    import errno
+
+    out = tmp_path / "out.bin"
+    with pytest.raises(OSError, match=r"no space left on the device .* while writing .*out\.bin; free some space") as err:
+        with atomic_path(out) as tmp, open("/dev/full", "wb", buffering=0) as full:
+            full.write(b"x" * 10)
+    assert err.value.errno == errno.ENOSPC and err.value.filename == str(out)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_errors_about_the_temporary_file_name_the_callers_path(tmp_path):
+    out = tmp_path / "out.bin"
+    with pytest.raises(FileExistsError) as err:
+        with atomic_path(out) as tmp:
+            open(tmp, "xb")  # fails naming the temporary file .out.bin.XXXX.tmp
+    assert err.value.filename == str(out) and ".tmp" not in str(err.value), err.value
+    assert f"cannot write {out}" in str(err.value)
+    assert list(tmp_path.iterdir()) == []

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dnn_topology.checkpoints import load_checkpoint
-from dnn_topology.training import TrainConfig, train
+from dnn_topology.training import TrainConfig, TrainingDivergedError, train
 from dnn_topology import datasets
 
 CFG = dict(network="lenet", dataset="mnist5k", lr=0.01, batch_size=64, seed=3)
@@ -128,3 +128,53 @@ def test_bad_checkpoint_names_the_file(tmp_path):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="epoch_3.pt"):
         load_checkpoint(bad, "lenet", datasets.get_spec("mnist5k"))
+
+
+def test_divergence_stops_training_at_the_first_nonfinite_loss(tmp_path):
+    """lr = 50 makes the loss NaN within epoch 1: training stops there, naming the epoch and the key to
+    change, and writes no checkpoint, no metrics and no state for the diverged epoch."""
+    paths = _paths(tmp_path, 3)
+    with pytest.raises(TrainingDivergedError, match=r"diverged in epoch 1 .*loss is nan.*Lower training\.lr \(now 50"):
+        train(TrainConfig(epochs=3, **{**CFG, "lr": 50.0}), paths, tmp_path / "training.csv", tmp_path / "state",
+              progress=False)
+    assert not any(p.exists() for p in paths) and not (tmp_path / "training.csv").exists()
+    # the state of epoch 0, written before the divergence, is kept; nothing after it
+    assert sorted(p.name for p in (tmp_path / "state").glob("*/*.pt")) == ["epoch_0.pt"]
+
+
+def _private_mount_prefix() -> list[str] | None:
+    """A command prefix that runs in a private mount namespace (root: unshare -m; else a user namespace)."""
+    import shutil
+
+    if shutil.which("unshare") is None:
+        return None
+    for prefix in (["unshare", "-m"], ["unshare", "-rm"]):
+        if subprocess.run([*prefix, "true"], capture_output=True).returncode == 0:
+            return prefix
+    return None
+
+
+def test_a_full_disk_during_training_says_so_and_names_the_file(tmp_path):
+    """A real full disk: the training states go to a 256 kB tmpfs (mounted in a private mount namespace,
+    so nothing outside the test sees it). The initial state (105 kB) fits, epoch 1's (194 kB) does not:
+    the error says the disk is full and names the state file, not torch's 'iostream error'."""
+    prefix = _private_mount_prefix()
+    if prefix is None:
+        pytest.skip("needs unshare and a private mount namespace to mount a small tmpfs")
+    disk = tmp_path / "small_disk"
+    disk.mkdir()
+    code = (
+        "from pathlib import Path\n"
+        "from dnn_topology.training import TrainConfig, train\n"
+        f"root = Path({str(tmp_path)!r})\n"
+        f"train(TrainConfig(epochs=1, **{CFG!r}), [root / 'e0.pt', root / 'e1.pt'], root / 'm.csv',\n"
+        f"      Path({str(disk)!r}) / 'state', progress=False)\n"
+    )
+    script = f"mount -t tmpfs -o size=256k tmpfs {disk} && exec {sys.executable} -c \"$0\""
+    proc = subprocess.run([*prefix, "sh", "-c", script, code], capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0, proc.stderr
+    assert "No space left" not in proc.stderr or "no space left on the device" in proc.stderr
+    assert "no space left on the device (or disk quota exceeded) while writing" in proc.stderr, proc.stderr
+    assert "/state/" in proc.stderr and "epoch_1.pt; free some space" in proc.stderr, proc.stderr
+    assert "iostream" not in proc.stderr and ".tmp" not in proc.stderr.splitlines()[-1]
+    assert not list(disk.iterdir())  # the tmpfs lived only in the child's namespace

@@ -216,6 +216,7 @@ def test_a_failure_downstream_of_a_bad_intermediate_file_is_retried(run_copy):
     ({"topology": {"max_dim": 7}}, "max_dim"),
     ({"training": {"epochs": 0}}, "epochs"),
     ({"runs": [{"network": "lenet", "dataset": "mnist5k", "colour": "red"}]}, "colour"),
+    ({"trials": [0, 10**12]}, "trials"),
 ])
 def test_bad_config_names_the_key(tmp_path, change, key):
     config = copy.deepcopy(TINY_CONFIG)
@@ -326,6 +327,10 @@ def test_interrupted_training_resumes_when_the_workflow_is_rerun(tmp_path):
     snakemake(tmp_path, config=cfg)
     log = (tmp_path / "logs/lenet_mnist5k/trial_0/train.log").read_text()
     assert "resuming" in log, log
+    # the resumed job appends: the log still has the epochs done before the kill
+    before, after = log.split("resuming", 1)
+    assert "epoch 0 (initial weights)" in before and "epoch 1: train loss" in before, log
+    assert "epoch 5: train loss" in after, log
     reference = tmp_path / "reference"
     train(TrainConfig(network="lenet", dataset="mnist5k", epochs=5, lr=0.01, batch_size=8, seed=0),
           [reference / f"epoch_{e}.pt" for e in range(6)], reference / "m.csv", reference / "state", progress=False)

@@ -6,11 +6,14 @@ tensors on the CPU, parameter names as in :mod:`dnn_topology.models`). Ours add 
 ``'config'``; the original code's have ``'net'``, ``'acc'`` and ``'epoch'``, with ``module.``
 prefixes when it trained under DataParallel. Training states (see :mod:`dnn_topology.training`)
 are written and read here too. Every file is read with :func:`read_checkpoint` and written
-atomically with :func:`save_checkpoint`. Checkpoints are pickles: only load files you trust.
+atomically with :func:`save_checkpoint`. Checkpoints are pickles, so they are read with
+``torch.load(weights_only=True)``: tensors, numbers, strings and containers only; a file holding any
+other object (which could run code while it is unpickled) is refused before that code runs.
 """
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,10 @@ PathLike = str | Path
 
 class CheckpointError(ValueError):
     """A checkpoint cannot be read, has no ``'net'`` state dict, or does not fit the network."""
+
+
+class CheckpointRefusedError(CheckpointError):
+    """A checkpoint holds more than weights (pickled objects that could run code): not read."""
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -62,11 +69,20 @@ def cpu_state_dict(net: torch.nn.Module) -> dict[str, torch.Tensor]:
 def read_checkpoint(path: PathLike) -> dict:
     """Read a checkpoint (or training state) written by ``torch.save``, onto the CPU.
 
-    Raises :class:`CheckpointError` naming ``path`` when it cannot be read or is not a dict.
+    Only tensors, numbers, strings and containers of them are read (``torch.load(weights_only=True)``):
+    a file that would construct any other object, i.e. run code while it is read, is refused with
+    :class:`CheckpointRefusedError`, and its code never runs. Raises :class:`CheckpointError` naming
+    ``path`` when it cannot be read or is not a dict.
     """
     path = Path(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:  # what weights_only=True raises for anything but weights
+        found = [line.strip() for line in str(err).splitlines() if "global" in line.lower()]
+        raise CheckpointRefusedError(
+            f"checkpoint {path}: refused, it holds objects other than tensors, numbers and strings, which could "
+            f"run code when read; only weights are read (torch.load(weights_only=True)). {' '.join(found[:1])}"
+        ) from err
     except Exception as err:  # torch raises many types for a bad file
         raise CheckpointError(f"checkpoint {path}: cannot read it: {err}") from err
     if not isinstance(state, dict):
@@ -76,8 +92,8 @@ def read_checkpoint(path: PathLike) -> dict:
 
 def save_checkpoint(path: PathLike, state: dict) -> None:
     """Write ``state`` with ``torch.save``, atomically (a failed write leaves no file behind)."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # a file object: a full disk raises OSError(ENOSPC)
+        torch.save(state, fh)
 
 
 def load_checkpoint(

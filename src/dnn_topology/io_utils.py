@@ -25,17 +25,44 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             if not parent.is_dir():
                 raise NotADirectoryError(errno.ENOTDIR, f"not a directory, cannot write {path} there", str(parent))
             break
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give outputs the usual permissions
+    tmp_path = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        tmp_path = Path(tmp)
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give outputs the usual permissions
         yield tmp_path
         os.replace(tmp_path, path)
+    except Exception as err:
+        about = _about(err, path)
+        if about is err:
+            raise
+        raise about from err
     finally:
-        if tmp_path.exists():
+        if tmp_path is not None and tmp_path.exists():
             tmp_path.unlink()
+
+
+def _about(err: Exception, path: Path) -> Exception:
+    """``err`` restated about ``path``, the file the caller asked for, rather than the temporary file
+    next to it; a full disk says so in words, also where a library turned the OSError into its own
+    error (torch.save: "unexpected pos ..." or "iostream error")."""
+    cause: BaseException | None = err
+    seen = set()
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            return OSError(cause.errno, f"no space left on the device (or disk quota exceeded) while writing "
+                                        f"{path}; free some space, then run the same command again", str(path))
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    if not isinstance(err, OSError):
+        return err
+    name = Path(err.filename) if isinstance(err.filename, str) else None
+    if name is not None and name.parent == path.parent and name.name.startswith(f".{path.name}.") \
+            and name.name.endswith(".tmp"):
+        return type(err)(err.errno, f"cannot write {path}: {err.strerror}", str(path))
+    return err
 
 
 def _umask() -> int:
@@ -49,17 +76,18 @@ def get_logger() -> logging.Logger:
 
 
 @contextlib.contextmanager
-def log_to_file(path: str | Path | None) -> Iterator[logging.Logger]:
+def log_to_file(path: str | Path | None, append: bool = False) -> Iterator[logging.Logger]:
     """Send this package's log records and Python warnings to ``path`` for a workflow job.
 
-    Also echoes to the original stderr so that interactive runs show progress.
+    Also echoes to the original stderr so that interactive runs show progress. ``append`` keeps what
+    the file already holds (a resumed training job's log keeps the lines of its earlier epochs).
     """
     logger = get_logger()
     logger.setLevel(logging.INFO)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(path, mode="w"))
+        handlers.append(logging.FileHandler(path, mode="a" if append else "w"))
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
     warnings_logger = logging.getLogger("py.warnings")
     for h in handlers:

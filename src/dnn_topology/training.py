@@ -29,7 +29,8 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from . import datasets as dsets
-from .checkpoints import CheckpointError, cpu_state_dict, read_checkpoint, resolve_device, save_checkpoint
+from .checkpoints import (CheckpointError, CheckpointRefusedError, cpu_state_dict, read_checkpoint, resolve_device,
+                          save_checkpoint)
 from .io_utils import atomic_path, get_logger
 from .memorization import controlled_datasets, trial_seed
 from .models import build_network
@@ -79,7 +80,16 @@ def seed_everything(seed: int) -> None:
 
 
 def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """Every generator's state as tensors, numbers and strings: what ``torch.load(weights_only=True)`` reads."""
+    numpy_state = np.random.get_state(legacy=False)
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"bit_generator": numpy_state["bit_generator"],
+                  "key": torch.from_numpy(numpy_state["state"]["key"].astype(np.int64)),
+                  "pos": int(numpy_state["state"]["pos"]), "has_gauss": int(numpy_state["has_gauss"]),
+                  "gauss": float(numpy_state["gauss"])},
+        "python": random.getstate(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -87,7 +97,9 @@ def _rng_state() -> dict:
 
 def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    numpy_state = state["numpy"]
+    np.random.set_state((numpy_state["bit_generator"], numpy_state["key"].numpy().astype(np.uint32),
+                         numpy_state["pos"], numpy_state["has_gauss"], numpy_state["gauss"]))
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -151,6 +163,10 @@ def _last_complete_state(state_dir: Path, cfg: TrainConfig) -> tuple[int, dict |
         path = _state_path(state_dir, last)
         try:
             return last, read_checkpoint(path)
+        except CheckpointRefusedError:  # e.g. written before the RNG state was stored as tensors and numbers
+            get_logger().warning("training state %s holds more than tensors and numbers (an older format?) and is "
+                                 "not read: training goes back to the last state that can be read", path)
+            last -= 1
         except CheckpointError as err:  # our writes are atomic, but a disk can still fail
             get_logger().warning("ignoring unreadable training state %s (%s)", path, err)
             last -= 1
@@ -188,6 +204,8 @@ def train(cfg: TrainConfig, checkpoint_paths: Sequence[str | Path], metrics_csv:
     dev = resolve_device(device)
     state_dir = Path(state_dir) / cfg.fingerprint()
     state_dir.mkdir(parents=True, exist_ok=True)
+    log.info("training %s on %s, seed %d, lr %g, %d epochs (states in %s)", cfg.network, cfg.dataset, cfg.seed,
+             cfg.lr, cfg.epochs, state_dir)
 
     train_set, test_set, spec, label_record = training_data(cfg, registry)
     if labels_csv is not None:
@@ -235,6 +253,8 @@ def train(cfg: TrainConfig, checkpoint_paths: Sequence[str | Path], metrics_csv:
             optimizer.step()
         train_loss, train_acc = evaluate(net, train_eval_loader, dev)
         test_loss, test_acc = evaluate(net, test_loader, dev)
+        if not (np.isfinite(train_loss) and np.isfinite(test_loss)):
+            _diverged(cfg, epoch, f"the loss after the epoch is {train_loss} (train), {test_loss} (test)", state_dir)
         history.append(dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
                             test_loss=test_loss, test_acc=test_acc, lr=cfg.lr,
                             seconds=time.perf_counter() - t0))
