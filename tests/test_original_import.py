@@ -74,7 +74,7 @@ def test_import_original_writes_our_layout(original_root, tmp_path):
         edir = results / "orig" / "trial_1" / f"epoch_{epoch}"
         assert (edir / "distance.bin").read_bytes() == FULL.read_bytes()
         assert (edir / "diagram.bin").read_bytes() == DIAGRAM.read_bytes()
-        ours = torch.load(results / "orig" / "trial_1" / "checkpoints" / f"epoch_{epoch}.pt", weights_only=False)
+        ours = torch.load(results / "orig" / "trial_1" / "checkpoints" / f"epoch_{epoch}.pt", weights_only=True)
         assert ours["epoch"] == epoch and ours["test_acc"] == pytest.approx(acc / 100) and ours["acc"] == acc
         torch.manual_seed(seed)
         expected = build_network("lenet", get_spec("mnist")).state_dict()
@@ -191,3 +191,21 @@ def test_imported_results_feed_the_workflow(original_root, tmp_path):
     summary = pd.read_csv(work / "results/original/trial_1/epoch_3/betti_summary.csv")
     diagram = dio.read_persistence_diagram(DIAGRAM)
     assert summary["n_classes"].sum() == len(diagram)
+
+
+@pytest.mark.parametrize("legacy", [True, False], ids=["legacy-format", "zip-format"])
+def test_a_crafted_t7_is_refused_and_its_code_never_runs(original_root, tmp_path, capsys, legacy):
+    from dnn_topology.checkpoints import read_checkpoint
+    from workflow_helpers import write_malicious_checkpoint
+
+    ckpt = original_root / "checkpoint" / "lenet_mnist" / "ckpt_trial_1_epoch_3.t7"
+    state = read_checkpoint(ckpt, numpy_scalars=True)  # real weights: only the payload is wrong
+    marker = tmp_path / "payload_ran"
+    write_malicious_checkpoint(ckpt, marker, state, legacy=legacy)
+    code = main(["import-original", "--original-root", str(original_root), "--net", "lenet", "--dataset", "mnist",
+                 "--trial", "1", "--results", str(tmp_path / "results"), "--run", "orig", "--epochs", "3"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert not marker.exists(), "the checkpoint's payload ran"
+    assert f"checkpoint {ckpt}: refused" in err and "could run code" in err, err
+    assert "GLOBAL io.open" in err, err  # names what it refused

@@ -20,7 +20,7 @@ def _paths(root, epochs):
 
 
 def _weights(path):
-    return torch.load(path, map_location="cpu", weights_only=False)["net"]
+    return torch.load(path, map_location="cpu", weights_only=True)["net"]
 
 
 def _same(a, b):
@@ -178,3 +178,41 @@ def test_a_full_disk_during_training_says_so_and_names_the_file(tmp_path):
     assert "/state/" in proc.stderr and "epoch_1.pt; free some space" in proc.stderr, proc.stderr
     assert "iostream" not in proc.stderr and ".tmp" not in proc.stderr.splitlines()[-1]
     assert not list(disk.iterdir())  # the tmpfs lived only in the child's namespace
+
+
+def test_a_training_state_of_the_older_format_is_not_read_and_training_starts_again(tmp_path):
+    """States written before the RNG state was stored as tensors and numbers hold NumPy's state as a
+    pickled array: they are not read (weights_only=True); training says so and starts again, with the
+    same result as a fresh run."""
+    import numpy as np
+
+    from dnn_topology.checkpoints import read_checkpoint
+
+    cfg = TrainConfig(epochs=1, **CFG)
+    fresh = tmp_path / "fresh"
+    train(cfg, _paths(fresh, 1), fresh / "training.csv", fresh / "state", progress=False)
+    old = tmp_path / "old"
+    (old / "state" / cfg.fingerprint()).mkdir(parents=True)
+    for epoch in (0, 1):
+        state = read_checkpoint(fresh / "state" / cfg.fingerprint() / f"epoch_{epoch}.pt")
+        state["rng"]["numpy"] = np.random.get_state()  # the older format: a tuple holding an ndarray
+        torch.save(state, old / "state" / cfg.fingerprint() / f"epoch_{epoch}.pt")
+    import logging
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("dnn_topology")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        train(cfg, _paths(old, 1), old / "training.csv", old / "state", progress=False)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
+    assert any("holds more than tensors and numbers (an older format?)" in w and "epoch_1.pt" in w for w in warnings)
+    assert not any("resuming" in r.getMessage() for r in records)
+    for e in (0, 1):
+        assert _same(_weights(_paths(old, 1)[e]), _weights(_paths(fresh, 1)[e]))

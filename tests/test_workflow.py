@@ -335,8 +335,8 @@ def test_interrupted_training_resumes_when_the_workflow_is_rerun(tmp_path):
     train(TrainConfig(network="lenet", dataset="mnist5k", epochs=5, lr=0.01, batch_size=8, seed=0),
           [reference / f"epoch_{e}.pt" for e in range(6)], reference / "m.csv", reference / "state", progress=False)
     for e in range(6):
-        ours = torch.load(tmp_path / RUN / f"trial_0/checkpoints/epoch_{e}.pt", weights_only=False)["net"]
-        ref = torch.load(reference / f"epoch_{e}.pt", weights_only=False)["net"]
+        ours = torch.load(tmp_path / RUN / f"trial_0/checkpoints/epoch_{e}.pt", weights_only=True)["net"]
+        ref = torch.load(reference / f"epoch_{e}.pt", weights_only=True)["net"]
         assert all(torch.equal(ours[k], ref[k]) for k in ref), f"epoch {e} differs"
 
 
@@ -407,3 +407,24 @@ def test_divergence_fails_the_train_job_and_every_rerun(run_copy):
         assert "rule activations" not in out
     assert "training diverged in epoch 1" in (root / "logs/lenet_mnist5k/trial_0/train.log").read_text()
     assert not (root / RUN / "trial_0/checkpoints/epoch_0.pt").exists()
+
+
+def test_a_crafted_checkpoint_is_refused_and_its_code_never_runs(run_copy):
+    """A checkpoint in results/ that carries, next to real weights, an object whose unpickling creates a
+    file: the activations job refuses it naming the file, and the payload never runs."""
+    import torch
+
+    from workflow_helpers import write_malicious_checkpoint
+
+    root, cfg = run_copy
+    ckpt = root / RUN / "trial_0/checkpoints/epoch_1.pt"
+    state = torch.load(root / RUN / "trial_0/checkpoints/epoch_2.pt", weights_only=True)
+    ckpt.unlink()
+    marker = root / "payload_ran"
+    write_malicious_checkpoint(ckpt, marker, state)
+    proc = snakemake(root, config=cfg, check=False)
+    out = proc.stdout + proc.stderr
+    assert not marker.exists(), "the checkpoint's payload ran inside the workflow"
+    assert proc.returncode != 0, out
+    assert f"checkpoint {RUN}/trial_0/checkpoints/epoch_1.pt: refused" in out, out
+    assert "GLOBAL io.open" in (root / "logs/lenet_mnist5k/trial_0/epoch_1/activations.log").read_text()

@@ -51,3 +51,22 @@ def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
         if len(parts) == 2 and parts[1].isdigit():
             jobs[parts[0]] = int(parts[1])
     return jobs
+
+
+class _Payload:
+    """Unpickling this calls open(marker, "w"): the marker file appears if a pickle's code ever runs."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def write_malicious_checkpoint(path: Path, marker: Path, state: dict | None = None, legacy: bool = False) -> None:
+    """A real crafted checkpoint: ``state`` (weights that load fine) plus an object whose unpickling
+    creates ``marker``. ``legacy``: torch's old non-zip format, like the original code's .t7 files."""
+    import torch
+
+    torch.save({**(state or {"net": {}}), "payload": _Payload(marker)}, path,
+               _use_new_zipfile_serialization=not legacy)

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .datasets import DatasetSpec
@@ -66,19 +67,39 @@ def cpu_state_dict(net: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu() for k, v in net.state_dict().items()}
 
 
-def read_checkpoint(path: PathLike) -> dict:
+# The original code saved its test accuracy as a NumPy float64 scalar (np.mean of per-batch accuracies).
+# Reading one needs these classes, which rebuild a number from its bytes and construct nothing else.
+NUMPY_SCALAR_GLOBALS = [np._core.multiarray.scalar, np.dtype] + sorted(
+    {type(np.dtype(t)) for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
+                                 np.uint64, np.float16, np.float32, np.float64, np.longdouble)}, key=str)
+
+
+def read_checkpoint(path: PathLike, numpy_scalars: bool = False) -> dict:
     """Read a checkpoint (or training state) written by ``torch.save``, onto the CPU.
 
     Only tensors, numbers, strings and containers of them are read (``torch.load(weights_only=True)``):
     a file that would construct any other object, i.e. run code while it is read, is refused with
-    :class:`CheckpointRefusedError`, and its code never runs. Raises :class:`CheckpointError` naming
-    ``path`` when it cannot be read or is not a dict.
+    :class:`CheckpointRefusedError`, and its code never runs.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    numpy_scalars : bool
+        Also read NumPy numbers (:data:`NUMPY_SCALAR_GLOBALS`), as in the original code's checkpoints.
+
+    Returns
+    -------
+    dict
+        The checkpoint. Raises :class:`CheckpointError` naming ``path`` when it cannot be read or is not a dict.
     """
     path = Path(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(NUMPY_SCALAR_GLOBALS if numpy_scalars else []):
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:  # what weights_only=True raises for anything but weights
-        found = [line.strip() for line in str(err).splitlines() if "global" in line.lower()]
+        found = [line.split("error:")[-1].split(". Please")[0].strip() for line in str(err).splitlines()
+                 if "global" in line.lower()]
         raise CheckpointRefusedError(
             f"checkpoint {path}: refused, it holds objects other than tensors, numbers and strings, which could "
             f"run code when read; only weights are read (torch.load(weights_only=True)). {' '.join(found[:1])}"
@@ -97,7 +118,7 @@ def save_checkpoint(path: PathLike, state: dict) -> None:
 
 
 def load_checkpoint(
-    path: PathLike, network: str, spec: DatasetSpec, device: torch.device | str = "cpu"
+    path: PathLike, network: str, spec: DatasetSpec, device: torch.device | str = "cpu", numpy_scalars: bool = False
 ) -> tuple[torch.nn.Module, dict]:
     """Build ``network`` for ``spec`` and load the weights of checkpoint ``path`` (ours or the original's).
 
@@ -111,6 +132,8 @@ def load_checkpoint(
         Shape of the dataset the network was trained on (2 classes when labels were binarized).
     device : torch.device or str
         Where the network goes.
+    numpy_scalars : bool
+        Also read NumPy numbers (the original code's ``'acc'``), see :func:`read_checkpoint`.
 
     Returns
     -------
@@ -120,7 +143,7 @@ def load_checkpoint(
         The whole checkpoint as read.
     """
     path = Path(path)
-    state = read_checkpoint(path)
+    state = read_checkpoint(path, numpy_scalars)
     if not isinstance(state.get("net"), dict):
         raise CheckpointError(f"checkpoint {path}: no 'net' state dict")
     net = build_network(network, spec)

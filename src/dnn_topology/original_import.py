@@ -20,7 +20,9 @@ Our layout (what the Betti-curve and plot stages read):
 Diagrams are copied byte for byte (after validation). Distance matrices are written as the matrix
 DIPHA actually used (its strict lower triangle mirrored, zero diagonal): the original's
 ``1 - |nan_to_num(corr)|`` has 1 on the diagonal of constant (dead) nodes, which DIPHA ignores.
-Checkpoints are pickles: only import files you trust.
+Checkpoints are pickles: they are read with ``torch.load(weights_only=True)`` (tensors, numbers, strings,
+containers, and the NumPy float the original stored as ``'acc'``); a file holding anything else, which could
+run code while it is read, is refused naming it, and nothing of it runs.
 """
 from __future__ import annotations
 
@@ -152,7 +154,7 @@ def import_checkpoint(src: PathLike, dst: PathLike, net: str, dataset: str, epoc
 
     src = Path(src)
     try:
-        model, state = checkpoints.load_checkpoint(src, net, get_spec(dataset))
+        model, state = checkpoints.load_checkpoint(src, net, get_spec(dataset), numpy_scalars=True)
     except checkpoints.CheckpointError as err:
         raise ImportOriginalError(str(err)) from err
     acc = state.get("acc")
