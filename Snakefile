@@ -2,14 +2,21 @@
 # (Corneanu et al., CVPR 2019 / 2020). See README.md.
 
 import os
+import sys
 
 from snakemake.utils import min_version
 
 min_version("8.0")
 
+# the workflow and its scripts use the dnn_topology package of this checkout (also inside conda envs)
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+
+from dnn_topology.workflow_config import read_config_file
 
 # the embedded default, unless a study's own file is given with --configfile (no silent merging)
 if not workflow.overwrite_configfiles:
+    # read first: a YAML syntax error is then named with its file and line (Snakemake's message names neither)
+    read_config_file(os.path.join(workflow.basedir, "config", "config.yaml"))
 
     configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
@@ -34,3 +41,7 @@ rule all:
     input:
         all_targets(),
     default_target: True
+
+
+onerror:
+    forget_failed_jobs()

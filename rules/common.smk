@@ -2,13 +2,9 @@
 
 import os
 import re
-import sys
 
 from snakemake.io import get_wildcard_names, is_flagged
 from snakemake.utils import validate
-
-# the workflow and its scripts use the dnn_topology package of this checkout (also inside conda envs)
-sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
 from dnn_topology.attack_config import adversarial_epochs, attack_table
 from dnn_topology.persistence import engine_from_config
@@ -121,6 +117,21 @@ def all_targets():
 def full_distance_matrix(path):
     """Output flag of the full distance matrix: temp() unless topology.keep_distance_matrix (see KEEP_DISTANCE_MATRIX)."""
     return path if KEEP_DISTANCE_MATRIX else temp(path)
+
+
+def forget_failed_jobs():
+    """onerror: erase what Snakemake recorded about the failed jobs' missing outputs.
+
+    Snakemake records a failed job's params and input checksums as if it had run
+    (snakemake/snakemake#3808). For a temp() output, which all_targets() cannot ask for, the next run
+    would take the failed job's inputs for inputs it has processed, and skip it. Without the record, the
+    job is judged by file dates alone: its input is newer than the files made after it, so it is retried.
+    Outputs that exist (e.g. of the jobs of a SLURM group that did succeed) keep their records.
+    """
+    for job in workflow.scheduler.failed:
+        for f in job.output:
+            if not os.path.exists(f):
+                workflow.persistence.cleanup_metadata(f)
 
 
 def run_option(section, key=None):

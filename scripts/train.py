@@ -2,7 +2,7 @@
 from dnn_topology.io_utils import log_to_file
 from dnn_topology.training import train_stage
 
-with log_to_file(snakemake.log[0], append=True):  # a resumed job keeps the earlier epochs' lines
+with log_to_file(snakemake.log[0], keep=f"{snakemake.params.state_dir}/train.log"):  # kept across attempts
     train_stage(
         network=snakemake.params.network,
         dataset=snakemake.params.dataset,

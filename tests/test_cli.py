@@ -174,3 +174,37 @@ def test_unwritable_output(tmp_path, capsys):
     blocker.write_text("x")
     code, _, err = run_cli(capsys, "dipha", "--upper_dim", 1, FIXTURE_DIR / "ties10.full.bin", blocker / "o.diagram")
     assert_clean_error(code, err, blocker)
+
+
+def test_an_output_in_a_missing_directory_is_refused_not_created(tmp_path, capsys):
+    out = tmp_path / "typo" / "sparse.bin"
+    code, _, err = run_cli(capsys, "full-to-sparse", "0.3", FIXTURE_DIR / "ties10.full.bin", out)
+    assert_clean_error(code, err, f"{out}: directory {out.parent} does not exist")
+    assert not out.parent.exists()
+    code, _, err = run_cli(capsys, "dipha", "--upper_dim", 1, FIXTURE_DIR / "ties10.full.bin", out)
+    assert_clean_error(code, err, f"directory {out.parent} does not exist")
+    assert not out.parent.exists()
+
+
+def test_errors_name_the_users_output_not_a_temporary_file(tmp_path, capsys):
+    out = tmp_path / "taken"
+    out.mkdir()  # an existing directory: the finished temporary file cannot replace it
+    code, _, err = run_cli(capsys, "full-to-sparse", "0.3", FIXTURE_DIR / "ties10.full.bin", out)
+    assert_clean_error(code, err, f"cannot write {out}")
+    assert ".tmp" not in err
+    assert list(out.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+def test_check_config_names_the_file_and_line_of_a_yaml_error(tmp_path, capsys):
+    from workflow_helpers import REPO
+
+    bad = tmp_path / "study.yaml"
+    bad.write_text("runs:\n  - {network: lenet, dataset: mnist5k}\ntopology:\n  epochs: [0, 1\ntrials: [0]\n")
+    code, _, err = run_cli(capsys, "check-config", bad)
+    assert_clean_error(code, err, f"{bad}, line 5, column 7: not valid YAML")
+    nan = tmp_path / "nan.yaml"
+    nan.write_text("runs: [{network: lenet, dataset: mnist5k}]\ntopology: {epochs: [0], max_epsilon: .nan}\n")
+    code, _, err = run_cli(capsys, "check-config", nan)
+    assert_clean_error(code, err, f"{nan}: topology.max_epsilon: nan is not a finite number")
+    code, out, _ = run_cli(capsys, "check-config", REPO / "config" / "config.yaml")
+    assert code == 0 and out.strip().endswith("config.yaml: ok")

@@ -9,6 +9,8 @@ Subcommands:
     SPARSE_DISTANCE_MATRIX inputs; the output file is identical to DIPHA's.
 ``import-original --original-root DIR --net NET --dataset DS --trial T --results DIR --run NAME``
     Copy/convert the original code's checkpoints, distance matrices and diagrams into our layout.
+``check-config FILE...``
+    Check workflow configuration files as the workflow does at start-up; a YAML syntax error names its line.
 
 Errors are reported as ``dnn-topology: error: ...`` (naming the file) with exit status 2.
 """
@@ -82,6 +84,16 @@ def resolve_threads(requested: int | None, environ: dict[str, str] | None = None
     return 1
 
 
+def output_path(path: Path) -> Path:
+    """``path`` as an output: its directory must exist (a mistyped directory is not created)."""
+    parent = path.parent
+    if parent.exists() and not parent.is_dir():
+        raise CliError(f"{path}: {parent} is not a directory")
+    if not parent.is_dir():
+        raise CliError(f"{path}: directory {parent} does not exist (create it first)")
+    return path
+
+
 # --------------------------------------------------------------------------- subcommands
 
 
@@ -96,6 +108,7 @@ def _add_full_to_sparse(sub) -> None:
 
 
 def _run_full_to_sparse(args: argparse.Namespace) -> int:
+    output_path(args.output)
     sparse_distance_stage(distance=args.input, sparse=args.output, max_epsilon=parse_max_eps(args.max_eps))
     return 0
 
@@ -138,6 +151,7 @@ def _run_dipha(args: argparse.Namespace) -> int:
                        "(DIPHA reports H0..H(D-1) for --upper_dim D)")
     if args.upper_dim < 1:
         raise CliError(f"--upper_dim must be >= 1, got {args.upper_dim}")
+    output_path(args.output)
     threads = resolve_threads(args.threads)
     timings: dict[str, float] = {}
     pers.persistence_stage(distance=args.input, diagram=args.output, upper_dim=args.upper_dim, engine=args.engine,
@@ -177,7 +191,36 @@ def _run_import_original(args: argparse.Namespace) -> int:
     return 0
 
 
-SUBCOMMANDS = (_add_full_to_sparse, _add_dipha, _add_import_original)
+def _add_check_config(sub) -> None:
+    p = sub.add_parser("check-config", help="check workflow configuration files, naming the file, line and key",
+                       description="Check each FILE as the workflow does at start-up: YAML syntax (a syntax error is "
+                                   "reported with its line, which Snakemake's own message for --configfile lacks), "
+                                   "then the schema and the checks that name the key.")
+    p.add_argument("files", metavar="FILE", type=Path, nargs="+", help="configuration file (YAML or JSON)")
+    p.set_defaults(func=_run_check_config)
+
+
+def _run_check_config(args: argparse.Namespace) -> int:
+    from snakemake.utils import validate
+
+    from . import workflow_config as wc
+
+    schema = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+    for path in args.files:
+        config = wc.read_config_file(path)
+        try:
+            validate(config, str(schema))
+        except Exception as err:  # snakemake's WorkflowError, naming the key
+            raise CliError(f"{path}: {err}") from None
+        try:
+            wc.check_config(config)
+        except wc.ConfigError as err:
+            raise CliError(f"{path}: {err}") from None
+        print(f"{path}: ok")
+    return 0
+
+
+SUBCOMMANDS = (_add_full_to_sparse, _add_dipha, _add_import_original, _add_check_config)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,6 +5,7 @@ import contextlib
 import errno
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -76,18 +77,25 @@ def get_logger() -> logging.Logger:
 
 
 @contextlib.contextmanager
-def log_to_file(path: str | Path | None, append: bool = False) -> Iterator[logging.Logger]:
+def log_to_file(path: str | Path | None, keep: str | Path | None = None) -> Iterator[logging.Logger]:
     """Send this package's log records and Python warnings to ``path`` for a workflow job.
 
-    Also echoes to the original stderr so that interactive runs show progress. ``append`` keeps what
-    the file already holds (a resumed training job's log keeps the lines of its earlier epochs).
+    Also echoes to the original stderr so that interactive runs show progress. ``keep``: a file that
+    keeps the log across attempts of the job (Snakemake removes a job's log before running it): ``path``
+    starts with its lines, and the new lines go to both (a resumed training job's log keeps the lines
+    of the epochs done before the interruption).
     """
     logger = get_logger()
     logger.setLevel(logging.INFO)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(path, mode="a" if append else "w"))
+        if keep is not None and Path(keep).is_file():
+            shutil.copyfile(keep, path)
+        handlers.append(logging.FileHandler(path, mode="w" if keep is None else "a"))
+    if keep is not None:
+        Path(keep).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(keep, mode="a"))
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
     warnings_logger = logging.getLogger("py.warnings")
     for h in handlers:

@@ -58,6 +58,37 @@ def check_finite(value, key: str = "config") -> None:
             check_finite(v, f"{key}[{i}]")
 
 
+def read_config_file(path: str | os.PathLike) -> dict:
+    """The configuration in YAML (or JSON) file ``path``; a syntax error is a ConfigError naming the file,
+    line and column (Snakemake's own message names neither).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A configuration file, e.g. ``config/config.yaml``.
+
+    Returns
+    -------
+    dict
+        Its top-level mapping.
+    """
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            config = yaml.safe_load(fh)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: not valid YAML: {err.problem or err.context}") from None
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"{path}: cannot read it: {err}") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: a configuration is a mapping of keys (runs:, topology:, ...), not "
+                          f"{type(config).__name__}")
+    return config
+
+
 def export_package_path(src: str) -> None:
     """Put ``src`` first on PYTHONPATH, so that the rules' scripts (run in other processes, maybe
     in a conda env) import this checkout's package."""
