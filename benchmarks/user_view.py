@@ -10,7 +10,8 @@ tree, pinned to one core (``taskset -c 0``), timed from start to exit:
   deleted: the parse, the DAG and the four jobs, as Snakemake runs them.
 * **original chain**: the original code's steps on the same ``activations.npy``: numpy's ``corrcoef`` and
   the full DIPHA ``DISTANCE_MATRIX`` written by a Python process, then DIPHA's ``full_to_sparse_distance_matrix
-  0.3`` and ``dipha --upper_dim 3 --benchmark --dual`` (one MPI process). With no DIPHA build found, the output
+  <max_epsilon>`` and ``dipha --upper_dim <max_dim + 1> --benchmark --dual`` (one MPI process), with the default
+  config's ``topology`` values. With no DIPHA build found, the output
   says so and ``dnn-topology full-to-sparse`` / ``dnn-topology dipha`` (byte-identical files, this package's
   engine) stand in: that column then times this package, not DIPHA.
 * **persistence alone**: ``dnn-topology dipha`` against ``dipha`` on the same sparse matrix (DIPHA only
@@ -230,6 +231,10 @@ def main() -> None:
            "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")])}
     env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
     env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+    import yaml
+
+    topology = yaml.safe_load((root / "config" / "config.yaml").read_text())["topology"]
+    upper_dim, max_eps = str(topology["max_dim"] + 1), str(topology["max_epsilon"])
     make_activations(work, env, log, root)
     epoch = work / EPOCH_DIR
     snakemake = [str(BIN / "snakemake"), "-s", str(root / "Snakefile")]
@@ -253,14 +258,15 @@ def main() -> None:
     dipha, converter, looked = find_dipha(a.dipha)
     orig = work / "original"
     orig.mkdir(exist_ok=True)
-    full, orig_sparse, orig_diagram = orig / "adj.bin", orig / "adj_0.3.bin", orig / "adj_0.3.bin.out"
+    full, orig_sparse, orig_diagram = orig / "adj.bin", orig / f"adj_{max_eps}.bin", orig / f"adj_{max_eps}.bin.out"
     if dipha:
-        to_sparse = [converter, "0.3", full, orig_sparse]
-        persist = [a.mpiexec, "-n", "1", dipha, "--upper_dim", "3", "--benchmark", "--dual", orig_sparse, orig_diagram]
+        to_sparse = [converter, max_eps, full, orig_sparse]
+        persist = [a.mpiexec, "-n", "1", dipha, "--upper_dim", upper_dim, "--benchmark", "--dual", orig_sparse,
+                   orig_diagram]
         who = f"DIPHA {dipha}"
     else:
-        to_sparse = [BIN / "dnn-topology", "full-to-sparse", "0.3", full, orig_sparse]
-        persist = [BIN / "dnn-topology", "dipha", "--upper_dim", "3", "--benchmark", "--dual", "--threads", "1",
+        to_sparse = [BIN / "dnn-topology", "full-to-sparse", max_eps, full, orig_sparse]
+        persist = [BIN / "dnn-topology", "dipha", "--upper_dim", upper_dim, "--benchmark", "--dual", "--threads", "1",
                    orig_sparse, orig_diagram]
         who = "STAND-IN dnn-topology full-to-sparse / dnn-topology dipha (no DIPHA build found)"
     steps = {"corrcoef + full matrix": [sys.executable, "-c", ORIGINAL_GRAPH, epoch / "activations.npy", full],
@@ -282,11 +288,11 @@ def main() -> None:
 
     # persistence alone, on the workflow's sparse matrix
     rows["persistence alone: dnn-topology dipha"] = [
-        run([BIN / "dnn-topology", "dipha", "--upper_dim", "3", "--benchmark", "--dual", "--threads", "1", sparse,
+        run([BIN / "dnn-topology", "dipha", "--upper_dim", upper_dim, "--benchmark", "--dual", "--threads", "1", sparse,
              orig / "engine.diagram"]) for _ in range(a.repeat)]
     if dipha:
         rows["persistence alone: dipha (DIPHA, mpiexec -n 1)"] = [
-            run([a.mpiexec, "-n", "1", dipha, "--upper_dim", "3", "--benchmark", "--dual", sparse,
+            run([a.mpiexec, "-n", "1", dipha, "--upper_dim", upper_dim, "--benchmark", "--dual", sparse,
                  orig / "dipha.diagram"]) for _ in range(a.repeat)]
 
     # snakemake -n: everything to do (empty directory), and the epoch target (its chain deleted)
@@ -310,7 +316,8 @@ def main() -> None:
     print(f"\nmachine: {cpu}, {os.cpu_count()} cores, {'pinned to core 0 (taskset -c 0)' if pin else 'not pinned'}; "
           f"load average {os.getloadavg()[0]:.2f}")
     print(f"workflow measured: {root}")
-    print(f"activations: {epoch / 'activations.npy'} ({RUN}, trial {TRIAL}, epoch {EPOCH})")
+    print(f"activations: {epoch / 'activations.npy'} ({RUN}, trial {TRIAL}, epoch {EPOCH}); the default config's "
+          f"max_epsilon {max_eps}, DIPHA --upper_dim {upper_dim} (H0..H{int(upper_dim) - 1})")
     print(f"original chain: {who}" + ("" if dipha else f"; looked for DIPHA at: {', '.join(looked)}"))
     print(f"workflow vs original files: {agreement}")
     print(f"\n{'what':<52}{'median':>10} {'min':>9} {'cpu':>9} {'peak tree':>10} {'peak proc':>10}   (each run, s)")
