@@ -152,7 +152,7 @@ def test_deleted_epoch_output_is_rebuilt_with_what_depends_on_it(run_copy):
     (root / target).unlink()
     # every kept file is a target: a missing one is rebuilt, and what was made from it is redone
     assert planned_jobs(snakemake(root, "-n", config=cfg)) == {
-        "persistence": 1, "betti_curves": 1, "aggregate": 1, "plot": 1, "all": 1}
+        "persistence": 1, "betti_curves": 1, "aggregate": 1, "plot": 1, "claims": 1, "all": 1}
     snakemake(root, config=cfg)
     assert (root / target).read_bytes() == original
 
@@ -186,7 +186,7 @@ def test_a_failed_job_is_retried_on_every_run_until_its_input_is_fixed(run_copy)
     shutil.copyfile(root / RUN / "trial_0/checkpoints/epoch_2.pt", ckpt)
     jobs = planned_jobs(snakemake(root, "-n", config=cfg))
     assert jobs == {"activations": 1, "functional_graph": 1, "sparse_distance": 1, "persistence": 1,
-                    "betti_curves": 1, "aggregate": 1, "plot": 1, "all": 1}
+                    "betti_curves": 1, "aggregate": 1, "plot": 1, "claims": 1, "all": 1}
     snakemake(root, config=cfg)
     assert curves.stat().st_mtime_ns != old_curves
     assert curves.read_bytes() == (root / RUN / "trial_0/epoch_2/betti_curves.csv").read_bytes()  # same weights
