@@ -35,6 +35,7 @@ include: "rules/plot.smk"
 include: "rules/compare.smk"
 include: "rules/adversarial.smk"
 include: "rules/claims.smk"
+include: "rules/generalization.smk"
 
 
 rule all:

@@ -7,6 +7,7 @@ from snakemake.io import get_wildcard_names, is_flagged
 from snakemake.utils import validate
 
 from dnn_topology.attack_config import adversarial_epochs, attack_table
+from dnn_topology.generalization import STUDY_FIGURES, STUDY_TABLES, study_options
 from dnn_topology.persistence import engine_from_config
 from dnn_topology.workflow_config import (
     check_config,
@@ -33,6 +34,8 @@ COMPARISONS = {
 }
 # the full distance matrix is temp() unless asked for (imported runs' is the original's file: always kept)
 KEEP_DISTANCE_MATRIX = config["topology"]["keep_distance_matrix"] or any(r["run"]["imported"] for r in RUNS.values())
+STUDIES = study_options(config)  # generalization study name -> options with defaults
+STUDY_FILES = [*STUDY_TABLES, *(f"figures/{f}.{ext}" for f in STUDY_FIGURES for ext in ("png", "pdf"))]
 PLOTS = ["betti_curves_density", "betti_curves_epsilon", "persistence_diagrams", "summaries"]
 # adversarial inputs: attack id -> AttackSpec, the epochs attacked, the detector's options
 ATTACKS = attack_table(config["adversarial"])
@@ -51,6 +54,7 @@ wildcard_constraints:
     # the input set of a per-epoch file: "" (clean, directly in epoch_<E>/) or "<attack id>/"
     inputs="(?:" + "|".join(re.escape(f"{a}/") for a in ATTACKS) + ")?",
     attack="|".join(re.escape(a) for a in ATTACKS) or "NO_ATTACK",
+    study="|".join(re.escape(s) for s in STUDIES) or "NO_STUDY",
 
 
 def kept_outputs(rule_, runs, epochs=None, inputs=("",)):
@@ -111,6 +115,9 @@ def all_targets():
         *(f for rule_ in per_epoch_topology for f in kept_outputs(rule_, trained, ADV_EPOCHS, attacked)),
         *(kept_outputs(rules.detection_features, trained, ADV_EPOCHS, ["", *attacked])
           if DETECTION["enabled"] else []),
+        # generalization studies: the topology.json of their runs, the tables, the model and the figures
+        *expand("results/{run}/topology.json", run=sorted({r for s in STUDIES.values() for r in s["runs"]})),
+        *expand("results/generalization/{study}/{file}", study=STUDIES, file=STUDY_FILES),
     ]
 
 
@@ -234,3 +241,18 @@ def attack_spec(wildcards):
     """Param function: the attack of the job's input set (None for the clean inputs)."""
     attack = wildcards.get("attack") or wildcards.get("inputs", "").strip("/")
     return ATTACKS[attack].to_dict() if attack else None
+
+
+# ---------------------------------------------------------------------------------------------- generalization
+
+
+def study_files(pattern):
+    """Input function: ``pattern`` (relative to ``results/<run>/``) for every run of the study, in the
+    study's run order; a pattern with ``{trial}`` and ``{epoch}`` is expanded over trials and study epochs."""
+
+    def files(wildcards):
+        study = STUDIES[wildcards.study]
+        paths = expand(f"results/{{run}}/{pattern}", run=study["runs"], trial=TRIALS, epoch=study["epochs"])
+        return list(dict.fromkeys(paths))  # a pattern without {trial}/{epoch}: once per run
+
+    return files

@@ -44,6 +44,8 @@ BASELINES: dict[str, tuple[str, ...]] = {"mean_gap": (), "train_acc": ("train_ac
 CV_SCHEMES = {"leave_one_run_out": "run", "leave_one_network_out": "network"}
 METRICS = ("mae_pp", "rmse_pp", "r2_test_acc", "r2_gap")
 # topology parameters that must be equal for a diagram's features to be comparable with a model's
+STUDY_TABLES = ("table.csv", "predictions.csv", "metrics.csv", "metrics.md", "model.json")
+STUDY_FIGURES = ("gap_vs_features", "estimated_vs_true", "runs_over_epochs")
 MATCHED_PARAMETERS = ("split", "n_samples", "node_selection", "max_epsilon")
 TABLE_KEYS = ["run", "network", "dataset", "trial", "epoch"]
 INPUT_UNITS = {"train_acc": "percent", "train_loss": "mean NLL (nats)"}
@@ -51,6 +53,102 @@ INPUT_UNITS = {"train_acc": "percent", "train_loss": "mean NLL (nats)"}
 
 class TopologyMismatchError(ValueError):
     """A diagram computed under other topology parameters than a model's."""
+
+
+# --------------------------------------------------------------------------- configuration
+
+STUDY_DEFAULTS = {"features": list(DEFAULT_FEATURES), "min_persistence": 0.02, "bootstrap": 2000, "seed": 0}
+
+
+def run_activations(config: Mapping, run: Mapping) -> dict:
+    """The activation options of one configured run (global options, then the run's overrides)."""
+    return {**config["activations"], **run.get("activations", {})}
+
+
+def topology_parameters(activations: Mapping, topology: Mapping) -> dict:
+    """The parameters that a diagram's features depend on (recorded next to each study diagram)."""
+    return {"split": activations["split"], "n_samples": int(activations["n_samples"]),
+            "node_selection": dict(activations["node_selection"]), "max_dim": int(topology["max_dim"]),
+            "max_epsilon": float(topology["max_epsilon"])}
+
+
+def study_options(config: Mapping) -> dict[str, dict]:
+    """Study name -> its options with defaults: ``runs`` (default: every trained run), ``epochs``
+    (default ``topology.epochs``), ``features``, ``min_persistence``, ``bootstrap``, ``seed``, and
+    ``topology`` (the parameters the model is fitted under)."""
+    from .workflow_config import run_name
+
+    trained = [run_name(r) for r in config["runs"] if not r.get("imported", False)]
+    studies = {}
+    for study in config.get("generalization", []):
+        options = {**STUDY_DEFAULTS, "runs": trained, "epochs": sorted(config["topology"]["epochs"]), **study}
+        options["epochs"] = sorted(options["epochs"])
+        first = next(r for r in config["runs"] if run_name(r) == options["runs"][0]) if options["runs"] else None
+        if first is not None:
+            options["topology"] = {**topology_parameters(run_activations(config, first), config["topology"]),
+                                   "min_persistence": float(options["min_persistence"])}
+        studies[study["name"]] = options
+    return studies
+
+
+def check_studies(config: Mapping) -> None:
+    """Raise ValueError naming the ``generalization[i]`` key of a study the workflow cannot run."""
+    from .workflow_config import run_name
+
+    runs = {run_name(r): r for r in config["runs"]}
+    names = [s["name"] for s in config.get("generalization", [])]
+    for i, (name, study) in enumerate(study_options(config).items()):
+        key = f"generalization[{i}]"
+        if names.count(name) > 1:
+            raise ValueError(f"{key}.name: study {name!r} appears more than once")
+        unknown = [r for r in study["runs"] if r not in runs]
+        if unknown:
+            raise ValueError(f"{key}.runs: {unknown} are not run names (runs are {sorted(runs)})")
+        imported = [r for r in study["runs"] if runs[r].get("imported", False)]
+        if imported:
+            raise ValueError(f"{key}.runs: {imported} are imported runs, without the training log the study needs")
+        if len(study["runs"]) < 2:
+            raise ValueError(f"{key}.runs: leave-one-run-out needs at least 2 runs, got {study['runs']}")
+        late = [e for e in study["epochs"] if e not in config["topology"]["epochs"]]
+        if late:
+            raise ValueError(f"{key}.epochs: {late} are not in topology.epochs")
+        for r in study["runs"]:
+            params = topology_parameters(run_activations(config, runs[r]), config["topology"])
+            if params["split"] != "train":
+                raise ValueError(f"{key}: run {r!r} has activations.split = {params['split']!r}; the study estimates "
+                                 "the test error without a test set, so its graphs must come from training samples "
+                                 "(activations.split: train)")
+            differ = {k: v for k, v in params.items() if study["topology"][k] != v}
+            if differ:
+                raise ValueError(f"{key}: run {r!r} differs from run {study['runs'][0]!r} in {sorted(differ)}; a "
+                                 "study's runs must share their topology parameters (one model, one set)")
+        bad = [f for f in study["features"] if dfeat.parse_feature_name(f) is None
+               or dfeat.parse_feature_name(f)[1] > config["topology"]["max_dim"]]
+        if bad:
+            raise ValueError(f"{key}.features: {bad} are not diagram features of dimension <= topology.max_dim "
+                             f"({config['topology']['max_dim']}); use life_h<k>, midlife_h<k>, n_pairs_h<k>, "
+                             "n_essential_h<k>")
+
+
+def write_topology_parameters(path: str | Path, parameters: Mapping) -> None:
+    """Write the topology parameters of diagrams (the ``topology.json`` of a run's folder)."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(dict(parameters), indent=2, sort_keys=True) + "\n")
+
+
+def record_diagram_topology(path: str | Path, activations: Mapping, topology: Mapping, **where) -> None:
+    """Stage ``diagram_topology``: write the :func:`topology_parameters` of a run's diagrams (plus
+    ``where``: the run) to ``path`` (``results/<run>/topology.json``)."""
+    write_topology_parameters(path, {**topology_parameters(activations, topology), **where})
+
+
+def read_topology_parameters(path: str | Path) -> dict:
+    """Read a ``topology.json`` sidecar written by :func:`write_topology_parameters`."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not a topology-parameters JSON file ({err})") from None
 
 
 # --------------------------------------------------------------------------- the study table
@@ -347,9 +445,24 @@ def estimate(model: Mapping, values: Mapping[str, float], train_acc: float) -> d
 # --------------------------------------------------------------------------- entry points (workflow stages)
 
 
-def build_study_table(runs: Sequence[Mapping], max_dim: int, min_persistence: float, out_csv: str | Path) -> pd.DataFrame:
-    """Stage ``generalization_table``: write the study table (see :func:`study_table`)."""
-    table = study_table(runs, max_dim, min_persistence)
+def build_study_table(runs: Sequence[Mapping], training_csvs: Sequence, summary_csvs: Sequence, diagrams: Sequence,
+                      max_dim: int, min_persistence: float, out_csv: str | Path) -> pd.DataFrame:
+    """Stage ``generalization_table``: write the study table (see :func:`study_table`).
+
+    ``runs`` (dicts with ``run``, ``network``, ``dataset``), ``training_csvs`` and ``summary_csvs`` are
+    aligned; ``diagrams`` are paths ``.../<run>/trial_<T>/epoch_<E>/diagram.bin`` of any of the runs.
+    """
+    from .aggregate import trial_epoch_of
+
+    by_run: dict[str, dict] = {r["run"]: {} for r in runs}
+    for path in diagrams:
+        run = Path(path).parents[2].name
+        if run not in by_run:
+            raise ValueError(f"diagram {path} is not in the folder of any of the study's runs {sorted(by_run)}")
+        by_run[run][trial_epoch_of(path)] = path
+    items = [{**r, "training": t, "summary": s, "diagrams": by_run[r["run"]]}
+             for r, t, s in zip(runs, training_csvs, summary_csvs, strict=True)]
+    table = study_table(items, max_dim, min_persistence)
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)
     return table

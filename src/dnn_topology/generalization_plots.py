@@ -18,9 +18,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from .generalization import STUDY_FIGURES as FIGURES
 from .plots import STYLE, save_figure
-
-FIGURES = ("gap_vs_features", "estimated_vs_true", "runs_over_epochs")
 
 
 def _network_colors(networks):

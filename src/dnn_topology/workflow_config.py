@@ -10,6 +10,7 @@ import re
 
 from . import datasets as dsets
 from .attack_config import check_adversarial
+from .generalization import check_studies
 from .memorization import effective_spec, subset_indices
 from .resources import NETWORK_NAMES, resources, run_size
 
@@ -123,8 +124,9 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
     if dup:
         raise ConfigError(f"runs: run names must be unique, {dup} appear more than once "
                           "(give each run a distinct 'name')")
-    if "comparisons" in names:
-        raise ConfigError("runs: 'comparisons' is reserved for results/comparisons/; give the run another name")
+    for reserved in ("comparisons", "generalization"):
+        if reserved in names:
+            raise ConfigError(f"runs: {reserved!r} is reserved for results/{reserved}/; give the run another name")
     epochs = config["training"]["epochs"]
     late = [e for e in config["topology"]["epochs"] if e > epochs]
     if late:
@@ -170,6 +172,7 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
     try:
         check_adversarial(config, {run_name(r): dsets.split_size(r["dataset"], "test")
                                    for r in config["runs"] if not r.get("imported", False)})
+        check_studies(config)
     except ValueError as err:
         raise ConfigError(str(err)) from None
 

@@ -1,0 +1,101 @@
+# Generalization studies (CVPR 2020): estimate a network's test accuracy from the topology of a
+# functional graph built from training samples, with grouped cross-validation against baselines.
+
+
+rule diagram_topology:
+    """The topology parameters of a run's diagrams (read by `dnn-topology estimate-test-error`)."""
+    input:
+        diagrams=per_epoch("diagram.bin"),
+    output:
+        parameters="results/{run}/topology.json",
+    params:
+        activations=lambda wildcards: RUNS[wildcards.run]["activations"],
+        topology=config["topology"],
+    log:
+        "logs/{run}/diagram_topology.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        ENV
+    script:
+        "../scripts/diagram_topology.py"
+
+
+rule generalization_table:
+    """One row per (run, trial, epoch) of a study: diagram features, Betti summaries, train/test metrics."""
+    input:
+        training=study_files("training.csv"),
+        summaries=study_files("betti_summary.csv"),
+        diagrams=study_files("trial_{trial}/epoch_{epoch}/diagram.bin"),
+        parameters=study_files("topology.json"),
+    output:
+        table="results/generalization/{study}/table.csv",
+    params:
+        runs=lambda wildcards: [RUNS[run]["run"] for run in STUDIES[wildcards.study]["runs"]],
+        max_dim=MAX_DIM,
+        min_persistence=lambda wildcards: STUDIES[wildcards.study]["min_persistence"],
+    log:
+        "logs/generalization/{study}/table.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "../scripts/generalization_table.py"
+
+
+rule generalization_fit:
+    """Grouped cross-validation of the topology model and the baselines; the model fitted on all rows."""
+    input:
+        table="results/generalization/{study}/table.csv",
+    output:
+        predictions="results/generalization/{study}/predictions.csv",
+        metrics="results/generalization/{study}/metrics.csv",
+        metrics_md="results/generalization/{study}/metrics.md",
+        model="results/generalization/{study}/model.json",
+    params:
+        study=lambda wildcards: STUDIES[wildcards.study],
+    log:
+        "logs/generalization/{study}/fit.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "../scripts/generalization_fit.py"
+
+
+rule generalization_plots:
+    """Figures of a study: gap vs features with the fit, estimated vs true test accuracy, runs over epochs."""
+    input:
+        table="results/generalization/{study}/table.csv",
+        predictions="results/generalization/{study}/predictions.csv",
+        model="results/generalization/{study}/model.json",
+    output:
+        **{
+            f"{figure}_{ext}": report(
+                f"results/generalization/{{study}}/figures/{figure}.{ext}",
+                caption=f"../report/{figure}.rst",
+                category="generalization {study}",
+            )
+            if ext == "png"
+            else f"results/generalization/{{study}}/figures/{figure}.{ext}"
+            for figure in STUDY_FIGURES
+            for ext in ("png", "pdf")
+        },
+    log:
+        "logs/generalization/{study}/plots.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    conda:
+        ENV
+    script:
+        "../scripts/generalization_plots.py"
