@@ -11,6 +11,9 @@ Subcommands:
     Copy/convert the original code's checkpoints, distance matrices and diagrams into our layout.
 ``check-config FILE...``
     Check workflow configuration files as the workflow does at start-up; a YAML syntax error names its line.
+``estimate-test-error --model MODEL.json --train-acc PCT (--diagram FILE [--topology FILE] | --checkpoint FILE)``
+    A network's test accuracy estimated from the topology of its training-sample graph with a
+    model fitted by a generalization study, and its prediction interval. No test sample is used.
 
 Errors are reported as ``dnn-topology: error: ...`` (naming the file) with exit status 2.
 """
@@ -220,7 +223,59 @@ def _run_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-SUBCOMMANDS = (_add_full_to_sparse, _add_dipha, _add_import_original, _add_check_config)
+def _add_estimate_test_error(sub) -> None:
+    p = sub.add_parser("estimate-test-error", help="estimate a network's test accuracy without a test set",
+                       description="Estimate a network's test accuracy as train accuracy - g(features of its "
+                                   "training-sample diagram), with the linear model g fitted by a generalization "
+                                   "study (results/generalization/<study>/model.json), and a prediction interval "
+                                   "from that study's leave-one-run-out errors.")
+    p.add_argument("--model", required=True, type=Path, metavar="MODEL.json", help="fitted model of a study")
+    p.add_argument("--train-acc", required=True, type=float, metavar="PCT",
+                   help="the network's train accuracy in percent (0-100)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--diagram", type=Path, metavar="FILE",
+                     help="DIPHA PERSISTENCE_DIAGRAM of the network's training-sample graph")
+    src.add_argument("--checkpoint", type=Path, metavar="FILE",
+                     help="the network's checkpoint: its diagram is computed under the model's parameters")
+    p.add_argument("--topology", type=Path, metavar="FILE",
+                   help="with --diagram: the topology parameters it was computed under (default: the "
+                        "topology.json of its run folder, written by the workflow)")
+    p.add_argument("--network", help="with --checkpoint: network name (default: from the checkpoint)")
+    p.add_argument("--dataset", help="with --checkpoint: dataset name (default: from the checkpoint)")
+    p.add_argument("--data-dir", type=Path, default=Path("data"), metavar="DIR",
+                   help="with --checkpoint: where torchvision datasets live (default data)")
+    p.add_argument("--threads", type=int, metavar="N", help="threads (default: $DNN_TOPOLOGY_THREADS, "
+                                                          "$OMP_NUM_THREADS, 1)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_run_estimate_test_error)
+
+
+def _run_estimate_test_error(args: argparse.Namespace) -> int:
+    import json
+
+    from . import estimate as est
+    from .generalization import read_model
+
+    model = read_model(args.model)
+    if args.diagram is not None:
+        if args.network or args.dataset:
+            raise CliError("--network and --dataset go with --checkpoint, not --diagram")
+        result = est.from_diagram(model, args.diagram, args.train_acc, args.topology)
+    else:
+        if args.topology is not None:
+            raise CliError("--topology goes with --diagram: a checkpoint's diagram is computed under the model's "
+                           "parameters")
+        result = est.from_checkpoint(model, args.checkpoint, args.train_acc, network=args.network,
+                                     dataset=args.dataset, data_dir=args.data_dir,
+                                     threads=resolve_threads(args.threads))
+    if args.json:
+        print(json.dumps({**result, "train_acc": args.train_acc, "model": str(args.model)}, indent=2))
+    else:
+        print(est.report(result, model, args.train_acc))
+    return 0
+
+
+SUBCOMMANDS = (_add_full_to_sparse, _add_dipha, _add_import_original, _add_check_config, _add_estimate_test_error)
 
 
 def build_parser() -> argparse.ArgumentParser:
