@@ -449,11 +449,13 @@ def build_study_table(runs: Sequence[Mapping], training_csvs: Sequence, summary_
                       max_dim: int, min_persistence: float, out_csv: str | Path) -> pd.DataFrame:
     """Stage ``generalization_table``: write the study table (see :func:`study_table`).
 
-    ``runs`` (dicts with ``run``, ``network``, ``dataset``), ``training_csvs`` and ``summary_csvs`` are
-    aligned; ``diagrams`` are paths ``.../<run>/trial_<T>/epoch_<E>/diagram.bin`` of any of the runs.
+    ``runs`` (dicts with ``name``, ``network``, ``dataset``: the workflow's run table entries),
+    ``training_csvs`` and ``summary_csvs`` are aligned; ``diagrams`` are paths
+    ``.../<run>/trial_<T>/epoch_<E>/diagram.bin`` of any of the runs.
     """
     from .aggregate import trial_epoch_of
 
+    runs = [{"run": r["name"], "network": r["network"], "dataset": r["dataset"]} for r in runs]
     by_run: dict[str, dict] = {r["run"]: {} for r in runs}
     for path in diagrams:
         run = Path(path).parents[2].name
