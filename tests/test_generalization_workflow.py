@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from dnn_topology import generalization as gen
-from workflow_helpers import snakemake, write_config
+from workflow_helpers import run_config, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
@@ -31,10 +31,9 @@ TINY_STUDY = {
 
 @pytest.fixture(scope="module")
 def study_run(tmp_path_factory):
+    """One run of the tiny study, shared by the tests that read it."""
     root = tmp_path_factory.mktemp("study")
-    cfg = write_config(root, TINY_STUDY)
-    snakemake(root, config=cfg)
-    return root, cfg
+    return root, run_config(root, TINY_STUDY)
 
 
 def test_study_outputs_make_sense(study_run):

@@ -38,6 +38,13 @@ def snakemake(workdir: Path, *args: str, config: Path | None = None, check: bool
     return proc
 
 
+def run_config(workdir: Path, config: dict) -> Path:
+    """Write ``config`` into ``workdir`` and run the whole workflow on it; returns the config file."""
+    path = write_config(workdir, config)
+    snakemake(workdir, config=path)
+    return path
+
+
 def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
     """Rule -> job count from the 'Job stats' table of a (dry) run; {} when nothing is to be done."""
     text = proc.stdout + proc.stderr
