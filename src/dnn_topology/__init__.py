@@ -46,6 +46,10 @@ One module per subject:
 * :mod:`dnn_topology.workflow_config`  -- configuration checks and the per-run option table
 * :mod:`dnn_topology.resources`        -- resource requests of the workflow's jobs
 * :mod:`dnn_topology.cli`              -- the ``dnn-topology`` command
+* :mod:`dnn_topology.diagram_features` -- life and midlife of a diagram (CVPR 2020)
+* :mod:`dnn_topology.generalization`   -- the generalization study: grouped CV of a gap model vs baselines
+* :mod:`dnn_topology.generalization_plots` -- its figures
+* :mod:`dnn_topology.estimate`         -- one network's test accuracy from a fitted model
 
 Each workflow stage is one keyword-only function, ``<stage>_stage(...)``, that reads its input
 files and writes its outputs; rule ``<stage>`` calls it from ``scripts/<stage>.py``.
