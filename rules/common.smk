@@ -154,6 +154,11 @@ def comparison_option(key):
     return lambda wildcards: COMPARISONS[wildcards.comparison][key]
 
 
+def study_option(key):
+    """Param function: option ``key`` of the job's generalization study (defaults applied)."""
+    return lambda wildcards: STUDIES[wildcards.study][key]
+
+
 def per_epoch(pattern):
     """Input function: ``pattern`` (relative to an epoch directory) for every trial and topology epoch."""
 

@@ -9,7 +9,7 @@ rule diagram_topology:
     output:
         parameters="results/{run}/topology.json",
     params:
-        activations=lambda wildcards: RUNS[wildcards.run]["activations"],
+        activations=run_option("activations"),
         topology=config["topology"],
     log:
         "logs/{run}/diagram_topology.log",
@@ -33,9 +33,9 @@ rule generalization_table:
     output:
         table="results/generalization/{study}/table.csv",
     params:
-        runs=lambda wildcards: [RUNS[run]["run"] for run in STUDIES[wildcards.study]["runs"]],
+        runs=study_option("run_table"),
         max_dim=MAX_DIM,
-        min_persistence=lambda wildcards: STUDIES[wildcards.study]["min_persistence"],
+        min_persistence=study_option("min_persistence"),
     log:
         "logs/generalization/{study}/table.log",
     threads: 1
@@ -58,7 +58,10 @@ rule generalization_fit:
         metrics_md="results/generalization/{study}/metrics.md",
         model="results/generalization/{study}/model.json",
     params:
-        study=lambda wildcards: STUDIES[wildcards.study],
+        features=study_option("features"),
+        topology=study_option("topology"),
+        bootstrap=study_option("bootstrap"),
+        seed=study_option("seed"),
     log:
         "logs/generalization/{study}/fit.log",
     threads: 1

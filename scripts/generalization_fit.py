@@ -1,8 +1,17 @@
 """Snakemake script of rule generalization_fit (see rules/generalization.smk)."""
-from dnn_topology.generalization import run_study
+from dnn_topology.generalization import generalization_fit_stage
 from dnn_topology.io_utils import log_to_file
 
 with log_to_file(snakemake.log[0]):
-    o, study = snakemake.output, snakemake.params.study
-    run_study(snakemake.input.table, snakemake.wildcards.study, study["features"], study["topology"], o.predictions,
-              o.metrics, o.model, o.metrics_md, n_bootstrap=study["bootstrap"], seed=study["seed"])
+    generalization_fit_stage(
+        table=snakemake.input.table,
+        study=snakemake.wildcards.study,
+        features=snakemake.params.features,
+        topology=snakemake.params.topology,
+        predictions=snakemake.output.predictions,
+        metrics_csv=snakemake.output.metrics,
+        metrics_md=snakemake.output.metrics_md,
+        model=snakemake.output.model,
+        bootstrap=snakemake.params.bootstrap,
+        seed=snakemake.params.seed,
+    )

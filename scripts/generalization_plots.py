@@ -1,7 +1,11 @@
 """Snakemake script of rule generalization_plots (see rules/generalization.smk)."""
-from dnn_topology.generalization_plots import plot_study
+from dnn_topology.generalization_plots import generalization_plots_stage
 from dnn_topology.io_utils import log_to_file
 
 with log_to_file(snakemake.log[0]):
-    i = snakemake.input
-    plot_study(i.table, i.predictions, i.model, dict(snakemake.output.items()))
+    generalization_plots_stage(
+        table=snakemake.input.table,
+        predictions=snakemake.input.predictions,
+        model=snakemake.input.model,
+        outputs=dict(snakemake.output.items()),
+    )

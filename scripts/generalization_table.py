@@ -1,7 +1,14 @@
 """Snakemake script of rule generalization_table (see rules/generalization.smk)."""
-from dnn_topology.generalization import build_study_table
+from dnn_topology.generalization import generalization_table_stage
 from dnn_topology.io_utils import log_to_file
 
 with log_to_file(snakemake.log[0]):
-    i, p = snakemake.input, snakemake.params
-    build_study_table(p.runs, i.training, i.summaries, i.diagrams, p.max_dim, p.min_persistence, snakemake.output.table)
+    generalization_table_stage(
+        runs=snakemake.params.runs,
+        training=snakemake.input.training,
+        summaries=snakemake.input.summaries,
+        diagrams=snakemake.input.diagrams,
+        max_dim=snakemake.params.max_dim,
+        min_persistence=snakemake.params.min_persistence,
+        table=snakemake.output.table,
+    )

@@ -146,20 +146,22 @@ def test_study_table_from_files(tmp_path):
 
 
 def test_run_study_and_figures(tmp_path):
-    from dnn_topology.generalization_plots import figure_paths, plot_study
+    from dnn_topology.generalization_plots import figure_paths, generalization_plots_stage
 
     table = synthetic_table(noise=1.0)
     table.loc[0, "life_h1"] = np.nan  # a diagram without any H1 pair above the minimum persistence
     table.to_csv(tmp_path / "table.csv", index=False)
     out = {k: tmp_path / f"{k}.x" for k in ("predictions", "metrics", "model", "md")}
-    scores = gen.run_study(tmp_path / "table.csv", "toy", gen.DEFAULT_FEATURES, TOPOLOGY, out["predictions"],
-                           out["metrics"], out["model"], out["md"], n_bootstrap=200)
+    scores = gen.generalization_fit_stage(table=tmp_path / "table.csv", study="toy", features=gen.DEFAULT_FEATURES,
+                                          topology=TOPOLOGY, predictions=out["predictions"], metrics_csv=out["metrics"],
+                                          model=out["model"], metrics_md=out["md"], bootstrap=200)
     assert set(scores["model"]) == {"topology", "mean_gap", "train_acc", "train_loss"}
     pred = pd.read_csv(out["predictions"])
     assert (pred.groupby(["cv", "model"]).size() == len(table) - 1).all()  # the NaN row is left out of all models
     model = gen.read_model(out["model"])
     assert model["fitted_on"]["rows"] == len(table) - 1 and model["topology"]["min_persistence"] == 0.02
     figures = figure_paths(tmp_path / "figures")
-    plot_study(tmp_path / "table.csv", out["predictions"], out["model"], figures)
+    generalization_plots_stage(table=tmp_path / "table.csv", predictions=out["predictions"], model=out["model"],
+                               outputs=figures)
     for path in figures.values():
         assert path.stat().st_size > 1000

@@ -47,7 +47,7 @@ def from_diagram(model: Mapping, diagram: str | Path, train_acc: float, topology
 
 def checkpoint_training(checkpoint: str | Path, network: str | None, dataset: str | None) -> dict:
     """Network, dataset, training subset and seed of a checkpoint (its ``config``; arguments win)."""
-    from .checkpoints import read_checkpoint
+    from .checkpoints import read_checkpoint  # deferred: torch, needed for checkpoints only
 
     config = read_checkpoint(checkpoint).get("config") or {}
     out = {"network": network or config.get("network"), "dataset": dataset or config.get("dataset"),
@@ -64,6 +64,7 @@ def checkpoint_features(model: Mapping, checkpoint: str | Path, network: str | N
                         dataset: str | None = None, data_dir: str | Path = "data", download: bool = False,
                         device: str = "auto", threads: int = 1) -> dict[str, float]:
     """Diagram features of a checkpoint, computed under the model's topology parameters."""
+    # deferred: torch and the topology stages, needed for checkpoints only (a diagram needs neither)
     from .activations import compute_activations
     from .dipha_io import full_to_sparse
     from .functional_graph import distance_matrix

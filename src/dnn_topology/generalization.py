@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 
 from . import diagram_features as dfeat
-from .io_utils import atomic_path
+from .aggregate import trial_epoch_of
+from .io_utils import atomic_path, get_logger
 
 MODEL_FORMAT = "dnn-topology generalization model"
 MODEL_VERSION = 1
@@ -76,13 +77,15 @@ def study_options(config: Mapping) -> dict[str, dict]:
     """Study name -> its options with defaults: ``runs`` (default: every trained run), ``epochs``
     (default ``topology.epochs``), ``features``, ``min_persistence``, ``bootstrap``, ``seed``, and
     ``topology`` (the parameters the model is fitted under)."""
-    from .workflow_config import run_name
+    from .workflow_config import run_name  # deferred: workflow_config imports this module
 
     trained = [run_name(r) for r in config["runs"] if not r.get("imported", False)]
     studies = {}
     for study in config.get("generalization", []):
         options = {**STUDY_DEFAULTS, "runs": trained, "epochs": sorted(config["topology"]["epochs"]), **study}
         options["epochs"] = sorted(options["epochs"])
+        options["run_table"] = [{"name": run_name(r), "network": r["network"], "dataset": r["dataset"]}
+                                for name in options["runs"] for r in config["runs"] if run_name(r) == name]
         first = next(r for r in config["runs"] if run_name(r) == options["runs"][0]) if options["runs"] else None
         if first is not None:
             options["topology"] = {**topology_parameters(run_activations(config, first), config["topology"]),
@@ -93,7 +96,7 @@ def study_options(config: Mapping) -> dict[str, dict]:
 
 def check_studies(config: Mapping) -> None:
     """Raise ValueError naming the ``generalization[i]`` key of a study the workflow cannot run."""
-    from .workflow_config import run_name
+    from .workflow_config import run_name  # deferred: workflow_config imports this module
 
     runs = {run_name(r): r for r in config["runs"]}
     names = [s["name"] for s in config.get("generalization", [])]
@@ -136,10 +139,19 @@ def write_topology_parameters(path: str | Path, parameters: Mapping) -> None:
         Path(tmp).write_text(json.dumps(dict(parameters), indent=2, sort_keys=True) + "\n")
 
 
-def record_diagram_topology(path: str | Path, activations: Mapping, topology: Mapping, **where) -> None:
-    """Stage ``diagram_topology``: write the :func:`topology_parameters` of a run's diagrams (plus
-    ``where``: the run) to ``path`` (``results/<run>/topology.json``)."""
-    write_topology_parameters(path, {**topology_parameters(activations, topology), **where})
+def diagram_topology_stage(*, parameters: str | Path, activations: Mapping, topology: Mapping, run: str) -> None:
+    """Stage ``diagram_topology``: record the topology parameters of a run's diagrams.
+
+    Parameters
+    ----------
+    parameters : str or Path
+        File to write, ``results/<run>/topology.json`` (read by ``dnn-topology estimate-test-error``).
+    activations, topology : mapping
+        The run's ``activations`` options and the config's ``topology`` section.
+    run : str
+        The run's name (recorded too).
+    """
+    write_topology_parameters(parameters, {**topology_parameters(activations, topology), "run": run})
 
 
 def read_topology_parameters(path: str | Path) -> dict:
@@ -216,7 +228,7 @@ def grouped_folds(groups: Sequence) -> list[tuple[np.ndarray, np.ndarray]]:
 
     One fold per distinct group, in sorted group order (scikit-learn's ``LeaveOneGroupOut``).
     """
-    from sklearn.model_selection import LeaveOneGroupOut
+    from sklearn.model_selection import LeaveOneGroupOut  # deferred: the workflow imports this module at parse
 
     groups = np.asarray(groups)
     if len(np.unique(groups)) < 2:
@@ -225,6 +237,7 @@ def grouped_folds(groups: Sequence) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def _regressor(features: Sequence[str]):
+    # deferred: the workflow imports this module at parse, and scikit-learn is the fit's alone
     from sklearn.dummy import DummyRegressor
     from sklearn.linear_model import LinearRegression
 
@@ -445,60 +458,84 @@ def estimate(model: Mapping, values: Mapping[str, float], train_acc: float) -> d
 # --------------------------------------------------------------------------- entry points (workflow stages)
 
 
-def build_study_table(runs: Sequence[Mapping], training_csvs: Sequence, summary_csvs: Sequence, diagrams: Sequence,
-                      max_dim: int, min_persistence: float, out_csv: str | Path) -> pd.DataFrame:
+def generalization_table_stage(*, runs: Sequence[Mapping], training: Sequence, summaries: Sequence,
+                               diagrams: Sequence, max_dim: int, min_persistence: float,
+                               table: str | Path) -> pd.DataFrame:
     """Stage ``generalization_table``: write the study table (see :func:`study_table`).
 
-    ``runs`` (dicts with ``name``, ``network``, ``dataset``: the workflow's run table entries),
-    ``training_csvs`` and ``summary_csvs`` are aligned; ``diagrams`` are paths
-    ``.../<run>/trial_<T>/epoch_<E>/diagram.bin`` of any of the runs.
+    Parameters
+    ----------
+    runs : sequence of mapping
+        ``name``, ``network``, ``dataset`` of each run of the study.
+    training, summaries : sequence of paths
+        Each run's ``training.csv`` and ``betti_summary.csv``, aligned with ``runs``.
+    diagrams : sequence of paths
+        ``.../<run>/trial_<T>/epoch_<E>/diagram.bin`` of the runs' analysed epochs.
+    max_dim, min_persistence
+        Highest homology dimension of the features, and the pairs dropped (see
+        :func:`dnn_topology.diagram_features.life_midlife`).
+    table : str or Path
+        CSV to write.
     """
-    from .aggregate import trial_epoch_of
-
-    runs = [{"run": r["name"], "network": r["network"], "dataset": r["dataset"]} for r in runs]
-    by_run: dict[str, dict] = {r["run"]: {} for r in runs}
+    by_run: dict[str, dict] = {r["name"]: {} for r in runs}
     for path in diagrams:
         run = Path(path).parents[2].name
         if run not in by_run:
             raise ValueError(f"diagram {path} is not in the folder of any of the study's runs {sorted(by_run)}")
         by_run[run][trial_epoch_of(path)] = path
-    items = [{**r, "training": t, "summary": s, "diagrams": by_run[r["run"]]}
-             for r, t, s in zip(runs, training_csvs, summary_csvs, strict=True)]
-    table = study_table(items, max_dim, min_persistence)
-    with atomic_path(out_csv) as tmp:
-        table.to_csv(tmp, index=False)
-    return table
+    items = [{"run": r["name"], "network": r["network"], "dataset": r["dataset"], "training": t, "summary": s,
+              "diagrams": by_run[r["name"]]} for r, t, s in zip(runs, training, summaries, strict=True)]
+    out = study_table(items, max_dim, min_persistence)
+    with atomic_path(table) as tmp:
+        out.to_csv(tmp, index=False)
+    return out
 
 
-def run_study(table_csv: str | Path, study: str, features: Sequence[str], topology: Mapping, predictions_csv,
-              metrics_csv, model_json, metrics_md=None, n_bootstrap: int = 2000, seed: int = 0) -> pd.DataFrame:
+def generalization_fit_stage(*, table: str | Path, study: str, features: Sequence[str], topology: Mapping,
+                             predictions: str | Path, metrics_csv: str | Path, model: str | Path,
+                             metrics_md: str | Path | None = None, bootstrap: int = 2000,
+                             seed: int = 0) -> pd.DataFrame:
     """Stage ``generalization_fit``: grouped CV of the topology model and the baselines, and the fit.
 
-    Writes the out-of-fold predictions, the metrics (CSV, and a Markdown table when ``metrics_md``
-    is given) and the fitted model JSON. Returns the metrics.
-    """
-    from .io_utils import get_logger
+    Parameters
+    ----------
+    table : str or Path
+        The study table (:func:`generalization_table_stage`).
+    study : str
+        The study's name.
+    features : sequence of str
+        The topology model's inputs (e.g. ``life_h1``, ``midlife_h1``).
+    topology : mapping
+        The parameters the diagrams were computed under (recorded in the model).
+    predictions, metrics_csv, model, metrics_md : str or Path
+        Files to write: out-of-fold estimates, metrics (CSV and Markdown) and the model JSON.
+    bootstrap, seed : int
+        Bootstrap resamples of runs and their seed.
 
+    Returns
+    -------
+    pandas.DataFrame
+        The metrics. Rows with a non-finite model input are left out of every model (logged).
+    """
     log = get_logger()
-    table = pd.read_csv(table_csv)
-    keep = usable_mask(table, features)
+    rows = pd.read_csv(table)
+    keep = usable_mask(rows, features)
     if not keep.all():
-        gone = table.loc[~keep, TABLE_KEYS].to_records(index=False).tolist()
-        log.warning("%d of %d rows have non-finite model inputs and are left out: %s", len(gone), len(table), gone)
-    usable = table[keep].reset_index(drop=True)
+        gone = rows.loc[~keep, TABLE_KEYS].to_records(index=False).tolist()
+        log.warning("%d of %d rows have non-finite model inputs and are left out: %s", len(gone), len(rows), gone)
+    usable = rows[keep].reset_index(drop=True)
     if usable["run"].nunique() < 2:
         raise ValueError(f"study {study}: {usable['run'].nunique()} run(s) with usable rows; "
                          "leave-one-run-out needs at least 2")
-    predictions = out_of_fold(usable, features)
-    scores = metrics(predictions, n_bootstrap=n_bootstrap, seed=seed)
-    model = fit_model(usable, features, topology, study, predictions)
-    for df, path in ((predictions, predictions_csv), (scores, metrics_csv)):
+    oof = out_of_fold(usable, features)
+    scores = metrics(oof, n_bootstrap=bootstrap, seed=seed)
+    fitted = fit_model(usable, features, topology, study, oof)
+    for df, path in ((oof, predictions), (scores, metrics_csv)):
         with atomic_path(path) as tmp:
             df.to_csv(tmp, index=False)
     if metrics_md is not None:
         with atomic_path(metrics_md) as tmp:
             Path(tmp).write_text(metrics_table(scores) + "\n")
-    write_model(model, model_json)
+    write_model(fitted, model)
     log.info("study %s: %d rows, %d runs\n%s", study, len(usable), usable["run"].nunique(), metrics_table(scores))
     return scores
-

@@ -15,24 +15,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-import numpy as np
-import pandas as pd
+import matplotlib
 
-from .generalization import STUDY_FIGURES as FIGURES
-from .plots import STYLE, save_figure
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .generalization import STUDY_FIGURES as FIGURES  # noqa: E402
+from .generalization import read_model  # noqa: E402
+from .plots import STYLE, save_figure  # noqa: E402
 
 
 def _network_colors(networks):
-    import matplotlib.pyplot as plt
-
     cmap = plt.get_cmap("tab10")
     return {n: cmap(i % 10) for i, n in enumerate(sorted(networks))}
 
 
 def plot_gap_vs_features(table: pd.DataFrame, model: Mapping, png, pdf) -> None:
     """Gap against each model feature with the fitted line (other features at their mean)."""
-    import matplotlib.pyplot as plt
-
     features = model["features"]
     colors = _network_colors(table["network"].unique())
     with plt.rc_context(STYLE):
@@ -54,8 +55,6 @@ def plot_gap_vs_features(table: pd.DataFrame, model: Mapping, png, pdf) -> None:
 
 def plot_estimated_vs_true(predictions: pd.DataFrame, png, pdf) -> None:
     """Leave-one-run-out estimated vs true test accuracy, one panel per model, with y = x."""
-    import matplotlib.pyplot as plt
-
     loro = predictions[predictions["cv"] == "leave_one_run_out"]
     models = list(dict.fromkeys(loro["model"]))
     colors = _network_colors(loro["network"].unique())
@@ -79,8 +78,6 @@ def plot_estimated_vs_true(predictions: pd.DataFrame, png, pdf) -> None:
 
 def plot_runs_over_epochs(predictions: pd.DataFrame, png, pdf) -> None:
     """Per run: true and estimated (topology, leave-one-run-out) test accuracy and train accuracy."""
-    import matplotlib.pyplot as plt
-
     df = predictions[(predictions["cv"] == "leave_one_run_out") & (predictions["model"] == "topology")]
     mean = df.groupby(["run", "epoch"], as_index=False)[["train_acc", "test_acc", "test_acc_est"]].mean()
     runs = sorted(mean["run"].unique())
@@ -105,21 +102,25 @@ def plot_runs_over_epochs(predictions: pd.DataFrame, png, pdf) -> None:
         save_figure(fig, png, pdf)
 
 
-def plot_study(table_csv, predictions_csv, model_json, outputs: Mapping[str, str | Path]) -> None:
-    """Stage ``generalization_plots``: every figure of :data:`FIGURES`.
+def generalization_plots_stage(*, table: str | Path, predictions: str | Path, model: str | Path,
+                               outputs: Mapping[str, str | Path]) -> None:
+    """Stage ``generalization_plots``: every figure of :data:`FIGURES`, as PNG and PDF.
 
-    ``outputs`` maps ``<figure>_png`` and ``<figure>_pdf`` to paths.
+    Parameters
+    ----------
+    table, predictions, model : str or Path
+        The study table, its out-of-fold predictions and the fitted model JSON.
+    outputs : mapping
+        ``<figure>_png`` and ``<figure>_pdf`` -> path, for each figure.
     """
-    from .generalization import read_model
-
-    table = pd.read_csv(table_csv)
-    predictions = pd.read_csv(predictions_csv)
-    model = read_model(model_json)
-    table = table[table["run"].isin(predictions["run"].unique())]
-    plot_gap_vs_features(table.dropna(subset=model["features"]), model, outputs["gap_vs_features_png"],
+    rows = pd.read_csv(table)
+    oof = pd.read_csv(predictions)
+    fitted = read_model(model)
+    rows = rows[rows["run"].isin(oof["run"].unique())]
+    plot_gap_vs_features(rows.dropna(subset=fitted["features"]), fitted, outputs["gap_vs_features_png"],
                          outputs["gap_vs_features_pdf"])
-    plot_estimated_vs_true(predictions, outputs["estimated_vs_true_png"], outputs["estimated_vs_true_pdf"])
-    plot_runs_over_epochs(predictions, outputs["runs_over_epochs_png"], outputs["runs_over_epochs_pdf"])
+    plot_estimated_vs_true(oof, outputs["estimated_vs_true_png"], outputs["estimated_vs_true_pdf"])
+    plot_runs_over_epochs(oof, outputs["runs_over_epochs_png"], outputs["runs_over_epochs_pdf"])
 
 
 def figure_paths(folder: str | Path) -> dict[str, Path]:
