@@ -108,7 +108,8 @@ def test_fitted_model_json_estimate_and_topology_check(tmp_path):
     est = gen.estimate(again, {"life_h1": 0.05, "midlife_h1": 0.2}, train_acc=95.0)
     gap = model["intercept"] + 0.05 * model["coefficients"]["life_h1"] + 0.2 * model["coefficients"]["midlife_h1"]
     assert est["test_acc"] == pytest.approx(95.0 - gap)
-    assert est["low"] < est["test_acc"] < est["high"]
+    assert est["low"] < est["test_acc"] < est["high"] <= 100
+    assert gen.estimate(again, {"life_h1": 0.05, "midlife_h1": 0.2}, train_acc=100.0)["high"] == 100.0
     gen.check_topology(again, {**TOPOLOGY, "min_persistence": 0.0})  # min persistence is applied from the model
     with pytest.raises(gen.TopologyMismatchError, match=r"max_epsilon = 0.4, but the model was fitted with 0.3"):
         gen.check_topology(again, {**TOPOLOGY, "max_epsilon": 0.4})

@@ -436,7 +436,8 @@ def check_topology(model: Mapping, diagram_parameters: Mapping, where: str = "th
 def estimate(model: Mapping, values: Mapping[str, float], train_acc: float) -> dict[str, float]:
     """Estimated test accuracy (percent) from diagram features and a train accuracy (percent).
 
-    Returns ``gap``, ``test_acc``, ``low`` and ``high`` (the model's prediction interval), in percent.
+    Returns ``gap``, ``test_acc``, ``low`` and ``high`` (the model's prediction interval, clipped to
+    [0, 100]: it bounds an accuracy), in percent.
     """
     if not 0.0 <= train_acc <= 100.0:
         raise ValueError(f"train accuracy must be a percentage in [0, 100], got {train_acc}")
@@ -451,8 +452,8 @@ def estimate(model: Mapping, values: Mapping[str, float], train_acc: float) -> d
     gap = model["intercept"] + float(np.dot([model["coefficients"][f] for f in model["features"]], x))
     test = train_acc - gap
     pi = model["prediction_interval"]
-    return {"gap": gap, "test_acc": test, "low": test + pi["error_low_pp"], "high": test + pi["error_high_pp"],
-            "level": pi["level"]}
+    low, high = max(0.0, test + pi["error_low_pp"]), min(100.0, test + pi["error_high_pp"])  # accuracies
+    return {"gap": gap, "test_acc": test, "low": low, "high": high, "level": pi["level"]}
 
 
 # --------------------------------------------------------------------------- entry points (workflow stages)
