@@ -38,6 +38,7 @@ One module per subject:
 * :mod:`dnn_topology.diagram_features` -- life and midlife features of a diagram
 * :mod:`dnn_topology.generalization`   -- test accuracy without a test set (CVPR 2020), and its figures
   (:mod:`dnn_topology.generalization_plots`)
+* :mod:`dnn_topology.estimate`         -- one network's test accuracy from a fitted generalization model
 * :mod:`dnn_topology.original_import`  -- the original code's results in our layout
 * :mod:`dnn_topology.attack_config`    -- attack ids and the adversarial config section
 * :mod:`dnn_topology.attacks`          -- FGSM/PGD attacks in pixel units and the attack record
@@ -46,10 +47,6 @@ One module per subject:
 * :mod:`dnn_topology.workflow_config`  -- configuration checks and the per-run option table
 * :mod:`dnn_topology.resources`        -- resource requests of the workflow's jobs
 * :mod:`dnn_topology.cli`              -- the ``dnn-topology`` command
-* :mod:`dnn_topology.diagram_features` -- life and midlife of a diagram (CVPR 2020)
-* :mod:`dnn_topology.generalization`   -- the generalization study: grouped CV of a gap model vs baselines
-* :mod:`dnn_topology.generalization_plots` -- its figures
-* :mod:`dnn_topology.estimate`         -- one network's test accuracy from a fitted model
 
 Each workflow stage is one keyword-only function, ``<stage>_stage(...)``, that reads its input
 files and writes its outputs; rule ``<stage>`` calls it from ``scripts/<stage>.py``.
