@@ -55,10 +55,12 @@ def test_memorization_config_compares_true_and_permuted_labels():
 
 def test_shipped_configs_compute_3d_cavities():
     # adversarial.yaml keeps H0..H2: 21 topology chains (clean and 18 attacked) within its offline time budget;
-    # its measured results in README.md are for H0..H2
+    # its measured results in README.md are for H0..H2. generalization.yaml (CVPR 2020) regresses on H1 features
+    # only, so it computes H0..H1
+    expected = {"adversarial.yaml": 2, "generalization.yaml": 1}
     for path in CONFIGS:
-        expected = 2 if path.name == "adversarial.yaml" else 3
-        assert with_defaults(yaml.safe_load(path.read_text()))["topology"]["max_dim"] == expected, path.name
+        assert with_defaults(yaml.safe_load(path.read_text()))["topology"]["max_dim"] == expected.get(path.name, 3), \
+            path.name
 
 
 def test_vgg16_config_reduces_to_about_6000_nodes(monkeypatch):
@@ -113,3 +115,18 @@ def test_every_nonfinite_number_is_found_with_its_key():
     with pytest.raises(workflow_config.ConfigError, match=r"^runs\[1\]\.training\.lr: -inf is not a finite number"):
         workflow_config.check_finite(config)
     workflow_config.check_finite({"topology": {"max_epsilon": 0.3, "epochs": [0, 1]}, "trials": [0]})
+
+
+def test_generalization_config_uses_h1_features_of_training_samples():
+    config = with_defaults(yaml.safe_load((REPO / "config" / "generalization.yaml").read_text()))
+    assert config["topology"]["max_dim"] == 1 and config["activations"]["split"] == "train"
+    assert config["generalization"][0]["features"] == ["life_h1", "midlife_h1"]
+    assert {r["network"] for r in config["runs"]} == {"lenet", "lenet_300_100", "conv_2"}
+    assert len(config["topology"]["epochs"]) >= 4
+
+
+def test_generalization_study_names_are_path_safe():
+    config = with_defaults(yaml.safe_load((REPO / "config" / "generalization.yaml").read_text()))
+    config["generalization"][0]["name"] = "../outside"
+    with pytest.raises(workflow_config.ConfigError, match=r"^generalization\[0\]\.name: .* becomes part of a file path"):
+        workflow_config.check_config(config)

@@ -118,6 +118,8 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
                         f"runs[{i}]: the default run name <network>_<dataset>")
     for i, comparison in enumerate(config.get("comparisons", [])):
         check_path_name(comparison["name"], f"comparisons[{i}].name")
+    for i, study in enumerate(config.get("generalization", [])):
+        check_path_name(study["name"], f"generalization[{i}].name")
     registry = config_datasets(config) if registry is None else registry
     names = [run_name(r) for r in config["runs"]]
     dup = sorted({n for n in names if names.count(n) > 1})
