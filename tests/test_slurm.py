@@ -40,15 +40,15 @@ IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 RUN = "results/lenet_mnist5k"
 PARTITION = "debug"  # the test cluster's only partition, passed the way users pass theirs: $SLURM_PARTITION
 
-# LeNet on mnist5k, 300 random nodes, 1 training epoch, topology at epochs 0 and 1: 13 jobs, submitted as
-# 7 SLURM jobs (train, 2 x activations, 2 x the epoch's four topology jobs as one group, aggregate, plot)
+# LeNet on mnist5k, 300 random nodes, 1 training epoch, topology at epochs 0 and 1: train, 2 x activations,
+# 2 x four topology jobs, and the per-run jobs (aggregate, plot, ...); each epoch's four topology jobs are one
+# SLURM job, so the run submits 3 x 2 = 6 SLURM jobs fewer than it has jobs
 SLURM_CONFIG = copy.deepcopy(TINY_CONFIG)
 SLURM_CONFIG["training"]["epochs"] = 1
 SLURM_CONFIG["topology"]["epochs"] = [0, 1]
 STAGES = ["activations", "functional_graph", "sparse_distance", "persistence", "betti_curves"]
 # profiles/slurm groups these per (run, trial, epoch): one SLURM job runs the four
 GROUPED = ["functional_graph", "sparse_distance", "persistence", "betti_curves"]
-EXPECTED_SUBMISSIONS = 7
 
 SNAKEMAKE_TIMEOUT_S = 900  # a whole SLURM run; it takes about 2 minutes on 2 cores
 PEND_LIMIT_S = 240         # a job pending longer than this means the cluster cannot run it
@@ -275,7 +275,7 @@ def test_workflow_runs_as_slurm_jobs_and_matches_a_local_run(slurm_cluster, tmp_
         if job.rule in GROUPED:
             groups.setdefault(job.epoch, []).append(job)
     assert len(groups) == len(SLURM_CONFIG["topology"]["epochs"]) and all(len(g) == 4 for g in groups.values())
-    assert n_jobs - 4 * len(groups) + len(groups) == EXPECTED_SUBMISSIONS, [j.rule for j in jobs]
+    expected_submissions = n_jobs - 3 * len(groups)  # one SLURM job per epoch group instead of four
 
     run = _slurm_snakemake(slurm_cluster, remote, cfg)
     assert run.returncode == 0, run.output[-8000:]
@@ -284,7 +284,8 @@ def test_workflow_runs_as_slurm_jobs_and_matches_a_local_run(slurm_cluster, tmp_
     # every job was a SLURM job of this run, and completed; each epoch's topology jobs were one SLURM job
     submitted = re.findall(r"Job \S+ has been submitted with SLURM jobid (\d+)", run.output)
     records = [r for r in slurm_cluster.completions() if r.get("Name") == run.run_id]
-    assert len(records) == EXPECTED_SUBMISSIONS, (n_jobs, records, run.output[-3000:])
+    assert len(records) == expected_submissions, (n_jobs, records, run.output[-3000:])
+    assert len(submitted) in (0, expected_submissions), submitted
     assert all(r["JobState"] == "COMPLETED" and r["Partition"] == PARTITION for r in records), records
     completed_ids = {r["JobId"] for r in records}
     if submitted:  # the plugin's own message, when its wording is the one expected here
