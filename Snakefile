@@ -39,9 +39,9 @@ include: "rules/generalization.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True
 
 
 onerror:

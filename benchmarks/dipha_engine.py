@@ -10,6 +10,7 @@ generation included) is its own. Prints a table; not a test.
     python benchmarks/dipha_engine.py                                 # 1,820 and 6,000 nodes
     python benchmarks/dipha_engine.py --nodes 6000 --threads 1 2 --variants giotto giotto-no-collapse
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +59,13 @@ def measure(n: int, variant: str, threads: int, upper_dim: int, max_eps: float, 
     t_compute = time.perf_counter() - t0
     frame = diagram.to_frame()
     return {
-        "nodes": n, "variant": variant, "threads": threads, "edges": S.nnz // 2,
-        "density": S.nnz / max(n * (n - 1), 1), "full_to_sparse_s": t_sparse, "compute_s": t_compute,
+        "nodes": n,
+        "variant": variant,
+        "threads": threads,
+        "edges": S.nnz // 2,
+        "density": S.nnz / max(n * (n - 1), 1),
+        "full_to_sparse_s": t_sparse,
+        "compute_s": t_compute,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "pairs": {int(k): int(v) for k, v in frame.groupby("dim").size().items()},
     }
@@ -79,20 +85,34 @@ def main() -> None:
         n, variant, threads = a._one.split(",")
         print(json.dumps(measure(int(n), variant, int(threads), a.upper_dim, a.max_eps, a.seed)))
         return
-    print(f"{'nodes':>6} {'variant':<20}{'thr':>4}{'edges':>10}{'density':>9}{'sparse s':>10}{'compute s':>10}"
-          f"{'peak MB':>9}  pairs per dim")
+    print(
+        f"{'nodes':>6} {'variant':<20}{'thr':>4}{'edges':>10}{'density':>9}{'sparse s':>10}{'compute s':>10}"
+        f"{'peak MB':>9}  pairs per dim"
+    )
     for n in a.nodes:
         for variant in a.variants:
             for threads in a.threads:
-                cmd = [sys.executable, __file__, "--_one", f"{n},{variant},{threads}", "--upper-dim", str(a.upper_dim),
-                       "--max-eps", str(a.max_eps), "--seed", str(a.seed)]
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--_one",
+                    f"{n},{variant},{threads}",
+                    "--upper-dim",
+                    str(a.upper_dim),
+                    "--max-eps",
+                    str(a.max_eps),
+                    "--seed",
+                    str(a.seed),
+                ]
                 out = subprocess.run(cmd, capture_output=True, text=True)
                 if out.returncode != 0:
                     raise SystemExit(out.stderr)
                 r = json.loads(out.stdout.strip().splitlines()[-1])
-                print(f"{r['nodes']:>6} {r['variant']:<20}{r['threads']:>4}{r['edges']:>10}{r['density']:>9.2%}"
-                      f"{r['full_to_sparse_s']:>10.2f}{r['compute_s']:>10.2f}{r['peak_mb']:>9.0f}  {r['pairs']}",
-                      flush=True)
+                print(
+                    f"{r['nodes']:>6} {r['variant']:<20}{r['threads']:>4}{r['edges']:>10}{r['density']:>9.2%}"
+                    f"{r['full_to_sparse_s']:>10.2f}{r['compute_s']:>10.2f}{r['peak_mb']:>9.0f}  {r['pairs']}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

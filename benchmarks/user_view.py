@@ -28,6 +28,7 @@ without setup) in a fresh directory, unpinned. Prints a table; not a test.
     python benchmarks/user_view.py                     # scratch dir benchmarks/out/user_view (kept)
     python benchmarks/user_view.py --repeat 5 --dipha dipha/build/dipha --full-run
 """
+
 from __future__ import annotations
 
 import argparse
@@ -168,8 +169,14 @@ def make_activations(work: Path, env: dict, log: Path, root: Path) -> None:
     target = f"{EPOCH_DIR}/activations.npy"
     print(f"making {target} in {work} (trains LeNet the first time) ...", flush=True)
     with open(log, "ab") as out:
-        subprocess.run([BIN / "snakemake", "-s", root / "Snakefile", "--cores", "2", target], cwd=work, env=env,
-                       stdout=out, stderr=subprocess.STDOUT, check=True)
+        subprocess.run(
+            [BIN / "snakemake", "-s", root / "Snakefile", "--cores", "2", target],
+            cwd=work,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=True,
+        )
 
 
 def compare(sparse: Path, diagram: Path, orig_sparse: Path, orig_diagram: Path) -> str:
@@ -186,8 +193,10 @@ def compare(sparse: Path, diagram: Path, orig_sparse: Path, orig_diagram: Path) 
     edges = a.nnz == b.nnz
     pairs = da.groupby("dim").size().to_dict() == db.groupby("dim").size().to_dict()
     if not (edges and pairs):
-        return f"DIFFER: {a.nnz} vs {b.nnz} sparse entries, pairs per dim {da.groupby('dim').size().to_dict()} " \
-               f"vs {db.groupby('dim').size().to_dict()}"
+        return (
+            f"DIFFER: {a.nnz} vs {b.nnz} sparse entries, pairs per dim {da.groupby('dim').size().to_dict()} "
+            f"vs {db.groupby('dim').size().to_dict()}"
+        )
     worst = float(np.max(np.abs(da[["birth", "death"]].to_numpy() - db[["birth", "death"]].to_numpy()), initial=0))
     return f"same sparse entries ({a.nnz}) and pairs per dim; largest birth/death difference {worst:.1e}"
 
@@ -204,19 +213,29 @@ def fmt(ms: list[Measure]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workdir", type=Path,
-                   help="scratch directory holding the trained trial (made once, reused; default: "
-                        "benchmarks/out/user_view/<name of the --workflow directory>)")
-    p.add_argument("--workflow", type=Path, default=ROOT,
-                   help="checkout whose Snakefile and src/ are measured (default: this one), e.g. an older commit "
-                        "exported with `git archive` to compare against it under the same load")
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        help="scratch directory holding the trained trial (made once, reused; default: "
+        "benchmarks/out/user_view/<name of the --workflow directory>)",
+    )
+    p.add_argument(
+        "--workflow",
+        type=Path,
+        default=ROOT,
+        help="checkout whose Snakefile and src/ are measured (default: this one), e.g. an older commit "
+        "exported with `git archive` to compare against it under the same load",
+    )
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--dipha", help="DIPHA's dipha binary (default: dipha/build/dipha, then PATH)")
     p.add_argument("--mpiexec", default="mpiexec", help="MPI launcher for DIPHA (run with -n 1)")
     p.add_argument("--sample-ms", type=float, default=5.0, help="memory sampling period")
     p.add_argument("--no-pin", action="store_true", help="do not pin to core 0")
-    p.add_argument("--full-run", action="store_true",
-                   help="also time the default `snakemake --cores 2` in a fresh directory (a few minutes)")
+    p.add_argument(
+        "--full-run",
+        action="store_true",
+        help="also time the default `snakemake --cores 2` in a fresh directory (a few minutes)",
+    )
     a = p.parse_args()
     root = a.workflow.resolve()
     if a.workdir is None:
@@ -227,8 +246,11 @@ def main() -> None:
     work = a.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     log = work / "user_view.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "src"), os.environ.get("PYTHONPATH", "")]),
-           "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root / "src"), os.environ.get("PYTHONPATH", "")]),
+        "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")]),
+    }
     env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
     env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
     import yaml
@@ -261,16 +283,39 @@ def main() -> None:
     full, orig_sparse, orig_diagram = orig / "adj.bin", orig / f"adj_{max_eps}.bin", orig / f"adj_{max_eps}.bin.out"
     if dipha:
         to_sparse = [converter, max_eps, full, orig_sparse]
-        persist = [a.mpiexec, "-n", "1", dipha, "--upper_dim", upper_dim, "--benchmark", "--dual", orig_sparse,
-                   orig_diagram]
+        persist = [
+            a.mpiexec,
+            "-n",
+            "1",
+            dipha,
+            "--upper_dim",
+            upper_dim,
+            "--benchmark",
+            "--dual",
+            orig_sparse,
+            orig_diagram,
+        ]
         who = f"DIPHA {dipha}"
     else:
         to_sparse = [BIN / "dnn-topology", "full-to-sparse", max_eps, full, orig_sparse]
-        persist = [BIN / "dnn-topology", "dipha", "--upper_dim", upper_dim, "--benchmark", "--dual", "--threads", "1",
-                   orig_sparse, orig_diagram]
+        persist = [
+            BIN / "dnn-topology",
+            "dipha",
+            "--upper_dim",
+            upper_dim,
+            "--benchmark",
+            "--dual",
+            "--threads",
+            "1",
+            orig_sparse,
+            orig_diagram,
+        ]
         who = "STAND-IN dnn-topology full-to-sparse / dnn-topology dipha (no DIPHA build found)"
-    steps = {"corrcoef + full matrix": [sys.executable, "-c", ORIGINAL_GRAPH, epoch / "activations.npy", full],
-             "full_to_sparse": to_sparse, "dipha": persist}
+    steps = {
+        "corrcoef + full matrix": [sys.executable, "-c", ORIGINAL_GRAPH, epoch / "activations.npy", full],
+        "full_to_sparse": to_sparse,
+        "dipha": persist,
+    }
     original = []
     parts = {k: [] for k in steps}
     for _ in range(a.repeat):
@@ -279,8 +324,14 @@ def main() -> None:
         ms = {k: run(cmd) for k, cmd in steps.items()}
         for k, m in ms.items():
             parts[k].append(m)
-        original.append(Measure(sum(m.seconds for m in ms.values()), max(m.tree_mb for m in ms.values()),
-                                max(m.process_mb for m in ms.values()), sum(m.cpu for m in ms.values())))
+        original.append(
+            Measure(
+                sum(m.seconds for m in ms.values()),
+                max(m.tree_mb for m in ms.values()),
+                max(m.process_mb for m in ms.values()),
+                sum(m.cpu for m in ms.values()),
+            )
+        )
     rows[f"original chain ({'DIPHA' if dipha else 'stand-in'})"] = original
     for k, ms in parts.items():
         rows[f"  original: {k}"] = ms
@@ -288,17 +339,46 @@ def main() -> None:
 
     # persistence alone, on the workflow's sparse matrix
     rows["persistence alone: dnn-topology dipha"] = [
-        run([BIN / "dnn-topology", "dipha", "--upper_dim", upper_dim, "--benchmark", "--dual", "--threads", "1", sparse,
-             orig / "engine.diagram"]) for _ in range(a.repeat)]
+        run(
+            [
+                BIN / "dnn-topology",
+                "dipha",
+                "--upper_dim",
+                upper_dim,
+                "--benchmark",
+                "--dual",
+                "--threads",
+                "1",
+                sparse,
+                orig / "engine.diagram",
+            ]
+        )
+        for _ in range(a.repeat)
+    ]
     if dipha:
         rows["persistence alone: dipha (DIPHA, mpiexec -n 1)"] = [
-            run([a.mpiexec, "-n", "1", dipha, "--upper_dim", upper_dim, "--benchmark", "--dual", sparse,
-                 orig / "dipha.diagram"]) for _ in range(a.repeat)]
+            run(
+                [
+                    a.mpiexec,
+                    "-n",
+                    "1",
+                    dipha,
+                    "--upper_dim",
+                    upper_dim,
+                    "--benchmark",
+                    "--dual",
+                    sparse,
+                    orig / "dipha.diagram",
+                ]
+            )
+            for _ in range(a.repeat)
+        ]
 
     # snakemake -n: everything to do (empty directory), and the epoch target (its chain deleted)
     with tempfile.TemporaryDirectory() as empty:
         rows["snakemake -n, default config, empty directory"] = [
-            run([*snakemake, "-n", "--cores", "1"], cwd=Path(empty)) for _ in range(a.repeat)]
+            run([*snakemake, "-n", "--cores", "1"], cwd=Path(empty)) for _ in range(a.repeat)
+        ]
     for name in CHAIN_OUTPUTS:
         (epoch / name).unlink(missing_ok=True)
     rows["snakemake -n, the epoch target"] = [run([*snakemake, "-n", "--cores", "1", target]) for _ in range(a.repeat)]
@@ -308,16 +388,28 @@ def main() -> None:
     full_run = None
     if a.full_run:
         with tempfile.TemporaryDirectory() as fresh:
-            full_run = measure([str(BIN / "snakemake"), "-s", str(root / "Snakefile"), "--cores", "2"], Path(fresh),
-                               env, False, 50.0, log)
+            full_run = measure(
+                [str(BIN / "snakemake"), "-s", str(root / "Snakefile"), "--cores", "2"],
+                Path(fresh),
+                env,
+                False,
+                50.0,
+                log,
+            )
 
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               "unknown CPU")
-    print(f"\nmachine: {cpu}, {os.cpu_count()} cores, {'pinned to core 0 (taskset -c 0)' if pin else 'not pinned'}; "
-          f"load average {os.getloadavg()[0]:.2f}")
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+        "unknown CPU",
+    )
+    print(
+        f"\nmachine: {cpu}, {os.cpu_count()} cores, {'pinned to core 0 (taskset -c 0)' if pin else 'not pinned'}; "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     print(f"workflow measured: {root}")
-    print(f"activations: {epoch / 'activations.npy'} ({RUN}, trial {TRIAL}, epoch {EPOCH}); the default config's "
-          f"max_epsilon {max_eps}, DIPHA --upper_dim {upper_dim} (H0..H{int(upper_dim) - 1})")
+    print(
+        f"activations: {epoch / 'activations.npy'} ({RUN}, trial {TRIAL}, epoch {EPOCH}); the default config's "
+        f"max_epsilon {max_eps}, DIPHA --upper_dim {upper_dim} (H0..H{int(upper_dim) - 1})"
+    )
     print(f"original chain: {who}" + ("" if dipha else f"; looked for DIPHA at: {', '.join(looked)}"))
     print(f"workflow vs original files: {agreement}")
     print(f"\n{'what':<52}{'median':>10} {'min':>9} {'cpu':>9} {'peak tree':>10} {'peak proc':>10}   (each run, s)")
@@ -327,13 +419,17 @@ def main() -> None:
         print(f"{'default run: snakemake --cores 2, fresh dir, unpinned':<52}{fmt([full_run])}")
     wf, og = statistics.median(m.seconds for m in chain), statistics.median(m.seconds for m in original)
     wf_min, og_min = min(m.seconds for m in chain), min(m.seconds for m in original)
-    print(f"\nper-epoch chain / original chain: {wf / og:.2f} (medians), {wf_min / og_min:.2f} (minima) of the wall "
-          f"time (target <= 0.33); peak memory "
-          f"{max(m.tree_mb for m in chain):.0f} vs {max(m.tree_mb for m in original):.0f} MB (target: no more)")
+    print(
+        f"\nper-epoch chain / original chain: {wf / og:.2f} (medians), {wf_min / og_min:.2f} (minima) of the wall "
+        f"time (target <= 0.33); peak memory "
+        f"{max(m.tree_mb for m in chain):.0f} vs {max(m.tree_mb for m in original):.0f} MB (target: no more)"
+    )
     dry = rows["snakemake -n, default config, empty directory"]
-    print(f"snakemake -n, default config: {statistics.median(m.seconds for m in dry):.2f} s median, "
-          f"{min(m.seconds for m in dry):.2f} s min, "
-          f"{max(m.tree_mb for m in dry):.0f} MB (target <= 1.5 s and 250 MB)")
+    print(
+        f"snakemake -n, default config: {statistics.median(m.seconds for m in dry):.2f} s median, "
+        f"{min(m.seconds for m in dry):.2f} s min, "
+        f"{max(m.tree_mb for m in dry):.0f} MB (target <= 1.5 s and 250 MB)"
+    )
     if "DIFFER" in agreement:
         raise SystemExit("the two chains' results differ")
 

@@ -6,6 +6,14 @@ rule activations:
         activations="results/{run}/trial_{trial}/epoch_{epoch}/activations.npy",
         nodes="results/{run}/trial_{trial}/epoch_{epoch}/nodes.csv",
         samples="results/{run}/trial_{trial}/epoch_{epoch}/samples.csv",
+    log:
+        "logs/{run}/trial_{trial}/epoch_{epoch}/activations.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=run_option("resources", "activations_mem_mb"),
+        runtime=10,
     params:
         network=run_option("run", "network"),
         dataset=run_option("run", "dataset"),
@@ -14,13 +22,5 @@ rule activations:
         # activations.split train: drawn from the samples trained on (training subset of the trial's seed)
         subset=run_option("training", "subset"),
         seed=run_option("training", "seed"),
-    log:
-        "logs/{run}/trial_{trial}/epoch_{epoch}/activations.log",
-    threads: 1
-    resources:
-        mem_mb=run_option("resources", "activations_mem_mb"),
-        runtime=10,
-    conda:
-        ENV
     script:
         "../scripts/activations.py"

@@ -12,6 +12,14 @@ rule attack:
         nodes="results/{run}/trial_{trial}/epoch_{epoch}/{attack}/nodes.csv",
         record="results/{run}/trial_{trial}/epoch_{epoch}/{attack}/attack.csv",
         inputs="results/{run}/trial_{trial}/epoch_{epoch}/{attack}/inputs.npy",
+    log:
+        "logs/{run}/trial_{trial}/epoch_{epoch}/{attack}/attack.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=run_option("resources", "activations_mem_mb"),
+        runtime=15,
     params:
         network=run_option("run", "network"),
         dataset=run_option("run", "dataset"),
@@ -20,14 +28,6 @@ rule attack:
         binarize_class=run_option("training", "binarize_class"),
         subset=run_option("training", "subset"),
         seed=run_option("training", "seed"),
-    log:
-        "logs/{run}/trial_{trial}/epoch_{epoch}/{attack}/attack.log",
-    threads: 1
-    resources:
-        mem_mb=run_option("resources", "activations_mem_mb"),
-        runtime=15,
-    conda:
-        ENV
     script:
         "../scripts/attack.py"
 
@@ -38,20 +38,20 @@ rule detection_features:
         checkpoint=checkpoint_of,
     output:
         features="results/{run}/trial_{trial}/epoch_{epoch}/{inputs}detection_features.csv",
+    log:
+        "logs/{run}/trial_{trial}/epoch_{epoch}/{inputs}detection_features.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
     params:
         network=run_option("run", "network"),
         dataset=run_option("run", "dataset"),
         attack_spec=attack_spec,
         detection=DETECTION,
         binarize_class=run_option("training", "binarize_class"),
-    log:
-        "logs/{run}/trial_{trial}/epoch_{epoch}/{inputs}detection_features.log",
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=20,
-    conda:
-        ENV
     script:
         "../scripts/detection_features.py"
 
@@ -66,16 +66,16 @@ rule adversarial_aggregate:
         curves="results/{run}/adversarial/betti_curves.csv",
         summary="results/{run}/adversarial/betti_summary.csv",
         records="results/{run}/adversarial/attacks.csv",
-    params:
-        attacks={a: spec.to_dict() for a, spec in ATTACKS.items()},
     log:
         "logs/{run}/adversarial/aggregate.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=5,
-    conda:
-        ENV
+    params:
+        attacks={a: spec.to_dict() for a, spec in ATTACKS.items()},
     script:
         "../scripts/adversarial_aggregate.py"
 
@@ -87,17 +87,17 @@ rule detection:
         attacked=per_attacked_epoch("detection_features.csv", clean=False),
     output:
         table="results/{run}/adversarial/detection.csv",
-    params:
-        attacks={a: spec.to_dict() for a, spec in ATTACKS.items()},
-        detection=DETECTION,
     log:
         "logs/{run}/adversarial/detection.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        ENV
+    params:
+        attacks={a: spec.to_dict() for a, spec in ATTACKS.items()},
+        detection=DETECTION,
     script:
         "../scripts/detection.py"
 
@@ -111,24 +111,26 @@ rule adversarial_plot:
         detection=["results/{run}/adversarial/detection.csv"] if DETECTION["enabled"] else [],
     output:
         **{
-            f"{plot}_{ext}": report(
-                f"results/{{run}}/adversarial/plots/{plot}.{ext}",
-                caption=f"../report/adversarial_{plot}.rst",
-                category="{run}",
-                subcategory="adversarial",
+            f"{plot}_{ext}": (
+                report(
+                    f"results/{{run}}/adversarial/plots/{plot}.{ext}",
+                    caption=f"../report/adversarial_{plot}.rst",
+                    category="{run}",
+                    subcategory="adversarial",
+                )
+                if ext == "png"
+                else f"results/{{run}}/adversarial/plots/{plot}.{ext}"
             )
-            if ext == "png"
-            else f"results/{{run}}/adversarial/plots/{plot}.{ext}"
             for plot in ADV_PLOTS
             for ext in ("png", "pdf")
         },
     log:
         "logs/{run}/adversarial/plot.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=5,
-    conda:
-        ENV
     script:
         "../scripts/adversarial_plot.py"

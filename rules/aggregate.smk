@@ -10,11 +10,11 @@ rule aggregate:
         training="results/{run}/training.csv",
     log:
         "logs/{run}/aggregate.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=5,
-    conda:
-        ENV
     script:
         "../scripts/aggregate.py"

@@ -6,17 +6,17 @@ rule betti_curves:
     output:
         curves="results/{run}/trial_{trial}/epoch_{epoch}/{inputs}betti_curves.csv",
         summary="results/{run}/trial_{trial}/epoch_{epoch}/{inputs}betti_summary.csv",
-    params:
-        max_dim=MAX_DIM,
-        max_epsilon=config["topology"]["max_epsilon"],
-        n_points=config["betti_curves"]["n_points"],
     log:
         "logs/{run}/trial_{trial}/epoch_{epoch}/{inputs}betti_curves.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    conda:
-        ENV
+    params:
+        max_dim=MAX_DIM,
+        max_epsilon=config["topology"]["max_epsilon"],
+        n_points=config["betti_curves"]["n_points"],
     script:
         "../scripts/betti_curves.py"

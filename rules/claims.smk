@@ -8,6 +8,14 @@ rule claims:
         evidence="results/{run}/claims_evidence.csv",
         png=report("results/{run}/plots/claims.png", caption="../report/claims.rst", category="{run}"),
         pdf="results/{run}/plots/claims.pdf",
+    log:
+        "logs/{run}/claims.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
     params:
         runs=this_run,
         permute_labels=labels_permuted(this_run),
@@ -15,14 +23,6 @@ rule claims:
         max_dim=MAX_DIM,
         max_epsilon=config["topology"]["max_epsilon"],
         title="{run}",
-    log:
-        "logs/{run}/claims.log",
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    conda:
-        ENV
     script:
         "../scripts/claims.py"
 
@@ -35,9 +35,18 @@ rule claims_comparison:
     output:
         claims="results/comparisons/{comparison}/claims.csv",
         evidence="results/comparisons/{comparison}/claims_evidence.csv",
-        png=report("results/comparisons/{comparison}/claims.png", caption="../report/claims.rst",
-                   category="comparisons"),
+        png=report(
+            "results/comparisons/{comparison}/claims.png", caption="../report/claims.rst", category="comparisons"
+        ),
         pdf="results/comparisons/{comparison}/claims.pdf",
+    log:
+        "logs/comparisons/{comparison}_claims.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
     params:
         runs=comparison_option("runs"),
         permute_labels=labels_permuted(comparison_option("runs")),
@@ -45,13 +54,5 @@ rule claims_comparison:
         max_dim=MAX_DIM,
         max_epsilon=config["topology"]["max_epsilon"],
         title="{comparison}",
-    log:
-        "logs/comparisons/{comparison}_claims.log",
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    conda:
-        ENV
     script:
         "../scripts/claims.py"

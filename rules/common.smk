@@ -29,8 +29,7 @@ TOPOLOGY_EPOCHS = sorted(config["topology"]["epochs"])
 MAX_DIM = config["topology"]["max_dim"]
 ENGINE, ENGINE_OPTIONS = engine_from_config(config["topology"])
 COMPARISONS = {
-    c["name"]: {"runs": c["runs"], "epochs": c.get("epochs", TOPOLOGY_EPOCHS)}
-    for c in config["comparisons"]
+    c["name"]: {"runs": c["runs"], "epochs": c.get("epochs", TOPOLOGY_EPOCHS)} for c in config["comparisons"]
 }
 # the full distance matrix is temp() unless asked for (imported runs' is the original's file: always kept)
 KEEP_DISTANCE_MATRIX = config["topology"]["keep_distance_matrix"] or any(r["run"]["imported"] for r in RUNS.values())
@@ -61,8 +60,14 @@ def kept_outputs(rule_, runs, epochs=None, inputs=("",)):
     """The files that ``rule_`` writes and the workflow keeps (its outputs not marked temp()), for ``runs``,
     every trial, comparison and attack, ``epochs`` (default: topology.epochs) and the input sets ``inputs``
     ("" for the clean samples, "<attack id>/" for attacked ones)."""
-    values = {"run": runs, "trial": TRIALS, "epoch": TOPOLOGY_EPOCHS if epochs is None else epochs,
-              "comparison": list(COMPARISONS), "attack": list(ATTACKS), "inputs": list(inputs)}
+    values = {
+        "run": runs,
+        "trial": TRIALS,
+        "epoch": TOPOLOGY_EPOCHS if epochs is None else epochs,
+        "comparison": list(COMPARISONS),
+        "attack": list(ATTACKS),
+        "inputs": list(inputs),
+    }
     files = []
     for pattern, declared in zip(rule_.output, rule_.rule.output):  # the proxy's patterns lose their flags
         if not is_flagged(declared, "temp"):
@@ -113,8 +118,7 @@ def all_targets():
         *(f for rule_ in from_dipha for f in kept_outputs(rule_, trained + imported)),
         *kept_outputs(rules.attack, trained, ADV_EPOCHS),
         *(f for rule_ in per_epoch_topology for f in kept_outputs(rule_, trained, ADV_EPOCHS, attacked)),
-        *(kept_outputs(rules.detection_features, trained, ADV_EPOCHS, ["", *attacked])
-          if DETECTION["enabled"] else []),
+        *(kept_outputs(rules.detection_features, trained, ADV_EPOCHS, ["", *attacked]) if DETECTION["enabled"] else []),
         # generalization studies: the topology.json of their runs, the tables, the model and the figures
         *expand("results/{run}/topology.json", run=sorted({r for s in STUDIES.values() for r in s["runs"]})),
         *expand("results/generalization/{study}/{file}", study=STUDIES, file=STUDY_FILES),
@@ -190,9 +194,7 @@ def comparison_files(pattern):
 
 def checkpoint_of(wildcards):
     if int(wildcards.epoch) > EPOCHS:
-        raise ValueError(
-            f"epoch {wildcards.epoch} was requested but training.epochs is {EPOCHS}"
-        )
+        raise ValueError(f"epoch {wildcards.epoch} was requested but training.epochs is {EPOCHS}")
     return f"results/{wildcards.run}/trial_{wildcards.trial}/checkpoints/epoch_{wildcards.epoch}.pt"
 
 

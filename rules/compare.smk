@@ -11,16 +11,16 @@ rule compare:
         density_pdf="results/comparisons/{comparison}/betti_curves_density.pdf",
         epsilon_png="results/comparisons/{comparison}/betti_curves_epsilon.png",
         epsilon_pdf="results/comparisons/{comparison}/betti_curves_epsilon.pdf",
-    params:
-        runs=comparison_option("runs"),
-        epochs=comparison_option("epochs"),
     log:
         "logs/comparisons/{comparison}.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=5,
-    conda:
-        ENV
+    params:
+        runs=comparison_option("runs"),
+        epochs=comparison_option("epochs"),
     script:
         "../scripts/compare.py"

@@ -6,12 +6,12 @@ rule functional_graph:
         distance=full_distance_matrix("results/{run}/trial_{trial}/epoch_{epoch}/{inputs}distance.bin"),
     log:
         "logs/{run}/trial_{trial}/epoch_{epoch}/{inputs}functional_graph.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=run_option("resources", "graph_mem_mb"),
         runtime=10,
-    conda:
-        ENV
     script:
         "../scripts/functional_graph.py"
 
@@ -22,15 +22,15 @@ rule sparse_distance:
         distance="results/{run}/trial_{trial}/epoch_{epoch}/{inputs}distance.bin",
     output:
         sparse="results/{run}/trial_{trial}/epoch_{epoch}/{inputs}distance_sparse.bin",
-    params:
-        max_epsilon=config["topology"]["max_epsilon"],
     log:
         "logs/{run}/trial_{trial}/epoch_{epoch}/{inputs}sparse_distance.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=run_option("resources", "graph_mem_mb"),
         runtime=10,
-    conda:
-        ENV
+    params:
+        max_epsilon=config["topology"]["max_epsilon"],
     script:
         "../scripts/sparse_distance.py"

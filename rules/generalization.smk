@@ -8,17 +8,17 @@ rule diagram_topology:
         diagrams=per_epoch("diagram.bin"),
     output:
         parameters="results/{run}/topology.json",
-    params:
-        activations=run_option("activations"),
-        topology=config["topology"],
     log:
         "logs/{run}/diagram_topology.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    conda:
-        ENV
+    params:
+        activations=run_option("activations"),
+        topology=config["topology"],
     script:
         "../scripts/diagram_topology.py"
 
@@ -32,18 +32,18 @@ rule generalization_table:
         parameters=study_files("topology.json"),
     output:
         table="results/generalization/{study}/table.csv",
-    params:
-        runs=study_option("run_table"),
-        max_dim=MAX_DIM,
-        min_persistence=study_option("min_persistence"),
     log:
         "logs/generalization/{study}/table.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        ENV
+    params:
+        runs=study_option("run_table"),
+        max_dim=MAX_DIM,
+        min_persistence=study_option("min_persistence"),
     script:
         "../scripts/generalization_table.py"
 
@@ -57,19 +57,19 @@ rule generalization_fit:
         metrics="results/generalization/{study}/metrics.csv",
         metrics_md="results/generalization/{study}/metrics.md",
         model="results/generalization/{study}/model.json",
+    log:
+        "logs/generalization/{study}/fit.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         features=study_option("features"),
         topology=study_option("topology"),
         bootstrap=study_option("bootstrap"),
         seed=study_option("seed"),
-    log:
-        "logs/generalization/{study}/fit.log",
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        ENV
     script:
         "../scripts/generalization_fit.py"
 
@@ -82,23 +82,25 @@ rule generalization_plots:
         model="results/generalization/{study}/model.json",
     output:
         **{
-            f"{figure}_{ext}": report(
-                f"results/generalization/{{study}}/figures/{figure}.{ext}",
-                caption=f"../report/{figure}.rst",
-                category="generalization {study}",
+            f"{figure}_{ext}": (
+                report(
+                    f"results/generalization/{{study}}/figures/{figure}.{ext}",
+                    caption=f"../report/{figure}.rst",
+                    category="generalization {study}",
+                )
+                if ext == "png"
+                else f"results/generalization/{{study}}/figures/{figure}.{ext}"
             )
-            if ext == "png"
-            else f"results/generalization/{{study}}/figures/{figure}.{ext}"
             for figure in STUDY_FIGURES
             for ext in ("png", "pdf")
         },
     log:
         "logs/generalization/{study}/plots.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=5,
-    conda:
-        ENV
     script:
         "../scripts/generalization_plots.py"

@@ -4,17 +4,17 @@ rule persistence:
         sparse="results/{run}/trial_{trial}/epoch_{epoch}/{inputs}distance_sparse.bin",
     output:
         diagram="results/{run}/trial_{trial}/epoch_{epoch}/{inputs}diagram.bin",
-    params:
-        upper_dim=MAX_DIM + 1,
-        engine=ENGINE,
-        engine_options=ENGINE_OPTIONS,
     log:
         "logs/{run}/trial_{trial}/epoch_{epoch}/{inputs}persistence.log",
+    conda:
+        ENV
     threads: config["topology"]["threads"]
     resources:
         mem_mb=run_option("resources", "persistence_mem_mb"),
         runtime=run_option("resources", "persistence_runtime"),
-    conda:
-        ENV
+    params:
+        upper_dim=MAX_DIM + 1,
+        engine=ENGINE,
+        engine_options=ENGINE_OPTIONS,
     script:
         "../scripts/persistence.py"

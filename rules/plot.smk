@@ -7,27 +7,29 @@ rule plot:
         diagrams=plotted_diagrams,
     output:
         **{
-            f"{plot}_{ext}": report(
-                f"results/{{run}}/plots/{plot}.{ext}",
-                caption=f"../report/{plot}.rst",
-                category="{run}",
+            f"{plot}_{ext}": (
+                report(
+                    f"results/{{run}}/plots/{plot}.{ext}",
+                    caption=f"../report/{plot}.rst",
+                    category="{run}",
+                )
+                if ext == "png"
+                else f"results/{{run}}/plots/{plot}.{ext}"
             )
-            if ext == "png"
-            else f"results/{{run}}/plots/{plot}.{ext}"
             for plot in PLOTS
             for ext in ("png", "pdf")
         },
-    params:
-        max_epsilon=config["topology"]["max_epsilon"],
-        epochs=TOPOLOGY_EPOCHS,
-        trial=TRIALS[0],
     log:
         "logs/{run}/plot.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=5,
-    conda:
-        ENV
+    params:
+        max_epsilon=config["topology"]["max_epsilon"],
+        epochs=TOPOLOGY_EPOCHS,
+        trial=TRIALS[0],
     script:
         "../scripts/plot.py"

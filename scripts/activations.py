@@ -1,4 +1,5 @@
 """Snakemake script of rule activations (see rules/activations.smk)."""
+
 from dnn_topology.activations import activations_stage
 from dnn_topology.io_utils import log_to_file
 

@@ -1,4 +1,5 @@
 """Snakemake script of rule adversarial_aggregate (see rules/adversarial.smk)."""
+
 from dnn_topology.aggregate import adversarial_aggregate_stage
 from dnn_topology.io_utils import log_to_file
 

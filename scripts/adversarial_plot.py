@@ -1,4 +1,5 @@
 """Snakemake script of rule adversarial_plot (see rules/adversarial.smk)."""
+
 from dnn_topology.adversarial_plots import adversarial_plot_stage
 from dnn_topology.io_utils import log_to_file
 

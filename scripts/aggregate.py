@@ -1,4 +1,5 @@
 """Snakemake script of rule aggregate (see rules/aggregate.smk)."""
+
 from dnn_topology.aggregate import aggregate_stage
 from dnn_topology.io_utils import log_to_file
 

@@ -1,4 +1,5 @@
 """Snakemake script of rule attack (see rules/adversarial.smk)."""
+
 from dnn_topology.attacks import attack_stage
 from dnn_topology.io_utils import log_to_file
 

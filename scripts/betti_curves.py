@@ -1,4 +1,5 @@
 """Snakemake script of rule betti_curves (see rules/betti_curves.smk)."""
+
 from dnn_topology.betti_curves import betti_curves_stage
 from dnn_topology.io_utils import log_to_file
 

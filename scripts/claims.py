@@ -1,4 +1,5 @@
 """Snakemake script of rules claims and claims_comparison (see rules/claims.smk)."""
+
 from dnn_topology.claims import claims_stage
 from dnn_topology.io_utils import log_to_file
 

@@ -1,4 +1,5 @@
 """Snakemake script of rule detection (see rules/adversarial.smk)."""
+
 from dnn_topology.detection import detection_stage
 from dnn_topology.io_utils import log_to_file
 

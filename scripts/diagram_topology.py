@@ -1,4 +1,5 @@
 """Snakemake script of rule diagram_topology (see rules/generalization.smk)."""
+
 from dnn_topology.generalization import diagram_topology_stage
 from dnn_topology.io_utils import log_to_file
 

@@ -1,4 +1,5 @@
 """Snakemake script of rule functional_graph (see rules/functional_graph.smk)."""
+
 from dnn_topology.functional_graph import functional_graph_stage
 from dnn_topology.io_utils import log_to_file
 

@@ -1,4 +1,5 @@
 """Snakemake script of rule generalization_fit (see rules/generalization.smk)."""
+
 from dnn_topology.generalization import generalization_fit_stage
 from dnn_topology.io_utils import log_to_file
 

@@ -1,4 +1,5 @@
 """Snakemake script of rule generalization_plots (see rules/generalization.smk)."""
+
 from dnn_topology.generalization_plots import generalization_plots_stage
 from dnn_topology.io_utils import log_to_file
 

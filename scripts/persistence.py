@@ -1,4 +1,5 @@
 """Snakemake script of rule persistence (see rules/persistence.smk)."""
+
 from pathlib import Path
 
 from dnn_topology.io_utils import log_to_file

@@ -1,4 +1,5 @@
 """Snakemake script of rule plot (see rules/plot.smk)."""
+
 from dnn_topology.io_utils import log_to_file
 from dnn_topology.plots import plot_stage
 

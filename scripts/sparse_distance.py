@@ -1,4 +1,5 @@
 """Snakemake script of rule sparse_distance (see rules/functional_graph.smk)."""
+
 from dnn_topology.functional_graph import sparse_distance_stage
 from dnn_topology.io_utils import log_to_file
 

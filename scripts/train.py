@@ -1,4 +1,5 @@
 """Snakemake script of rule train (see rules/train.smk)."""
+
 from dnn_topology.io_utils import log_to_file
 from dnn_topology.training import train_stage
 

@@ -1,4 +1,5 @@
 """Which samples feed the activations: the test split's first N, or N drawn from the samples trained on."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """Real Snakemake runs of the adversarial study on a tiny configuration: attacked inputs go through the same
 per-epoch stages under their own paths, clean paths stay as they are, one attacked epoch is a target of its own."""
+
 from __future__ import annotations
 
 import copy
@@ -10,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from workflow_helpers import REPO, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
@@ -18,10 +18,24 @@ pytestmark = pytest.mark.workflow
 RUN = "results/lenet_mnist5k"
 ATTACK_IDS = ["adv_fgsm_eps0.1", "adv_pgd_eps0.1"]
 TINY_ADVERSARIAL = yaml.safe_load((REPO / "tests" / "config" / "adversarial_tiny.yaml").read_text())
-ATTACKED_FILES = ["activations.npy", "nodes.csv", "attack.csv", "inputs.npy", "distance_sparse.bin",  # distance.bin: temp()
-                  "diagram.bin", "betti_curves.csv", "betti_summary.csv", "detection_features.csv"]
-ADV_PLOTS = ["betti_curves_density", "betti_curves_epsilon", "summaries_vs_epsilon", "accuracy_under_attack",
-             "detection_auc"]
+ATTACKED_FILES = [
+    "activations.npy",
+    "nodes.csv",
+    "attack.csv",
+    "inputs.npy",
+    "distance_sparse.bin",  # distance.bin: temp()
+    "diagram.bin",
+    "betti_curves.csv",
+    "betti_summary.csv",
+    "detection_features.csv",
+]
+ADV_PLOTS = [
+    "betti_curves_density",
+    "betti_curves_epsilon",
+    "summaries_vs_epsilon",
+    "accuracy_under_attack",
+    "detection_auc",
+]
 
 
 def summary_files(root: Path, config: Path) -> dict[str, str]:
@@ -54,7 +68,9 @@ def test_tiny_adversarial_study_runs_end_to_end(adversarial_run):
             assert (root / RUN / "adversarial/plots" / f"{plot}.{ext}").stat().st_size > 1000
     records = pd.read_csv(root / RUN / "adversarial/attacks.csv")
     assert sorted(records["attack"]) == ATTACK_IDS
-    assert (records["max_linf"] <= 0.1 + 1e-6).all() and (records["adversarial_accuracy"] < records["clean_accuracy"]).all()
+    assert (records["max_linf"] <= 0.1 + 1e-6).all() and (
+        records["adversarial_accuracy"] < records["clean_accuracy"]
+    ).all()
     summary = pd.read_csv(root / RUN / "adversarial/betti_summary.csv")
     assert set(summary["attack"]) == {"clean", *ATTACK_IDS}
     detection = pd.read_csv(root / RUN / "adversarial/detection.csv")
@@ -76,11 +92,20 @@ def test_attacked_and_clean_paths_never_collide(tmp_path):
     # every clean file keeps its path and its rule; the attack adds files only under its own paths
     assert {f: adv[f] for f in clean} == clean
     added = set(adv) - set(clean)
-    pattern = re.compile(r"results/lenet_mnist5k/(trial_0/epoch_1/((adv_(fgsm|pgd)_eps0\.1)/)?detection_features\.csv"
-                         r"|trial_0/epoch_1/adv_(fgsm|pgd)_eps0\.1/[^/]+|adversarial/.+)$")
+    pattern = re.compile(
+        r"results/lenet_mnist5k/(trial_0/epoch_1/((adv_(fgsm|pgd)_eps0\.1)/)?detection_features\.csv"
+        r"|trial_0/epoch_1/adv_(fgsm|pgd)_eps0\.1/[^/]+|adversarial/.+)$"
+    )
     assert all(pattern.match(f) for f in added), sorted(f for f in added if not pattern.match(f))
-    per_epoch_rules = {"activations", "attack", "functional_graph", "sparse_distance", "persistence", "betti_curves",
-                       "detection_features"}
+    per_epoch_rules = {
+        "activations",
+        "attack",
+        "functional_graph",
+        "sparse_distance",
+        "persistence",
+        "betti_curves",
+        "detection_features",
+    }
     for f, rule in adv.items():
         if "/adv_" in f:
             assert rule in per_epoch_rules - {"activations"}, (f, rule)
@@ -106,6 +131,12 @@ def test_one_attacked_epoch_is_rebuilt_alone(tmp_path):
     # a changed attack budget is another attack id: new paths, the old ones untouched
     other = copy.deepcopy(TINY_ADVERSARIAL)
     other["adversarial"]["attacks"][0]["epsilons"] = [0.2]
-    jobs = planned_jobs(snakemake(tmp_path, "-n", f"{RUN}/trial_0/epoch_1/adv_fgsm_eps0.2/betti_curves.csv",
-                                  config=write_config(tmp_path, other)))
+    jobs = planned_jobs(
+        snakemake(
+            tmp_path,
+            "-n",
+            f"{RUN}/trial_0/epoch_1/adv_fgsm_eps0.2/betti_curves.csv",
+            config=write_config(tmp_path, other),
+        )
+    )
     assert jobs == {"attack": 1, "functional_graph": 1, "sparse_distance": 1, "persistence": 1, "betti_curves": 1}

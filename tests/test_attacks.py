@@ -1,4 +1,5 @@
 """FGSM and PGD (foolbox, L-infinity, untargeted) on pixels in [0, 1]: the known properties of the attacks."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +11,15 @@ from torch.utils.data import DataLoader, Subset
 from dnn_topology import datasets as dsets
 from dnn_topology import models
 from dnn_topology.attack_config import AttackSpec, attack_of_input_set, attack_table, input_set
-from dnn_topology.attacks import (RECORD_COLUMNS, attack, attack_record, normalize, attack_stage, sample_pixels,
-                                  to_pixels)
+from dnn_topology.attacks import (
+    RECORD_COLUMNS,
+    attack,
+    attack_record,
+    attack_stage,
+    normalize,
+    sample_pixels,
+    to_pixels,
+)
 
 MEAN, STD = dsets.normalization("mnist5k")
 
@@ -100,8 +108,14 @@ def test_pgd_random_start_is_seeded(trained):
 
 
 def test_attack_table_ids_and_errors():
-    table = attack_table({"attacks": [{"method": "fgsm", "epsilons": [0.05, 0.1]},
-                                      {"method": "pgd", "name": "pgd-strong", "epsilons": [0.1], "steps": 40}]})
+    table = attack_table(
+        {
+            "attacks": [
+                {"method": "fgsm", "epsilons": [0.05, 0.1]},
+                {"method": "pgd", "name": "pgd-strong", "epsilons": [0.1], "steps": 40},
+            ]
+        }
+    )
     assert list(table) == ["adv_fgsm_eps0.05", "adv_fgsm_eps0.1", "adv_pgd-strong_eps0.1"]
     assert table["adv_pgd-strong_eps0.1"].steps == 40
     assert attack_table({}) == {} and attack_table(None) == {}
@@ -118,12 +132,26 @@ def test_attack_table_ids_and_errors():
 def test_attack_stage_writes_its_files(trained, tmp_path):
     net, _, _ = trained
     torch.save({"net": net.state_dict()}, tmp_path / "epoch_1.pt")
-    out = {k: tmp_path / "adv_fgsm_eps0.1" / f for k, f in
-           [("activations", "activations.npy"), ("nodes", "nodes.csv"), ("record", "attack.csv"),
-            ("inputs", "inputs.npy")]}
-    attack_stage(checkpoint=tmp_path / "epoch_1.pt", network="lenet", dataset="mnist5k",
-                 attack_spec=AttackSpec("fgsm", "fgsm", 0.1).to_dict(), n_samples=50, split="test",
-                 node_selection={"method": "random", "n_nodes": 40, "seed": 0}, device="cpu", **out)
+    out = {
+        k: tmp_path / "adv_fgsm_eps0.1" / f
+        for k, f in [
+            ("activations", "activations.npy"),
+            ("nodes", "nodes.csv"),
+            ("record", "attack.csv"),
+            ("inputs", "inputs.npy"),
+        ]
+    }
+    attack_stage(
+        checkpoint=tmp_path / "epoch_1.pt",
+        network="lenet",
+        dataset="mnist5k",
+        attack_spec=AttackSpec("fgsm", "fgsm", 0.1).to_dict(),
+        n_samples=50,
+        split="test",
+        node_selection={"method": "random", "n_nodes": 40, "seed": 0},
+        device="cpu",
+        **out,
+    )
     acts = np.load(out["activations"])
     assert acts.shape == (50, 40) and np.isfinite(acts).all()
     assert len(pd.read_csv(out["nodes"])) == 40
@@ -136,9 +164,14 @@ def test_attack_stage_writes_its_files(trained, tmp_path):
 def test_adversarial_config_errors_name_the_key():
     from dnn_topology.attack_config import check_adversarial
 
-    base = {"topology": {"epochs": [1, 4]},
-            "adversarial": {"attacks": [{"method": "fgsm", "epsilons": [0.1]}], "epochs": [1, 4],
-                            "detection": {"n_pool": 1000, "batch_size": 50}}}
+    base = {
+        "topology": {"epochs": [1, 4]},
+        "adversarial": {
+            "attacks": [{"method": "fgsm", "epsilons": [0.1]}],
+            "epochs": [1, 4],
+            "detection": {"n_pool": 1000, "batch_size": 50},
+        },
+    }
     check_adversarial(base, {"lenet_mnist5k": 1000})
     late = {**base, "adversarial": {**base["adversarial"], "epochs": [2]}}
     with pytest.raises(ValueError, match=r"adversarial.epochs: \[2\] are not in topology.epochs"):

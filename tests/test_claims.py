@@ -1,4 +1,5 @@
 """The claims table on hand-made summaries whose verdicts are known."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,17 @@ def summary(values: dict, max_epsilon: float = 0.3) -> pd.DataFrame:
     for (trial, epoch, dim), v in values.items():
         max_betti, density = v[0], v[1]
         at_cut = v[2] if len(v) > 2 else False
-        rows.append({"run": "r", "trial": trial, "epoch": epoch, "dim": dim, "max_betti": max_betti,
-                     "epsilon_at_max": max_epsilon if at_cut else max_epsilon / 2, "density_at_max": density})
+        rows.append(
+            {
+                "run": "r",
+                "trial": trial,
+                "epoch": epoch,
+                "dim": dim,
+                "max_betti": max_betti,
+                "epsilon_at_max": max_epsilon if at_cut else max_epsilon / 2,
+                "density_at_max": density,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -50,16 +60,19 @@ def test_spearman_and_sign_test():
     assert np.isnan(sign_test_p(0, 0))
 
 
-@pytest.mark.parametrize("stats, sign, expected", [
-    ([0.5, 0.9], +1, HOLDS),
-    ([-0.5, -0.9], -1, HOLDS),
-    ([-0.5, 0.0], +1, DOES_NOT_HOLD),  # none goes the claimed way
-    ([0.0, 0.0], +1, DOES_NOT_HOLD),
-    ([0.5, -0.5], +1, INCONCLUSIVE),  # replicates disagree
-    ([0.5, 0.0], +1, INCONCLUSIVE),
-    ([np.nan, np.nan], +1, INCONCLUSIVE),  # no replicate
-    ([np.nan, 0.3], +1, HOLDS),  # a NaN is not a replicate
-])
+@pytest.mark.parametrize(
+    "stats, sign, expected",
+    [
+        ([0.5, 0.9], +1, HOLDS),
+        ([-0.5, -0.9], -1, HOLDS),
+        ([-0.5, 0.0], +1, DOES_NOT_HOLD),  # none goes the claimed way
+        ([0.0, 0.0], +1, DOES_NOT_HOLD),
+        ([0.5, -0.5], +1, INCONCLUSIVE),  # replicates disagree
+        ([0.5, 0.0], +1, INCONCLUSIVE),
+        ([np.nan, np.nan], +1, INCONCLUSIVE),  # no replicate
+        ([np.nan, 0.3], +1, HOLDS),  # a NaN is not a replicate
+    ],
+)
 def test_verdict(stats, sign, expected):
     assert verdict(stats, sign)["verdict"] == expected
 
@@ -113,8 +126,11 @@ def test_memorizing_runs_are_paired_with_the_least_permuted_run():
     lower = learning.copy()
     lower.loc[lower["epoch"] > 0, "density_at_max"] -= 0.005
     # the order of the runs does not matter: the least permuted one is the learning run
-    claims, evidence = claims_tables({"mem": shifted, "half": lower, "learn": learning},
-                                     permute_labels={"mem": 1.0, "half": 0.5, "learn": 0.0}, max_dim=3)
+    claims, evidence = claims_tables(
+        {"mem": shifted, "half": lower, "learn": learning},
+        permute_labels={"mem": 1.0, "half": 0.5, "learn": 0.0},
+        max_dim=3,
+    )
     paired = claims[claims["claim"] == "memorizing_higher_density"].set_index(["subject", "quantity"])
     assert set(paired.index.get_level_values(0)) == {"mem vs learn", "half vs learn"}
     for k in (1, 2, 3):
@@ -148,12 +164,20 @@ def test_claims_stage_writes_table_evidence_and_figure(tmp_path):
         learning_run().to_csv(paths[-1], index=False)
     training = tmp_path / "training.csv"
     pd.DataFrame({"trial": [0, 0], "epoch": [0, 4], "train_acc": [0.1, 0.99], "test_acc": [0.1, 0.11]}).to_csv(
-        training, index=False)
+        training, index=False
+    )
     out = {k: tmp_path / "out" / f"claims.{k}" for k in ("csv", "evidence.csv", "png", "pdf")}
-    returned = claims_stage(runs=["learn", "mem"], summaries=paths, training=[training, training],
-                            permute_labels=[0.0, 1.0], epochs=[0, 1, 2, 4], max_dim=3, max_epsilon=0.3,
-                            outputs={"claims": out["csv"], "evidence": out["evidence.csv"], "png": out["png"],
-                                     "pdf": out["pdf"]}, title="demo")
+    returned = claims_stage(
+        runs=["learn", "mem"],
+        summaries=paths,
+        training=[training, training],
+        permute_labels=[0.0, 1.0],
+        epochs=[0, 1, 2, 4],
+        max_dim=3,
+        max_epsilon=0.3,
+        outputs={"claims": out["csv"], "evidence": out["evidence.csv"], "png": out["png"], "pdf": out["pdf"]},
+        title="demo",
+    )
     written = pd.read_csv(out["csv"])
     assert len(written) == len(returned) == 3 + 3 + 3  # 3 trend claims per run, 3 paired dimensions
     assert set(written["verdict"]) <= {HOLDS, DOES_NOT_HOLD, INCONCLUSIVE}

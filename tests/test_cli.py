@@ -1,4 +1,5 @@
 """The ``dnn-topology`` command line: DIPHA drop-ins byte for byte, and clean errors."""
+
 from __future__ import annotations
 
 import subprocess
@@ -6,11 +7,11 @@ import sys
 
 import numpy as np
 import pytest
-
-from dnn_topology import dipha_io as dio
-from dnn_topology.cli import main, resolve_threads, CliError
 from test_dipha_io import FIXTURE_DIR, diagram_cases, sparse_cases
 from test_persistence import logged_calls, stand_in_dipha
+
+from dnn_topology import dipha_io as dio
+from dnn_topology.cli import CliError, main, resolve_threads
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -42,8 +43,9 @@ def test_full_to_sparse_is_byte_identical(full, sparse, eps, tmp_path, capsys):
 @pytest.mark.parametrize("inp,out,upper_dim", diagram_cases(), ids=lambda v: str(v))
 def test_dipha_is_byte_identical(engine, inp, out, upper_dim, tmp_path, capsys):
     target = tmp_path / "out.diagram"
-    code, _, err = run_cli(capsys, "dipha", "--upper_dim", upper_dim, "--dual", "--engine", engine,
-                           FIXTURE_DIR / inp, target)
+    code, _, err = run_cli(
+        capsys, "dipha", "--upper_dim", upper_dim, "--dual", "--engine", engine, FIXTURE_DIR / inp, target
+    )
     assert code == 0, err
     assert target.read_bytes() == (FIXTURE_DIR / out).read_bytes()
 
@@ -52,8 +54,9 @@ def test_dipha_without_collapse_and_with_threads(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("DNN_TOPOLOGY_THREADS", "2")
     target = tmp_path / "o"
     for option in (["--no-collapse"], ["--collapser", "giotto"]):
-        code, _, err = run_cli(capsys, "dipha", "--upper-dim", 3, *option, FIXTURE_DIR / "corr80.sparse_eps0.3.bin",
-                               target)
+        code, _, err = run_cli(
+            capsys, "dipha", "--upper-dim", 3, *option, FIXTURE_DIR / "corr80.sparse_eps0.3.bin", target
+        )
         assert code == 0, err
         assert target.read_bytes() == (FIXTURE_DIR / "corr80.sparse_eps0.3.upper_dim3.diagram").read_bytes()
 
@@ -61,16 +64,29 @@ def test_dipha_without_collapse_and_with_threads(tmp_path, capsys, monkeypatch):
 def test_dipha_engine_uses_the_given_binary(tmp_path, capsys):
     exe = stand_in_dipha(tmp_path / "bin")  # a stand-in: DIPHA cannot be built here
     target = tmp_path / "o.diagram"
-    code, _, err = run_cli(capsys, "dipha", "--upper_dim", 2, "--engine", "dipha", "--dipha-binary", exe,
-                           "--threads", 1, FIXTURE_DIR / "circle.sparse_eps1.0.bin", target)
+    code, _, err = run_cli(
+        capsys,
+        "dipha",
+        "--upper_dim",
+        2,
+        "--engine",
+        "dipha",
+        "--dipha-binary",
+        exe,
+        "--threads",
+        1,
+        FIXTURE_DIR / "circle.sparse_eps1.0.bin",
+        target,
+    )
     assert code == 0, err
     assert target.read_bytes() == (FIXTURE_DIR / "circle.sparse_eps1.0.upper_dim2.diagram").read_bytes()
     assert logged_calls(tmp_path / "bin")[0][:2] == ["--upper_dim", "2"]
 
 
 def test_benchmark_prints_timings(tmp_path, capsys):
-    code, out, err = run_cli(capsys, "dipha", "--benchmark", "--upper_dim", 2, FIXTURE_DIR / "circle.full.bin",
-                             tmp_path / "o")
+    code, out, err = run_cli(
+        capsys, "dipha", "--benchmark", "--upper_dim", 2, FIXTURE_DIR / "circle.full.bin", tmp_path / "o"
+    )
     assert code == 0, err
     for label in ("read", "compute", "write", "total"):
         assert any(line.startswith(label) and line.endswith(" s") for line in out.splitlines()), out
@@ -106,13 +122,16 @@ def test_missing_input(tmp_path, capsys):
     assert_clean_error(code, err, tmp_path / "nope.bin")
 
 
-@pytest.mark.parametrize("data,fragment", [
-    (b"", "truncated"),
-    (b"not a dipha file, clearly", "magic"),
-    ((FIXTURE_DIR / "circle.full.bin").read_bytes()[:-1], "truncated"),
-    ((FIXTURE_DIR / "circle.full.bin").read_bytes() + b"\0", "trailing"),
-    ((FIXTURE_DIR / "circle.full.upper_dim1.diagram").read_bytes(), "not a distance matrix"),
-])
+@pytest.mark.parametrize(
+    "data,fragment",
+    [
+        (b"", "truncated"),
+        (b"not a dipha file, clearly", "magic"),
+        ((FIXTURE_DIR / "circle.full.bin").read_bytes()[:-1], "truncated"),
+        ((FIXTURE_DIR / "circle.full.bin").read_bytes() + b"\0", "trailing"),
+        ((FIXTURE_DIR / "circle.full.upper_dim1.diagram").read_bytes(), "not a distance matrix"),
+    ],
+)
 def test_malformed_input_gives_clean_error(data, fragment, tmp_path, capsys):
     bad = tmp_path / "bad input.bin"
     bad.write_bytes(data)
@@ -133,18 +152,40 @@ def test_full_to_sparse_rejects_sparse_input_and_bad_eps(tmp_path, capsys):
 
 def test_asymmetric_input(tmp_path, capsys):
     bad = tmp_path / "asym.bin"
-    bad.write_bytes(np.array([dio.MAGIC, dio.DISTANCE_MATRIX, 2], "<i8").tobytes() + np.array([0, 1, 2, 0], "<f8").tobytes())
+    bad.write_bytes(
+        np.array([dio.MAGIC, dio.DISTANCE_MATRIX, 2], "<i8").tobytes() + np.array([0, 1, 2, 0], "<f8").tobytes()
+    )
     code, _, err = run_cli(capsys, "full-to-sparse", "1", bad, tmp_path / "o")
     assert_clean_error(code, err, bad, "asymmetric")
 
 
 def test_failing_dipha_binary(tmp_path, capsys):
     exe = stand_in_dipha(tmp_path / "bin", fail=True)
-    code, _, err = run_cli(capsys, "dipha", "--upper_dim", 2, "--engine", "dipha", "--dipha-binary", exe,
-                           FIXTURE_DIR / "ties10.full.bin", tmp_path / "o")
+    code, _, err = run_cli(
+        capsys,
+        "dipha",
+        "--upper_dim",
+        2,
+        "--engine",
+        "dipha",
+        "--dipha-binary",
+        exe,
+        FIXTURE_DIR / "ties10.full.bin",
+        tmp_path / "o",
+    )
     assert_clean_error(code, err, exe, "exit code 3")
-    code, _, err = run_cli(capsys, "dipha", "--upper_dim", 2, "--engine", "dipha", "--dipha-binary",
-                           tmp_path / "none" / "dipha", FIXTURE_DIR / "ties10.full.bin", tmp_path / "o")
+    code, _, err = run_cli(
+        capsys,
+        "dipha",
+        "--upper_dim",
+        2,
+        "--engine",
+        "dipha",
+        "--dipha-binary",
+        tmp_path / "none" / "dipha",
+        FIXTURE_DIR / "ties10.full.bin",
+        tmp_path / "o",
+    )
     assert_clean_error(code, err, tmp_path / "none" / "dipha")
 
 
@@ -162,8 +203,20 @@ def test_usage_errors(capsys):
 
 
 def test_console_script_exit_status(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "dnn_topology.cli", "dipha", "--upper_dim", "2",
-                           str(tmp_path / "missing.bin"), str(tmp_path / "o")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dnn_topology.cli",
+            "dipha",
+            "--upper_dim",
+            "2",
+            str(tmp_path / "missing.bin"),
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("dnn-topology: error: ") and "missing.bin" in proc.stderr
     assert "Traceback" not in proc.stderr

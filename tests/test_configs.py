@@ -1,4 +1,5 @@
 """Every ready-made configuration in config/ is valid, and the memorization controls wire through."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -59,8 +60,9 @@ def test_shipped_configs_compute_3d_cavities():
     # only, so it computes H0..H1
     expected = {"adversarial.yaml": 2, "generalization.yaml": 1}
     for path in CONFIGS:
-        assert with_defaults(yaml.safe_load(path.read_text()))["topology"]["max_dim"] == expected.get(path.name, 3), \
+        assert with_defaults(yaml.safe_load(path.read_text()))["topology"]["max_dim"] == expected.get(path.name, 3), (
             path.name
+        )
 
 
 def test_vgg16_config_reduces_to_about_6000_nodes(monkeypatch):
@@ -84,14 +86,22 @@ def test_schema_rejects_unknown_keys():
         with_defaults(config)
 
 
-@pytest.mark.parametrize("change, key", [
-    (lambda c: c["runs"][0].update(name="comparisons"), "comparisons"),
-    (lambda c: c["runs"][0].update(training={"binarize_class": 12}), "binarize_class"),
-    (lambda c: c["topology"].update(epochs=[0, 99]), "topology.epochs"),
-    (lambda c: c["activations"].update(n_samples=1001), "activations.n_samples"),
-    (lambda c: (c["activations"].update(split="train", n_samples=500), c["runs"][0].update(training={"subset": 0.1})),
-     r"n_samples: 500 samples asked for, but the network trains on training.subset = 0.1 .*: 400"),
-])
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        (lambda c: c["runs"][0].update(name="comparisons"), "comparisons"),
+        (lambda c: c["runs"][0].update(training={"binarize_class": 12}), "binarize_class"),
+        (lambda c: c["topology"].update(epochs=[0, 99]), "topology.epochs"),
+        (lambda c: c["activations"].update(n_samples=1001), "activations.n_samples"),
+        (
+            lambda c: (
+                c["activations"].update(split="train", n_samples=500),
+                c["runs"][0].update(training={"subset": 0.1}),
+            ),
+            r"n_samples: 500 samples asked for, but the network trains on training.subset = 0.1 .*: 400",
+        ),
+    ],
+)
 def test_semantic_errors_name_the_key(change, key):
     config = with_defaults(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
     change(config)
@@ -128,5 +138,7 @@ def test_generalization_config_uses_h1_features_of_training_samples():
 def test_generalization_study_names_are_path_safe():
     config = with_defaults(yaml.safe_load((REPO / "config" / "generalization.yaml").read_text()))
     config["generalization"][0]["name"] = "../outside"
-    with pytest.raises(workflow_config.ConfigError, match=r"^generalization\[0\]\.name: .* becomes part of a file path"):
+    with pytest.raises(
+        workflow_config.ConfigError, match=r"^generalization\[0\]\.name: .* becomes part of a file path"
+    ):
         workflow_config.check_config(config)

@@ -1,4 +1,5 @@
 """Datasets load from small files in each real format through torchvision's loaders."""
+
 from __future__ import annotations
 
 import gzip
@@ -109,10 +110,13 @@ def no_checksums(monkeypatch):
 # loading
 
 
-@pytest.mark.parametrize("name, folder, mean, std", [
-    ("mnist", "MNIST", ds.MNIST_MEAN, ds.MNIST_STD),
-    ("fashion_mnist", "FashionMNIST", ds.FASHION_MNIST_MEAN, ds.FASHION_MNIST_STD),
-])
+@pytest.mark.parametrize(
+    "name, folder, mean, std",
+    [
+        ("mnist", "MNIST", ds.MNIST_MEAN, ds.MNIST_STD),
+        ("fashion_mnist", "FashionMNIST", ds.FASHION_MNIST_MEAN, ds.FASHION_MNIST_STD),
+    ],
+)
 @pytest.mark.parametrize("gz", [False, True], ids=["raw", "gz"])
 def test_mnist_family_loads_idx_files(tmp_path, name, folder, mean, std, gz):
     data = write_mnist(tmp_path, folder, gz=gz)
@@ -136,7 +140,9 @@ def test_cifar10_loads_pickle_batches(tmp_path, no_checksums):
     img, label = test[1]
     x, y = data["test_batch"]
     assert img.shape == (3, 32, 32) and label == y[1]
-    expected = (x[1].reshape(3, 32, 32) / 255.0 - np.array(CIFAR_MEAN)[:, None, None]) / np.array(CIFAR_STD)[:, None, None]
+    expected = (x[1].reshape(3, 32, 32) / 255.0 - np.array(CIFAR_MEAN)[:, None, None]) / np.array(CIFAR_STD)[
+        :, None, None
+    ]
     np.testing.assert_allclose(img.numpy(), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(dataset_labels(train), sum((data[f"data_batch_{i}"][1] for i in range(1, 6)), []))
     assert load_split("cifar10", "train", tmp_path, augment=True)[0][0].shape == (3, 32, 32)
@@ -158,7 +164,9 @@ def test_svhn_loads_mat_files(tmp_path, no_checksums):
     img, label = d[2]
     x = data["test"][0]
     assert img.shape == (3, 32, 32) and label == 7
-    expected = (x[:, :, :, 2].transpose(2, 0, 1) / 255.0 - np.array(CIFAR_MEAN)[:, None, None]) / np.array(CIFAR_STD)[:, None, None]
+    expected = (x[:, :, :, 2].transpose(2, 0, 1) / 255.0 - np.array(CIFAR_MEAN)[:, None, None]) / np.array(CIFAR_STD)[
+        :, None, None
+    ]
     np.testing.assert_allclose(img.numpy(), expected, rtol=1e-5, atol=1e-5)
 
 

@@ -1,4 +1,5 @@
 """The adversarial-input detector: disjoint halves and batches, honest cross-validation, real features."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,9 +11,19 @@ from sklearn.metrics import roc_auc_score
 from dnn_topology import datasets as dsets
 from dnn_topology import models
 from dnn_topology.attack_config import AttackSpec
-from dnn_topology.detection import (auc_interval, baseline_features, cut_batches, detection_features,
-                                    detection_table, evaluate_detector, out_of_fold_scores, pool_halves, roc_auc,
-                                    stratified_folds, topological_features)
+from dnn_topology.detection import (
+    auc_interval,
+    baseline_features,
+    cut_batches,
+    detection_features,
+    detection_table,
+    evaluate_detector,
+    out_of_fold_scores,
+    pool_halves,
+    roc_auc,
+    stratified_folds,
+    topological_features,
+)
 
 
 def test_pool_halves_are_disjoint_and_batches_do_not_overlap():
@@ -93,11 +104,19 @@ def test_detection_features_on_a_real_checkpoint(tmp_path):
     torch.manual_seed(0)
     net = models.build_network("lenet", dsets.get_spec("mnist5k"))
     torch.save({"net": net.state_dict()}, tmp_path / "epoch_0.pt")
-    detection = {"n_pool": 90, "seed": 0, "batch_size": 10, "n_batches": None,
-                 "node_selection": {"method": "random", "n_nodes": 30, "seed": 0}, "max_dim": 1, "max_epsilon": 0.3,
-                 "n_points": 11}
-    common = dict(checkpoint=tmp_path / "epoch_0.pt", network="lenet", dataset="mnist5k", detection=detection,
-                  device="cpu")
+    detection = {
+        "n_pool": 90,
+        "seed": 0,
+        "batch_size": 10,
+        "n_batches": None,
+        "node_selection": {"method": "random", "n_nodes": 30, "seed": 0},
+        "max_dim": 1,
+        "max_epsilon": 0.3,
+        "n_points": 11,
+    }
+    common = dict(
+        checkpoint=tmp_path / "epoch_0.pt", network="lenet", dataset="mnist5k", detection=detection, device="cpu"
+    )
     clean = detection_features(attack_spec=None, **common)
     attacked = detection_features(attack_spec=AttackSpec("fgsm", "fgsm", 0.2).to_dict(), **common)
     assert len(clean) == len(attacked) == 4 and set(clean["label"]) == {0} and set(attacked["label"]) == {1}
@@ -107,8 +126,12 @@ def test_detection_features_on_a_real_checkpoint(tmp_path):
     assert clean["topo_b0_000"].between(20, 30).all()
     for name, df in (("clean", clean), ("attacked", attacked)):
         df.to_csv(tmp_path / f"{name}.csv", index=False)
-    table = detection_table({(0, 0): tmp_path / "clean.csv"}, {(0, 0, "adv_fgsm_eps0.2"): tmp_path / "attacked.csv"},
-                            {"adv_fgsm_eps0.2": AttackSpec("fgsm", "fgsm", 0.2).to_dict()}, batch_size=10,
-                            n_bootstrap=200)
+    table = detection_table(
+        {(0, 0): tmp_path / "clean.csv"},
+        {(0, 0, "adv_fgsm_eps0.2"): tmp_path / "attacked.csv"},
+        {"adv_fgsm_eps0.2": AttackSpec("fgsm", "fgsm", 0.2).to_dict()},
+        batch_size=10,
+        n_bootstrap=200,
+    )
     assert list(table["features"]) == ["topology", "baseline", "combined"]
     assert (table["folds"] == 4).all() and table["auc"].between(0, 1).all()

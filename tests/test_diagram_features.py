@@ -1,4 +1,5 @@
 """Life and midlife of a small hand-made diagram against values computed by hand."""
+
 from __future__ import annotations
 
 import math
@@ -49,8 +50,9 @@ def test_a_pair_exactly_at_min_persistence_is_dropped():
 def test_file_features_equal_array_features(tmp_path):
     path = tmp_path / "diagram.bin"
     write_persistence_diagram(path, Diagram(DIMS, BIRTHS, DEATHS))
-    assert diagram_file_features(path, 2, 0.02) == pytest.approx(life_midlife(DIMS, BIRTHS, DEATHS, 2, 0.02),
-                                                                 nan_ok=True)
+    assert diagram_file_features(path, 2, 0.02) == pytest.approx(
+        life_midlife(DIMS, BIRTHS, DEATHS, 2, 0.02), nan_ok=True
+    )
 
 
 def test_bad_min_persistence_and_names():

@@ -3,6 +3,7 @@
 The reference files in tests/data/dipha were written by the real DIPHA (see its README.md).
 Helpers without a ``test_`` prefix are imported by test_persistence.py and test_cli.py.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -63,7 +64,9 @@ def random_distance_matrix(rng: np.random.Generator, n: int, kind: str = "unifor
     return D + D.T
 
 
-def corr_distance_matrix(rng: np.random.Generator, n: int, m: int = 300, k: int = 10, noise: float = 0.95) -> np.ndarray:
+def corr_distance_matrix(
+    rng: np.random.Generator, n: int, m: int = 300, k: int = 10, noise: float = 0.95
+) -> np.ndarray:
     """1 - |corr| of low-rank signals + noise (like the workflow's functional graph)."""
     F = rng.standard_normal((k, m))
     W = rng.standard_normal((n, k)) * (rng.random((n, k)) < 0.15)
@@ -118,7 +121,9 @@ def test_diagram_round_trip_and_manifest_counts(entry, tmp_path):
         sel = frame[frame["dim"] == int(dim)]
         assert (~sel["essential"]).sum() == counts["finite"]
         assert sel["essential"].sum() == counts["essential"]
-    ess = [[int(a), float(b), float(c)] for a, b, c in zip(d.dims[d.dims < 0], d.births[d.dims < 0], d.deaths[d.dims < 0])]
+    ess = [
+        [int(a), float(b), float(c)] for a, b, c in zip(d.dims[d.dims < 0], d.births[d.dims < 0], d.deaths[d.dims < 0])
+    ]
     assert ess == entry["essential"]
     dio.write_persistence_diagram(tmp_path / "out.diagram", d)
     assert (tmp_path / "out.diagram").read_bytes() == src.read_bytes()
@@ -202,9 +207,17 @@ def test_diagram_frame():
     d = Diagram([-2, -1, 0, 1], [0.5, 0.0, 0.0, 0.25], [1.0, 1.0, 0.5, 0.75])
     frame = d.to_frame()
     assert list(frame.columns) == ["dim", "birth", "death", "essential"]
-    pd.testing.assert_frame_equal(frame, pd.DataFrame({
-        "dim": np.array([1, 0, 0, 1], dtype=np.int64), "birth": [0.5, 0.0, 0.0, 0.25],
-        "death": [1.0, 1.0, 0.5, 0.75], "essential": [True, True, False, False]}))
+    pd.testing.assert_frame_equal(
+        frame,
+        pd.DataFrame(
+            {
+                "dim": np.array([1, 0, 0, 1], dtype=np.int64),
+                "birth": [0.5, 0.0, 0.0, 0.25],
+                "death": [1.0, 1.0, 0.5, 0.75],
+                "essential": [True, True, False, False],
+            }
+        ),
+    )
     assert len(Diagram([], [], []).to_frame()) == 0
 
 
@@ -247,12 +260,15 @@ def test_interrupted_write_keeps_old_file(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.bin"]
 
 
-@pytest.mark.parametrize("D,match", [
-    (np.zeros((2, 3)), "square"),
-    (np.array([[0, np.nan], [np.nan, 0]]), "non-finite"),
-    (np.array([[0, -1.0], [-1.0, 0]]), "negative"),
-    (np.array([[1.0, 2], [2, 0]]), "nonzero diagonal"),
-])
+@pytest.mark.parametrize(
+    "D,match",
+    [
+        (np.zeros((2, 3)), "square"),
+        (np.array([[0, np.nan], [np.nan, 0]]), "non-finite"),
+        (np.array([[0, -1.0], [-1.0, 0]]), "negative"),
+        (np.array([[1.0, 2], [2, 0]]), "nonzero diagonal"),
+    ],
+)
 def test_writer_rejects_invalid_matrices(D, match, tmp_path):
     with pytest.raises(DiphaFormatError, match=match) as excinfo:
         dio.write_distance_matrix(tmp_path / "x.bin", D)

@@ -1,4 +1,5 @@
 """`dnn-topology estimate-test-error` through the real command line."""
+
 from __future__ import annotations
 
 import json
@@ -9,29 +10,40 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_generalization import synthetic_table
 
 from dnn_topology import generalization as gen
 from dnn_topology.diagram_features import life_midlife
 from dnn_topology.dipha_io import Diagram, write_persistence_diagram
-from test_generalization import synthetic_table
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-TOPOLOGY = {"split": "train", "n_samples": 100, "node_selection": {"method": "random", "n_nodes": 100, "seed": 0},
-            "max_dim": 1, "max_epsilon": 0.3}
+TOPOLOGY = {
+    "split": "train",
+    "n_samples": 100,
+    "node_selection": {"method": "random", "n_nodes": 100, "seed": 0},
+    "max_dim": 1,
+    "max_epsilon": 0.3,
+}
 DIAGRAM = Diagram([0, 0, 1, 1, 1, -2], [0, 0, 0.1, 0.2, 0.15, 0.12], [0.2, 0.25, 0.16, 0.3, 0.16, 0.3])
 
 
 def cli(*argv) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "dnn_topology.cli", "estimate-test-error", *map(str, argv)],
-                          capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "dnn_topology.cli", "estimate-test-error", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
 
 
 @pytest.fixture
 def study(tmp_path):
     """A fitted model, and a workflow-like run folder with one diagram and its topology.json."""
-    model = gen.fit_model(synthetic_table(noise=1.0), gen.DEFAULT_FEATURES, {**TOPOLOGY, "min_persistence": 0.02},
-                          "toy")
+    model = gen.fit_model(
+        synthetic_table(noise=1.0), gen.DEFAULT_FEATURES, {**TOPOLOGY, "min_persistence": 0.02}, "toy"
+    )
     gen.write_model(model, tmp_path / "model.json")
     diagram = tmp_path / "results/run_a/trial_0/epoch_4/diagram.bin"
     diagram.parent.mkdir(parents=True)
@@ -75,7 +87,9 @@ def test_a_diagram_without_recorded_parameters_is_refused(study, tmp_path):
     lone.parent.mkdir()
     write_persistence_diagram(lone, DIAGRAM)
     proc = cli("--model", model_json, "--diagram", lone, "--train-acc", 97.5)
-    assert proc.returncode == 2 and "no record of the topology parameters" in proc.stderr and "--topology" in proc.stderr
+    assert (
+        proc.returncode == 2 and "no record of the topology parameters" in proc.stderr and "--topology" in proc.stderr
+    )
     bad = cli("--model", model_json, "--diagram", lone, "--train-acc", 120)
     assert bad.returncode == 2
     notmodel = cli("--model", lone, "--diagram", lone, "--train-acc", 90)
@@ -99,8 +113,16 @@ def test_estimate_from_a_checkpoint(study, tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     # the same features by the workflow's stages, with the subset and seed the network trained with
-    acts, _, samples = compute_activations(ckpts[1], "lenet_300_100", "mnist5k", 100, TOPOLOGY["node_selection"],
-                                           split="train", subset=0.5, training_seed=3)
+    acts, _, samples = compute_activations(
+        ckpts[1],
+        "lenet_300_100",
+        "mnist5k",
+        100,
+        TOPOLOGY["node_selection"],
+        split="train",
+        subset=0.5,
+        training_seed=3,
+    )
     d = compute_persistence(full_to_sparse(distance_matrix(acts), 0.3), 2)
     expected = life_midlife(d.dims, d.births, d.deaths, 1, 0.02)
     assert out["features"] == pytest.approx({f: expected[f] for f in gen.DEFAULT_FEATURES})

@@ -1,4 +1,5 @@
 """Functional graph: |Pearson correlation| distances between nodes."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -81,12 +82,17 @@ def test_load_activations_names_the_file(tmp_path):
 def test_every_network_yields_a_functional_graph(network):
     """Tiny inputs through each network: activations -> node selection -> distances -> sparse graph."""
     torch.manual_seed(0)
-    spec = datasets.DatasetSpec("tiny", 3 if network not in ("lenet", "lenet_300_100") else 1,
-                                32 if network not in ("lenet", "lenet_300_100") else 28, 10)
+    spec = datasets.DatasetSpec(
+        "tiny",
+        3 if network not in ("lenet", "lenet_300_100") else 1,
+        32 if network not in ("lenet", "lenet_300_100") else 28,
+        10,
+    )
     net = models.build_network(network, spec).eval()
     with torch.no_grad():
-        feats = [f.numpy() for f in net.forward_features(torch.randn(12, spec.in_channels, spec.input_size,
-                                                                     spec.input_size))]
+        feats = [
+            f.numpy() for f in net.forward_features(torch.randn(12, spec.in_channels, spec.input_size, spec.input_size))
+        ]
     acts, nodes = select_nodes(feats, list(net.feature_layers), method="random", n_nodes=64, seed=0)
     assert acts.shape == (12, 64) and len(nodes) == 64
     d = distance_matrix(acts)

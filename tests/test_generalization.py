@@ -1,4 +1,5 @@
 """The generalization study: table, grouped cross-validation, baselines, metrics and the fitted model."""
+
 from __future__ import annotations
 
 import json
@@ -10,12 +11,19 @@ import pytest
 from dnn_topology import generalization as gen
 from dnn_topology.dipha_io import Diagram, write_persistence_diagram
 
-TOPOLOGY = {"split": "train", "n_samples": 300, "node_selection": {"method": "all"}, "max_dim": 1,
-            "max_epsilon": 0.3, "min_persistence": 0.02}
+TOPOLOGY = {
+    "split": "train",
+    "n_samples": 300,
+    "node_selection": {"method": "all"},
+    "max_dim": 1,
+    "max_epsilon": 0.3,
+    "min_persistence": 0.02,
+}
 
 
-def synthetic_table(networks=("lenet", "conv_2"), runs_per_network=3, trials=(0, 1), epochs=(1, 2, 4, 8),
-                    noise=0.0, seed=0) -> pd.DataFrame:
+def synthetic_table(
+    networks=("lenet", "conv_2"), runs_per_network=3, trials=(0, 1), epochs=(1, 2, 4, 8), noise=0.0, seed=0
+) -> pd.DataFrame:
     """A study table whose gap is exactly 2 + 40 life - 30 midlife (+ noise)."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -26,9 +34,21 @@ def synthetic_table(networks=("lenet", "conv_2"), runs_per_network=3, trials=(0,
                     life, mid = rng.uniform(0.02, 0.1), rng.uniform(0.1, 0.3)
                     train = rng.uniform(60, 100)
                     gap = 2 + 40 * life - 30 * mid + noise * rng.normal()
-                    rows.append({"run": f"{net}_v{r}", "network": net, "dataset": "mnist5k", "trial": t, "epoch": e,
-                                 "train_acc": train, "test_acc": train - gap, "gap": gap,
-                                 "train_loss": rng.uniform(0, 2), "life_h1": life, "midlife_h1": mid})
+                    rows.append(
+                        {
+                            "run": f"{net}_v{r}",
+                            "network": net,
+                            "dataset": "mnist5k",
+                            "trial": t,
+                            "epoch": e,
+                            "train_acc": train,
+                            "test_acc": train - gap,
+                            "gap": gap,
+                            "train_loss": rng.uniform(0, 2),
+                            "life_h1": life,
+                            "midlife_h1": mid,
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -84,9 +104,9 @@ def test_metrics_exact_model_and_bootstrap_intervals():
     e = base["error_pp"].to_numpy()
     row = m.loc[("leave_one_run_out", "mean_gap")]
     assert row.loc["mae_pp", "value"] == pytest.approx(np.abs(e).mean())
-    assert row.loc["rmse_pp", "value"] == pytest.approx(np.sqrt((e ** 2).mean()))
+    assert row.loc["rmse_pp", "value"] == pytest.approx(np.sqrt((e**2).mean()))
     t = base["test_acc"].to_numpy()
-    assert row.loc["r2_test_acc", "value"] == pytest.approx(1 - (e ** 2).sum() / ((t - t.mean()) ** 2).sum())
+    assert row.loc["r2_test_acc", "value"] == pytest.approx(1 - (e**2).sum() / ((t - t.mean()) ** 2).sum())
     for metric in gen.METRICS:
         r = row.loc[metric]
         assert r["ci_low"] <= r["value"] <= r["ci_high"] and r["ci_low"] < r["ci_high"]
@@ -129,16 +149,51 @@ def test_study_table_from_files(tmp_path):
         path.parent.mkdir(parents=True)
         write_persistence_diagram(path, Diagram([0, 1, 1, -2], [0, 0.1, 0.2, 0.1], [0.2, 0.1 + life, 0.21, 0.3]))
         diagrams[(0, epoch)] = path
-    training = pd.DataFrame({"run": "r", "trial": 0, "epoch": [0, 1, 2], "train_loss": [2.3, 0.5, 0.2],
-                             "train_acc": [0.1, 0.9, 0.95], "test_loss": [2.3, 0.6, 0.5],
-                             "test_acc": [0.1, 0.85, 0.875], "lr": 0.01, "seconds": 1.0})
-    summary = pd.DataFrame([{"run": "r", "trial": 0, "epoch": e, "dim": d, "max_betti": e + d, "auc_density": 0.5,
-                             "mean_life": 0.0, "mean_midlife": 0.0} for e in (1, 2) for d in (0, 1)])
+    training = pd.DataFrame(
+        {
+            "run": "r",
+            "trial": 0,
+            "epoch": [0, 1, 2],
+            "train_loss": [2.3, 0.5, 0.2],
+            "train_acc": [0.1, 0.9, 0.95],
+            "test_loss": [2.3, 0.6, 0.5],
+            "test_acc": [0.1, 0.85, 0.875],
+            "lr": 0.01,
+            "seconds": 1.0,
+        }
+    )
+    summary = pd.DataFrame(
+        [
+            {
+                "run": "r",
+                "trial": 0,
+                "epoch": e,
+                "dim": d,
+                "max_betti": e + d,
+                "auc_density": 0.5,
+                "mean_life": 0.0,
+                "mean_midlife": 0.0,
+            }
+            for e in (1, 2)
+            for d in (0, 1)
+        ]
+    )
     training.to_csv(tmp_path / "training.csv", index=False)
     summary.to_csv(tmp_path / "summary.csv", index=False)
-    table = gen.study_table([{"run": "r", "network": "lenet", "dataset": "mnist5k", "training": tmp_path / "training.csv",
-                              "summary": tmp_path / "summary.csv", "diagrams": diagrams}], max_dim=1,
-                            min_persistence=0.02)
+    table = gen.study_table(
+        [
+            {
+                "run": "r",
+                "network": "lenet",
+                "dataset": "mnist5k",
+                "training": tmp_path / "training.csv",
+                "summary": tmp_path / "summary.csv",
+                "diagrams": diagrams,
+            }
+        ],
+        max_dim=1,
+        min_persistence=0.02,
+    )
     assert list(table["epoch"]) == [1, 2]
     np.testing.assert_allclose(table["gap"], [5.0, 7.5])  # percentage points
     np.testing.assert_allclose(table["life_h1"], [0.05, 0.1])  # the (.2, .21) pair is below 0.02, the essential one out
@@ -153,16 +208,25 @@ def test_run_study_and_figures(tmp_path):
     table.loc[0, "life_h1"] = np.nan  # a diagram without any H1 pair above the minimum persistence
     table.to_csv(tmp_path / "table.csv", index=False)
     out = {k: tmp_path / f"{k}.x" for k in ("predictions", "metrics", "model", "md")}
-    scores = gen.generalization_fit_stage(table=tmp_path / "table.csv", study="toy", features=gen.DEFAULT_FEATURES,
-                                          topology=TOPOLOGY, predictions=out["predictions"], metrics_csv=out["metrics"],
-                                          model=out["model"], metrics_md=out["md"], bootstrap=200)
+    scores = gen.generalization_fit_stage(
+        table=tmp_path / "table.csv",
+        study="toy",
+        features=gen.DEFAULT_FEATURES,
+        topology=TOPOLOGY,
+        predictions=out["predictions"],
+        metrics_csv=out["metrics"],
+        model=out["model"],
+        metrics_md=out["md"],
+        bootstrap=200,
+    )
     assert set(scores["model"]) == {"topology", "mean_gap", "train_acc", "train_loss"}
     pred = pd.read_csv(out["predictions"])
     assert (pred.groupby(["cv", "model"]).size() == len(table) - 1).all()  # the NaN row is left out of all models
     model = gen.read_model(out["model"])
     assert model["fitted_on"]["rows"] == len(table) - 1 and model["topology"]["min_persistence"] == 0.02
     figures = figure_paths(tmp_path / "figures")
-    generalization_plots_stage(table=tmp_path / "table.csv", predictions=out["predictions"], model=out["model"],
-                               outputs=figures)
+    generalization_plots_stage(
+        table=tmp_path / "table.csv", predictions=out["predictions"], model=out["model"], outputs=figures
+    )
     for path in figures.values():
         assert path.stat().st_size > 1000

@@ -1,4 +1,5 @@
 """A tiny generalization study through the real workflow: Snakemake, training, topology, study stage."""
+
 from __future__ import annotations
 
 import json
@@ -6,9 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from workflow_helpers import run_config, snakemake, write_config
 
 from dnn_topology import generalization as gen
-from workflow_helpers import run_config, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
@@ -22,8 +23,11 @@ TINY_STUDY = {
     "generalization": [{"name": "tiny", "min_persistence": 0.0, "bootstrap": 200}],
     "trials": [0],
     "training": {"epochs": 2, "lr": 0.01, "batch_size": 64, "seed": 0, "threads": 1},
-    "activations": {"n_samples": 100, "split": "train",
-                    "node_selection": {"method": "random", "n_nodes": 100, "allocation": "proportional", "seed": 0}},
+    "activations": {
+        "n_samples": 100,
+        "split": "train",
+        "node_selection": {"method": "random", "n_nodes": 100, "allocation": "proportional", "seed": 0},
+    },
     "topology": {"epochs": [1, 2], "max_dim": 1, "max_epsilon": 0.3, "engine": "giotto", "threads": 1},
     "betti_curves": {"n_points": 31},
 }
@@ -67,15 +71,23 @@ def test_study_metrics_model_and_figures(study_run):
     assert set(metrics["model"]) == {"topology", "mean_gap", "train_acc", "train_loss"}
     assert (metrics["n_runs"][metrics["cv"] == "leave_one_run_out"] == 3).all()
     mae = metrics[metrics["metric"] == "mae_pp"]
-    assert (mae["value"] >= 0).all() and (mae["ci_low"] <= mae["value"]).all() and (mae["value"] <= mae["ci_high"]).all()
+    assert (
+        (mae["value"] >= 0).all() and (mae["ci_low"] <= mae["value"]).all() and (mae["value"] <= mae["ci_high"]).all()
+    )
     pred = pd.read_csv(root / STUDY / "predictions.csv")
     loro = pred[(pred["cv"] == "leave_one_run_out") & (pred["model"] == "topology")]
     assert len(loro) == 6 and np.allclose(loro["error_pp"], loro["test_acc_est"] - loro["test_acc"])
     model = gen.read_model(root / STUDY / "model.json")
     assert model["features"] == ["life_h1", "midlife_h1"] and model["fitted_on"]["rows"] == 6
-    assert model["topology"] == {"split": "train", "n_samples": 100, "max_dim": 1, "max_epsilon": 0.3,
-                                 "node_selection": TINY_STUDY["activations"]["node_selection"],
-                                 "min_persistence": 0.0, "feature_max_dim": 1}
+    assert model["topology"] == {
+        "split": "train",
+        "n_samples": 100,
+        "max_dim": 1,
+        "max_epsilon": 0.3,
+        "node_selection": TINY_STUDY["activations"]["node_selection"],
+        "min_persistence": 0.0,
+        "feature_max_dim": 1,
+    }
     assert "| leave_one_run_out | topology |" in (root / STUDY / "metrics.md").read_text()
     for figure in gen.STUDY_FIGURES:
         for ext in ("png", "pdf"):

@@ -1,4 +1,5 @@
 """Atomic outputs: all or nothing, with ordinary permissions."""
+
 import os
 import stat
 
@@ -36,8 +37,10 @@ def test_a_full_device_is_named_with_the_callers_path(tmp_path):
     import errno
 
     out = tmp_path / "out.bin"
-    with pytest.raises(OSError, match=r"no space left on the device .* while writing .*out\.bin; free some space") as err:
-        with atomic_path(out) as tmp, open("/dev/full", "wb", buffering=0) as full:
+    with pytest.raises(
+        OSError, match=r"no space left on the device .* while writing .*out\.bin; free some space"
+    ) as err:
+        with atomic_path(out), open("/dev/full", "wb", buffering=0) as full:
             full.write(b"x" * 10)
     assert err.value.errno == errno.ENOSPC and err.value.filename == str(out)
     assert list(tmp_path.iterdir()) == []

@@ -3,6 +3,7 @@
 Each stage runs in a fresh Python process on real files, as the workflow's job does, and reports
 which heavy packages it imported.
 """
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 HEAVY = ("torch", "torchvision", "pandas", "sklearn", "matplotlib", "snakemake")
 
@@ -53,10 +53,12 @@ def test_per_epoch_stages_import_only_what_they_use(tmp_path):
 
 def test_training_and_activations_jobs_import_torchvision_only_for_its_networks():
     """torchvision (about 2 s of CPU and 170 MB per job) is imported for the ResNets only."""
-    probe = ("import sys\nfrom dnn_topology import activations, training, models\n"
-             "from dnn_topology.datasets import get_spec\n"
-             "models.build_network('lenet', get_spec('mnist5k'))\nprint('torchvision' in sys.modules)\n"
-             "models.build_network('resnet18', get_spec('cifar10'))\nprint('torchvision' in sys.modules)")
+    probe = (
+        "import sys\nfrom dnn_topology import activations, training, models\n"
+        "from dnn_topology.datasets import get_spec\n"
+        "models.build_network('lenet', get_spec('mnist5k'))\nprint('torchvision' in sys.modules)\n"
+        "models.build_network('resnet18', get_spec('cifar10'))\nprint('torchvision' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "True"]

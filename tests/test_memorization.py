@@ -1,4 +1,5 @@
 """Memorization controls are deterministic and recorded."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -43,7 +44,9 @@ def test_permutation_shuffles_exactly_the_fraction_among_itself(fraction):
     moved = rec[rec["permuted"]]
     assert sorted(moved["new_label"]) == sorted(moved["original_label"])  # shuffled among themselves
     assert (moved["new_label"] != moved["original_label"]).mean() > 0.5  # and really moved
-    np.testing.assert_array_equal(ctl.labels, apply_memorization_controls(labels, permute_fraction=fraction, seed=3).labels)
+    np.testing.assert_array_equal(
+        ctl.labels, apply_memorization_controls(labels, permute_fraction=fraction, seed=3).labels
+    )
     again = apply_memorization_controls(labels, permute_fraction=fraction, seed=3)
     pd.testing.assert_frame_equal(rec, again.record)
     other = apply_memorization_controls(labels, permute_fraction=fraction, seed=4)

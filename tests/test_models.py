@@ -1,4 +1,5 @@
 """Every network builds for any dataset shape, trains one step and yields the features it declares."""
+
 from __future__ import annotations
 
 import pytest
@@ -73,7 +74,9 @@ def test_network_trains_one_step_and_yields_declared_features(name):
 
 
 @pytest.mark.parametrize("name", sorted(NETWORKS))
-@pytest.mark.parametrize("spec", [DatasetSpec("gray28", 1, 28, 2), DatasetSpec("rgb32", 3, 32, 7)], ids=lambda s: s.name)
+@pytest.mark.parametrize(
+    "spec", [DatasetSpec("gray28", 1, 28, 2), DatasetSpec("rgb32", 3, 32, 7)], ids=lambda s: s.name
+)
 def test_network_builds_for_any_dataset_shape(name, spec):
     net = build_network(name, spec)
     counts = node_counts(net, spec)
@@ -103,8 +106,18 @@ def test_lenet_parameters_match_the_original_checkpoints():
     [
         ("lenet_300_100", {"fc1.weight": (300, 784), "fc3.weight": (10, 100)}),
         ("conv_6", {"conv6.weight": (256, 256, 3, 3), "fc1.weight": (256, 2304)}),
-        ("alexnet", {"features.0.weight": (64, 3, 7, 7), "features.10.weight": (256, 256, 3, 3), "classifier.weight": (10, 256)}),
-        ("vgg16", {"features.0.weight": (64, 3, 3, 3), "features.41.running_var": (512,), "classifier.weight": (10, 512)}),
+        (
+            "alexnet",
+            {
+                "features.0.weight": (64, 3, 7, 7),
+                "features.10.weight": (256, 256, 3, 3),
+                "classifier.weight": (10, 256),
+            },
+        ),
+        (
+            "vgg16",
+            {"features.0.weight": (64, 3, 3, 3), "features.41.running_var": (512,), "classifier.weight": (10, 512)},
+        ),
     ],
 )
 def test_parameter_names_follow_the_original(name, keys):

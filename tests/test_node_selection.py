@@ -1,4 +1,5 @@
 """Node selection/reduction: shapes, values, determinism, allocation and parameter errors."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -119,7 +120,9 @@ def test_channel_mean_averages_conv_channels_and_keeps_fc():
     assert conv2["n_source"].eq(16).all() and conv2["source_start"].to_list() == list(range(0, 320, 16))
 
 
-@pytest.mark.parametrize("method, kw", [("all", {}), ("random", {"n_nodes": 50}), ("chunk_mean", {"chunk_size": 8}), ("channel_mean", {})])
+@pytest.mark.parametrize(
+    "method, kw", [("all", {}), ("random", {"n_nodes": 50}), ("chunk_mean", {"chunk_size": 8}), ("channel_mean", {})]
+)
 def test_inputs_may_be_float16_memmap_or_torch(tmp_path, method, kw):
     feats = lenet_features()
     ref, ref_table = select_nodes(feats, NAMES, method, **kw)

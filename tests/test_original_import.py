@@ -4,6 +4,7 @@ The original-format files are made here: a LeNet state dict saved with DataParal
 ``module.`` prefixes the way the original's train.py saves it, and real DIPHA files from
 tests/data/dipha under the original's names.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_dipha_io import FIXTURE_DIR
 
 from dnn_topology import dipha_io as dio
+from dnn_topology.checkpoints import strip_module_prefix
 from dnn_topology.cli import main
 from dnn_topology.datasets import get_spec
 from dnn_topology.models import build_network
-from dnn_topology.checkpoints import strip_module_prefix
 from dnn_topology.original_import import ImportOriginalError, find_original_epochs, import_original
-from test_dipha_io import FIXTURE_DIR
 
 FULL = FIXTURE_DIR / "corr80.full.bin"
 DIAGRAM = FIXTURE_DIR / "corr80.sparse_eps0.3.upper_dim3.diagram"
@@ -104,7 +105,9 @@ def test_dead_node_diagonal_is_corrected_as_dipha_reads_it(original_root, tmp_pa
     D = dio.read_distance_matrix(FULL)
     D[5, 5] = 1.0
     path = original_root / "adjacency" / "lenet_mnist" / "adj_epc0_trl1.bin"
-    path.write_bytes(np.array([dio.MAGIC, dio.DISTANCE_MATRIX, D.shape[0]], "<i8").tobytes() + D.astype("<f8").tobytes())
+    path.write_bytes(
+        np.array([dio.MAGIC, dio.DISTANCE_MATRIX, D.shape[0]], "<i8").tobytes() + D.astype("<f8").tobytes()
+    )
     imported = import_original(original_root, "lenet", "mnist", 1, tmp_path / "r", "orig", epochs=[0])
     assert (tmp_path / "r" / "orig" / "trial_1" / "epoch_0" / "distance.bin").read_bytes() == FULL.read_bytes()
     assert any("nonzero diagonal" in n for n in imported[0].notes)
@@ -116,7 +119,9 @@ def test_strip_module_prefix():
 
 def test_checkpoint_without_data_parallel_prefix(tmp_path):
     root = tmp_path / "o"
-    original_checkpoint(root / "checkpoint" / "lenet_mnist" / "ckpt_trial_0_epoch_1.t7", 1, 90.0, 1, data_parallel=False)
+    original_checkpoint(
+        root / "checkpoint" / "lenet_mnist" / "ckpt_trial_0_epoch_1.t7", 1, 90.0, 1, data_parallel=False
+    )
     imported = import_original(root, "lenet", "mnist", 0, tmp_path / "r", "x")
     assert imported[0].checkpoint and not imported[0].distance and not imported[0].diagram
 
@@ -130,7 +135,9 @@ def test_errors(original_root, tmp_path):
         import_original(tmp_path / "nowhere", "lenet", "mnist", 1, tmp_path / "r", "x")
     # a checkpoint of another network
     with pytest.raises(ImportOriginalError, match="does not fit our network 'lenet_300_100'"):
-        shutil.copytree(original_root / "checkpoint" / "lenet_mnist", original_root / "checkpoint" / "lenet_300_100_mnist")
+        shutil.copytree(
+            original_root / "checkpoint" / "lenet_mnist", original_root / "checkpoint" / "lenet_300_100_mnist"
+        )
         import_original(original_root, "lenet_300_100", "mnist", 1, tmp_path / "r", "x", epochs=[0])
     # two diagrams for one epoch: ambiguous unless max_eps picks one
     adj = original_root / "adjacency" / "lenet_mnist"
@@ -155,14 +162,44 @@ def test_malformed_original_files_name_the_file(original_root, tmp_path):
 
 
 def test_cli_import_original(original_root, tmp_path, capsys):
-    code = main(["import-original", "--original-root", str(original_root), "--net", "lenet", "--dataset", "mnist",
-                 "--trial", "1", "--results", str(tmp_path / "results"), "--run", "paper"])
+    code = main(
+        [
+            "import-original",
+            "--original-root",
+            str(original_root),
+            "--net",
+            "lenet",
+            "--dataset",
+            "mnist",
+            "--trial",
+            "1",
+            "--results",
+            str(tmp_path / "results"),
+            "--run",
+            "paper",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "epoch 0: checkpoint, distance, diagram" in out and "epoch 3:" in out
     assert (tmp_path / "results" / "paper" / "trial_1" / "epoch_3" / "diagram.bin").exists()
-    code = main(["import-original", "--original-root", str(original_root), "--net", "lenet", "--dataset", "mnist",
-                 "--trial", "4", "--results", str(tmp_path / "results"), "--run", "paper"])
+    code = main(
+        [
+            "import-original",
+            "--original-root",
+            str(original_root),
+            "--net",
+            "lenet",
+            "--dataset",
+            "mnist",
+            "--trial",
+            "4",
+            "--results",
+            str(tmp_path / "results"),
+            "--run",
+            "paper",
+        ]
+    )
     _, err = capsys.readouterr()
     assert code == 2 and err.startswith("dnn-topology: error: ") and str(original_root) in err
 
@@ -172,19 +209,24 @@ def test_imported_results_feed_the_workflow(original_root, tmp_path):
     that is not allowed to train or recompute activations (the dataset files are not even here)."""
     import pandas as pd
     import yaml
-
     from workflow_helpers import planned_jobs, snakemake
 
     work = tmp_path / "work"
     work.mkdir()
     import_original(original_root, "lenet", "mnist", 1, work / "results", "original")
-    config = {"runs": [{"name": "original", "network": "lenet", "dataset": "mnist", "imported": True}],
-              "trials": [1], "training": {"epochs": 3}, "topology": {"epochs": [0, 3], "engine": "giotto"}}
+    config = {
+        "runs": [{"name": "original", "network": "lenet", "dataset": "mnist", "imported": True}],
+        "trials": [1],
+        "training": {"epochs": 3},
+        "topology": {"epochs": [0, 3], "engine": "giotto"},
+    }
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     target = "results/original/trial_1/epoch_3/betti_curves.csv"
     args = (target, "--allowed-rules", "sparse_distance", "betti_curves")
     assert planned_jobs(snakemake(work, *args, "-n", config=work / "config.yaml")) == {
-        "sparse_distance": 1, "betti_curves": 1}
+        "sparse_distance": 1,
+        "betti_curves": 1,
+    }
     snakemake(work, *args, config=work / "config.yaml")
     curves = pd.read_csv(work / target)
     assert curves.loc[(curves["dim"] == 0) & (curves["epsilon"] == 0), "betti"].item() == 80  # corr80: 80 nodes
@@ -195,15 +237,33 @@ def test_imported_results_feed_the_workflow(original_root, tmp_path):
 
 @pytest.mark.parametrize("legacy", [True, False], ids=["legacy-format", "zip-format"])
 def test_a_crafted_t7_is_refused_and_its_code_never_runs(original_root, tmp_path, capsys, legacy):
-    from dnn_topology.checkpoints import read_checkpoint
     from workflow_helpers import write_malicious_checkpoint
+
+    from dnn_topology.checkpoints import read_checkpoint
 
     ckpt = original_root / "checkpoint" / "lenet_mnist" / "ckpt_trial_1_epoch_3.t7"
     state = read_checkpoint(ckpt, numpy_scalars=True)  # real weights: only the payload is wrong
     marker = tmp_path / "payload_ran"
     write_malicious_checkpoint(ckpt, marker, state, legacy=legacy)
-    code = main(["import-original", "--original-root", str(original_root), "--net", "lenet", "--dataset", "mnist",
-                 "--trial", "1", "--results", str(tmp_path / "results"), "--run", "orig", "--epochs", "3"])
+    code = main(
+        [
+            "import-original",
+            "--original-root",
+            str(original_root),
+            "--net",
+            "lenet",
+            "--dataset",
+            "mnist",
+            "--trial",
+            "1",
+            "--results",
+            str(tmp_path / "results"),
+            "--run",
+            "orig",
+            "--epochs",
+            "3",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert not marker.exists(), "the checkpoint's payload ran"

@@ -4,6 +4,7 @@ builds no network and reads no dataset (resource sizing comes from dnn_topology.
 Snakemake parses the workflow for every command and, on a cluster, again inside every job, so each of
 those would otherwise pay torch's import (seconds, ~650 MB) next to its own memory request.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,7 @@ import subprocess
 import sys
 
 import pytest
-
-from workflow_helpers import REPO, SNAKEFILE, planned_jobs
+from workflow_helpers import SNAKEFILE, planned_jobs
 
 pytestmark = pytest.mark.workflow
 
@@ -22,15 +22,29 @@ NOT_AT_PARSE = ("torch", "torchvision", "mlxtend", "sklearn", "matplotlib", "gph
 
 
 def test_dry_run_of_the_default_config_imports_no_torch(tmp_path):
-    cmd = [sys.executable, "-X", "importtime", "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(tmp_path), "-n",
-           "--cores", "1"]
-    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    cmd = [
+        sys.executable,
+        "-X",
+        "importtime",
+        "-m",
+        "snakemake",
+        "-s",
+        str(SNAKEFILE),
+        "-d",
+        str(tmp_path),
+        "-n",
+        "--cores",
+        "1",
+    ]
+    proc = subprocess.run(
+        cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     jobs = planned_jobs(proc)
     assert jobs["train"] == 2 and jobs["persistence"] == 10, jobs  # the default study: 2 trials x 5 epochs
-    imported = {m.group(1).split(".")[0] for m in re.finditer(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)",
-                                                               proc.stderr, re.M)}
+    imported = {
+        m.group(1).split(".")[0] for m in re.finditer(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)", proc.stderr, re.M)
+    }
     assert "dnn_topology" in imported and "snakemake" in imported  # the hook saw the parse
     assert not imported & set(NOT_AT_PARSE), sorted(imported & set(NOT_AT_PARSE))
     assert not (tmp_path / "results").exists() and not (tmp_path / "data").exists()

@@ -1,4 +1,5 @@
 """Persistence engines against the real DIPHA's outputs, a textbook reduction, and each other."""
+
 from __future__ import annotations
 
 import json
@@ -10,12 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_dipha_io import FIXTURE_DIR, corr_distance_matrix, diagram_cases, fresh_seed, random_distance_matrix
 
 from dnn_topology import dipha_io as dio
 from dnn_topology import persistence as pers
 from dnn_topology.dipha_io import Diagram, SparseDistanceMatrix
-from test_dipha_io import (FIXTURE_DIR, corr_distance_matrix, diagram_cases, fresh_seed,
-                           random_distance_matrix)
 
 HAVE_GUDHI = pers._gudhi_reduce_graph() is not None
 PY_ENGINES = {
@@ -99,8 +99,7 @@ def test_reference_reproduces_small_dipha_fixtures():
 @pytest.mark.parametrize("inp,out,upper_dim", diagram_cases(), ids=lambda v: str(v))
 def test_engine_output_is_byte_identical_to_dipha(engine, inp, out, upper_dim, tmp_path):
     target = tmp_path / "out.diagram"
-    pers.compute_persistence_file(FIXTURE_DIR / inp, target, upper_dim, engine.split("-")[0],
-                                  **PY_ENGINES[engine])
+    pers.compute_persistence_file(FIXTURE_DIR / inp, target, upper_dim, engine.split("-")[0], **PY_ENGINES[engine])
     assert target.read_bytes() == (FIXTURE_DIR / out).read_bytes()
 
 
@@ -137,7 +136,8 @@ def test_engines_match_textbook_reduction_on_small_random_inputs():
             got = run_engine(name, matrix, upper_dim)
             assert got.equals(expected), (
                 f"seed {seed} trial {trial} ({kind}, n={n}, upper_dim={upper_dim}) engine {name}:\n"
-                f"{describe(got)}\n!=\n{describe(expected)}")
+                f"{describe(got)}\n!=\n{describe(expected)}"
+            )
 
 
 def test_engines_agree_on_random_inputs():
@@ -150,7 +150,9 @@ def test_engines_agree_on_random_inputs():
         results = {name: run_engine(name, matrix, upper_dim) for name in PY_ENGINES}
         first = results["giotto-no-collapse"]
         for name, got in results.items():
-            assert got.equals(first), f"seed {seed} trial {trial} ({kind}, n={n}, upper_dim={upper_dim}): {name} differs"
+            assert got.equals(first), (
+                f"seed {seed} trial {trial} ({kind}, n={n}, upper_dim={upper_dim}): {name} differs"
+            )
 
 
 def test_engines_agree_on_correlation_distances_as_in_the_workflow():
@@ -251,14 +253,17 @@ def test_full_matrix_only_ranks_up_to_the_enclosing_radius():
     assert ranked.values.size - 2 == np.unique(D[np.triu_indices(50, 1)][D[np.triu_indices(50, 1)] <= radius]).size
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"upper_dim": 0}, "upper_dim"),
-    ({"upper_dim": 1.5}, "upper_dim"),
-    ({"upper_dim": 2, "engine": "javaplex"}, "unknown persistence engine"),
-    ({"upper_dim": 2, "engine": "giotto", "bogus": 1}, "unknown option"),
-    ({"upper_dim": 2, "engine": "ripser", "collapse_edges": True}, "unknown option"),
-    ({"upper_dim": 2, "engine": "giotto", "collapser": "magic"}, "unknown collapser"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"upper_dim": 0}, "upper_dim"),
+        ({"upper_dim": 1.5}, "upper_dim"),
+        ({"upper_dim": 2, "engine": "javaplex"}, "unknown persistence engine"),
+        ({"upper_dim": 2, "engine": "giotto", "bogus": 1}, "unknown option"),
+        ({"upper_dim": 2, "engine": "ripser", "collapse_edges": True}, "unknown option"),
+        ({"upper_dim": 2, "engine": "giotto", "collapser": "magic"}, "unknown collapser"),
+    ],
+)
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         pers.compute_persistence(np.zeros((2, 2)), **kwargs)
@@ -287,7 +292,7 @@ def test_compute_persistence_file_rejects_a_diagram_input(tmp_path):
 # --------------------------------------------------------------------------- engine "dipha" with a stand-in
 
 
-STAND_IN = '''#!{python}
+STAND_IN = """#!{python}
 # Stand-in for the DIPHA binary: DIPHA cannot be built in the test environment, so this script
 # answers with the real DIPHA's output for the same input file (from tests/data/dipha).
 import hashlib, json, pathlib, shutil, sys
@@ -306,16 +311,16 @@ answer = next(f["file"] for f in files if f.get("input") == name and f.get("uppe
 shutil.copyfile(fixtures / answer, out)
 if {garbage!r}:
     out.write_bytes(b"garbage")
-'''
+"""
 
-MPIEXEC = '''#!{python}
+MPIEXEC = """#!{python}
 # Stand-in for mpiexec: checks "-n P", records the call and runs the command once.
 import json, os, pathlib, sys
 args = sys.argv[1:]
 pathlib.Path({log!r}).open("a").write(json.dumps(["mpiexec"] + args) + "\\n")
 assert args[0] == "-n" and int(args[1]) >= 1
 os.execv(args[2], args[2:])
-'''
+"""
 
 
 def make_executable(path: Path, text: str) -> Path:
@@ -327,17 +332,25 @@ def make_executable(path: Path, text: str) -> Path:
 def stand_in_dipha(directory: Path, fail: bool = False, garbage: bool = False, name: str = "dipha") -> Path:
     """A stand-in DIPHA executable (DIPHA itself cannot be built here); its calls go to calls.log."""
     directory.mkdir(parents=True, exist_ok=True)
-    return make_executable(directory / name, STAND_IN.format(
-        python=sys.executable, log=str(directory / "calls.log"), fixtures=str(FIXTURE_DIR.resolve()),
-        fail=fail, garbage=garbage))
+    return make_executable(
+        directory / name,
+        STAND_IN.format(
+            python=sys.executable,
+            log=str(directory / "calls.log"),
+            fixtures=str(FIXTURE_DIR.resolve()),
+            fail=fail,
+            garbage=garbage,
+        ),
+    )
 
 
 def logged_calls(directory: Path) -> list[list[str]]:
     return [json.loads(line) for line in (directory / "calls.log").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("inp,out,upper_dim", [c for c in diagram_cases() if c[0].startswith(("ties10", "circle"))],
-                         ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    "inp,out,upper_dim", [c for c in diagram_cases() if c[0].startswith(("ties10", "circle"))], ids=lambda v: str(v)
+)
 def test_dipha_engine_runs_the_binary_and_keeps_its_output(inp, out, upper_dim, tmp_path):
     exe = stand_in_dipha(tmp_path / "bin")
     target = tmp_path / "res" / "out.diagram"
@@ -351,8 +364,9 @@ def test_dipha_engine_runs_the_binary_and_keeps_its_output(inp, out, upper_dim, 
 
 def test_dipha_engine_in_memory_and_with_mpiexec(tmp_path):
     exe = stand_in_dipha(tmp_path / "bin")
-    mpiexec = make_executable(tmp_path / "bin" / "mpiexec", MPIEXEC.format(python=sys.executable,
-                                                                          log=str(tmp_path / "bin" / "calls.log")))
+    mpiexec = make_executable(
+        tmp_path / "bin" / "mpiexec", MPIEXEC.format(python=sys.executable, log=str(tmp_path / "bin" / "calls.log"))
+    )
     D = dio.read_distance_matrix(FIXTURE_DIR / "ties10.full.bin")
     got = pers.compute_persistence(D, 3, engine="dipha", n_threads=2, binary=exe, mpiexec=str(mpiexec))
     assert got.equals(dio.read_persistence_diagram(FIXTURE_DIR / "ties10.full.upper_dim3.diagram"))
@@ -364,7 +378,17 @@ def test_dipha_engine_in_memory_and_with_mpiexec(tmp_path):
 def test_dipha_command_line():
     assert pers.dipha_command("d", "in", "out", 3) == ["d", "--upper_dim", "3", "in", "out"]
     assert pers.dipha_command("d", "in", "out", 2, mpi_procs=4, dual=True, mpiexec_args=["--allow-run-as-root"]) == [
-        "mpiexec", "--allow-run-as-root", "-n", "4", "d", "--upper_dim", "2", "--dual", "in", "out"]
+        "mpiexec",
+        "--allow-run-as-root",
+        "-n",
+        "4",
+        "d",
+        "--upper_dim",
+        "2",
+        "--dual",
+        "in",
+        "out",
+    ]
     assert pers.dipha_command("d", "i", "o", 1, mpiexec="/opt/mpi/bin/mpirun")[:3] == ["/opt/mpi/bin/mpirun", "-n", "1"]
 
 
@@ -401,8 +425,15 @@ def test_dipha_invalid_output_is_an_error(tmp_path):
 def test_dipha_missing_mpiexec(tmp_path):
     exe = stand_in_dipha(tmp_path / "bin")
     with pytest.raises(pers.PersistenceError, match="no-such-mpiexec not found"):
-        pers.compute_persistence_file(FIXTURE_DIR / "ties10.full.bin", tmp_path / "o", 2, engine="dipha",
-                                      binary=exe, mpi_procs=2, mpiexec="no-such-mpiexec")
+        pers.compute_persistence_file(
+            FIXTURE_DIR / "ties10.full.bin",
+            tmp_path / "o",
+            2,
+            engine="dipha",
+            binary=exe,
+            mpi_procs=2,
+            mpiexec="no-such-mpiexec",
+        )
 
 
 def test_dipha_input_is_validated_before_running(tmp_path):

@@ -1,4 +1,5 @@
 """The torch-free sizing table agrees with the real networks, and resource requests scale with the job."""
+
 from __future__ import annotations
 
 import pytest

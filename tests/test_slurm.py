@@ -11,6 +11,7 @@ and Snakemake would wait forever. Every wait here is bounded: a Snakemake that o
 SLURM jobs cancelled and the working directory unlocked; a job pending too long fails the test with
 SLURM's reason.
 """
+
 from __future__ import annotations
 
 import copy
@@ -27,7 +28,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from workflow_helpers import REPO, SNAKEFILE, TINY_CONFIG, snakemake, write_config
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
@@ -51,7 +51,7 @@ STAGES = ["activations", "functional_graph", "sparse_distance", "persistence", "
 GROUPED = ["functional_graph", "sparse_distance", "persistence", "betti_curves"]
 
 SNAKEMAKE_TIMEOUT_S = 900  # a whole SLURM run; it takes about 2 minutes on 2 cores
-PEND_LIMIT_S = 240         # a job pending longer than this means the cluster cannot run it
+PEND_LIMIT_S = 240  # a job pending longer than this means the cluster cannot run it
 
 
 def _unavailable(reason: str):
@@ -77,8 +77,7 @@ def _ensure_slurm_installed() -> None:
     if shutil.which("apt-get") is None:
         _unavailable(f"{missing} not installed and no apt-get to install {PACKAGES}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update"],
-                ["apt-get", "install", "-y", "--no-install-recommends", *PACKAGES]):
+    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *PACKAGES]):
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
         except subprocess.TimeoutExpired:
@@ -116,8 +115,11 @@ class Cluster:
         path = self.state / "job_completions.txt"
         if not path.exists():
             return []
-        return [dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
-                for line in path.read_text().splitlines() if line.strip()]
+        return [
+            dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+            for line in path.read_text().splitlines()
+            if line.strip()
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -132,14 +134,20 @@ def slurm_cluster(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "SBATCH_", "SRUN_", "SALLOC_"))}
     env.update(PATH=path, SLURM_CONF=str(state / "slurm.conf"), SLURM_PARTITION=PARTITION)
     try:
-        up = subprocess.run(["bash", str(SLURM_SCRIPTS / "slurm-up.sh"), str(state)], capture_output=True,
-                            text=True, timeout=180, env={**env, **ports})
+        up = subprocess.run(
+            ["bash", str(SLURM_SCRIPTS / "slurm-up.sh"), str(state)],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env={**env, **ports},
+        )
         if up.returncode != 0:
             pytest.fail(f"could not start the SLURM test cluster:\n{up.stdout}\n{up.stderr}", pytrace=False)
         yield Cluster(state, env)
     finally:
-        down = subprocess.run(["bash", str(SLURM_SCRIPTS / "slurm-down.sh"), str(state)], capture_output=True,
-                              text=True, timeout=180)
+        down = subprocess.run(
+            ["bash", str(SLURM_SCRIPTS / "slurm-down.sh"), str(state)], capture_output=True, text=True, timeout=180
+        )
         print(down.stdout, down.stderr)
         for daemon in ("munged", "slurmctld", "slurmd"):
             pid_file = state / f"{daemon}.bgpid"
@@ -154,36 +162,75 @@ class SlurmRun:
     run_id: str | None
 
 
-def _slurm_snakemake(cluster: Cluster, workdir: Path, config: Path, *args: str,
-                     timeout: int = SNAKEMAKE_TIMEOUT_S, pend_limit: int = PEND_LIMIT_S) -> SlurmRun:
+def _slurm_snakemake(
+    cluster: Cluster,
+    workdir: Path,
+    config: Path,
+    *args: str,
+    timeout: int = SNAKEMAKE_TIMEOUT_S,
+    pend_limit: int = PEND_LIMIT_S,
+) -> SlurmRun:
     """Run the workflow with the SLURM executor and profiles/slurm; never waits longer than ``timeout``."""
-    base = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(workdir),
-            "--workflow-profile", str(PROFILE), "--configfile", str(config)]
-    cmd = base + ["--executor", "slurm", "--jobs", "4",
-                  "--slurm-status-command", "squeue",             # no slurmdbd here: sacct cannot answer
-                  "--slurm-init-seconds-before-status-checks", "1",  # first query 1 s after submission
-                  "--slurm-keep-successful-logs", *args]
+    base = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(SNAKEFILE),
+        "-d",
+        str(workdir),
+        "--workflow-profile",
+        str(PROFILE),
+        "--configfile",
+        str(config),
+    ]
+    cmd = base + [
+        "--executor",
+        "slurm",
+        "--jobs",
+        "4",
+        "--slurm-status-command",
+        "squeue",  # no slurmdbd here: sacct cannot answer
+        "--slurm-init-seconds-before-status-checks",
+        "1",  # first query 1 s after submission
+        "--slurm-keep-successful-logs",
+        *args,
+    ]
     log_path = workdir / "snakemake-slurm.out"
     start = time.monotonic()
     pending_since: dict[str, float] = {}
     failure = None
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, text=True,
-                                env={**cluster.env, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**cluster.env, "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,
+        )
         try:
             while proc.poll() is None:
                 now = time.monotonic()
                 if now - start > timeout:
                     failure = f"snakemake did not finish within {timeout} s"
                     break
-                pending = subprocess.run(["squeue", "-h", "-t", "PENDING", "-o", "%i|%r"], capture_output=True,
-                                         text=True, timeout=30, env=cluster.env).stdout.splitlines()
+                pending = subprocess.run(
+                    ["squeue", "-h", "-t", "PENDING", "-o", "%i|%r"],
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                    env=cluster.env,
+                ).stdout.splitlines()
                 ids = dict(line.split("|", 1) for line in pending if "|" in line)
                 pending_since = {i: pending_since.get(i, now) for i in ids}
                 stuck = {i: ids[i] for i, t0 in pending_since.items() if now - t0 > pend_limit}
                 if stuck:
-                    failure = (f"SLURM jobs pending for more than {pend_limit} s (job: reason) {stuck}; do the "
-                               f"requests fit the node? {cluster.cmd('scontrol', 'show', 'node')}")
+                    failure = (
+                        f"SLURM jobs pending for more than {pend_limit} s (job: reason) {stuck}; do the "
+                        f"requests fit the node? {cluster.cmd('scontrol', 'show', 'node')}"
+                    )
                     break
                 time.sleep(2)
         finally:
@@ -191,8 +238,7 @@ def _slurm_snakemake(cluster: Cluster, workdir: Path, config: Path, *args: str,
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=30)
                 subprocess.run(["scancel", "--user", str(os.geteuid())], timeout=30, env=cluster.env)
-                subprocess.run(base + ["--unlock"], cwd=workdir, capture_output=True, timeout=300,
-                               env=cluster.env)
+                subprocess.run(base + ["--unlock"], cwd=workdir, capture_output=True, timeout=300, env=cluster.env)
     output = log_path.read_text()
     if failure:
         pytest.fail(f"{failure}\n--- snakemake output (tail) ---\n{output[-6000:]}", pytrace=False)
@@ -220,16 +266,41 @@ def _requests(dry_run_output: str) -> list[Request]:
         threads = re.search(r"^\s*threads: (\d+)", block, re.M)
         runtime = re.search(r"\bruntime=(\d+)", block)
         epoch = re.search(r"wildcards: (run=\S+, trial=\d+, epoch=\d+)", block)
-        jobs.append(Request(m.group(1), int(mem.group(1)) if mem else 0, int(threads.group(1)) if threads else 1,
-                            int(runtime.group(1)) if runtime else 0, epoch.group(1) if epoch else None))
+        jobs.append(
+            Request(
+                m.group(1),
+                int(mem.group(1)) if mem else 0,
+                int(threads.group(1)) if threads else 1,
+                int(runtime.group(1)) if runtime else 0,
+                epoch.group(1) if epoch else None,
+            )
+        )
     return jobs
 
 
 def _assert_requests_fit_the_node(cluster: Cluster, workdir: Path, config: Path) -> list[Request]:
     """Every job's --mem and --cpus-per-task fit the node: else SLURM rejects it or it pends forever."""
-    dry = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(workdir), "-n",
-                          "--workflow-profile", str(PROFILE), "--configfile", str(config)],
-                         capture_output=True, text=True, timeout=300, env=cluster.env, cwd=workdir)
+    dry = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(SNAKEFILE),
+            "-d",
+            str(workdir),
+            "-n",
+            "--workflow-profile",
+            str(PROFILE),
+            "--configfile",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=cluster.env,
+        cwd=workdir,
+    )
     assert dry.returncode == 0, dry.stdout + dry.stderr
     jobs = _requests(dry.stdout + dry.stderr)
     assert jobs, dry.stdout
@@ -238,8 +309,9 @@ def _assert_requests_fit_the_node(cluster: Cluster, workdir: Path, config: Path)
     node = cluster.node()
     real_mb, cpus = int(node["RealMemory"]), int(node["CPUTot"])
     too_big = [j for j in jobs if j.mem_mb > real_mb or j.threads > cpus]
-    assert not too_big, (f"jobs {too_big} do not fit the test node "
-                         f"(RealMemory={real_mb} MB, CPUs={cpus}): they would never start")
+    assert not too_big, (
+        f"jobs {too_big} do not fit the test node (RealMemory={real_mb} MB, CPUs={cpus}): they would never start"
+    )
     return jobs
 
 
@@ -256,8 +328,9 @@ def _slurm_job_ids_in_logs(workdir: Path) -> dict[str, str]:
 def _csv_frames_equal(a: Path, b: Path) -> None:
     fa, fb = pd.read_csv(a), pd.read_csv(b)
     wall_clock = [c for c in fa.columns if c == "seconds"]  # training.csv: time per epoch, differs by nature
-    pd.testing.assert_frame_equal(fa.drop(columns=wall_clock), fb.drop(columns=wall_clock), check_exact=True,
-                                  obj=str(a))
+    pd.testing.assert_frame_equal(
+        fa.drop(columns=wall_clock), fb.drop(columns=wall_clock), check_exact=True, obj=str(a)
+    )
 
 
 def test_workflow_runs_as_slurm_jobs_and_matches_a_local_run(slurm_cluster, tmp_path, capsys):
@@ -299,7 +372,9 @@ def test_workflow_runs_as_slurm_jobs_and_matches_a_local_run(slurm_cluster, tmp_
     by_id = {r["JobId"]: r for r in records}
     for log, job_id in persistence.items():
         epoch_dir = log.rsplit("/", 1)[0]
-        members = {k: v for k, v in in_logs.items() if k.startswith(epoch_dir + "/") and not k.endswith("activations.log")}
+        members = {
+            k: v for k, v in in_logs.items() if k.startswith(epoch_dir + "/") and not k.endswith("activations.log")
+        }
         assert sorted(members) == sorted(f"{epoch_dir}/{rule}.log" for rule in GROUPED), members
         assert set(members.values()) == {job_id}, members  # one SLURM job ran the four
         run_name, trial, epoch = re.fullmatch(r"(.+)/trial_(\d+)/epoch_(\d+)", epoch_dir).groups()
@@ -324,8 +399,10 @@ def test_workflow_runs_as_slurm_jobs_and_matches_a_local_run(slurm_cluster, tmp_
     assert plots and all((remote / rel).stat().st_size > 0 for rel in plots)
 
     with capsys.disabled():
-        print(f"\n[slurm] {n_jobs} jobs as {len(records)} SLURM jobs, ids {sorted(map(int, completed_ids))}, "
-              f"persistence jobs {dict(sorted(persistence.items()))}, snakemake under SLURM {run.seconds:.0f} s")
+        print(
+            f"\n[slurm] {n_jobs} jobs as {len(records)} SLURM jobs, ids {sorted(map(int, completed_ids))}, "
+            f"persistence jobs {dict(sorted(persistence.items()))}, snakemake under SLURM {run.seconds:.0f} s"
+        )
 
 
 def test_failing_job_fails_the_workflow_under_slurm(slurm_cluster, tmp_path, capsys):
@@ -340,8 +417,9 @@ def test_failing_job_fails_the_workflow_under_slurm(slurm_cluster, tmp_path, cap
     assert run.seconds < bound
     # persistence runs in the epoch's group job: Snakemake reports the group and each of its rules (it drops
     # the plugin's "SLURM-job '<id>' failed, SLURM status is ..." line for a group); the rule log names the job
-    assert "Error in group epoch_topology" in run.output and "Error in rule persistence" in run.output, \
-        run.output[-5000:]
+    assert "Error in group epoch_topology" in run.output and "Error in rule persistence" in run.output, run.output[
+        -5000:
+    ]
     log = (tmp_path / "logs/lenet_mnist5k/trial_0/epoch_0/persistence.log").read_text()
     job = re.search(r"SLURM job (\d+)", log)
     assert job and "no/dipha" in log, log

@@ -1,4 +1,5 @@
 """Training: real torch training on mnist5k, checkpoints, metrics and resumption."""
+
 import signal
 import subprocess
 import sys
@@ -8,9 +9,9 @@ import pandas as pd
 import pytest
 import torch
 
+from dnn_topology import datasets
 from dnn_topology.checkpoints import load_checkpoint
 from dnn_topology.training import TrainConfig, TrainingDivergedError, train
-from dnn_topology import datasets
 
 CFG = dict(network="lenet", dataset="mnist5k", lr=0.01, batch_size=64, seed=3)
 
@@ -31,8 +32,9 @@ def _same(a, b):
 def reference(tmp_path_factory):
     """An uninterrupted 4-epoch run."""
     root = tmp_path_factory.mktemp("ref")
-    metrics = train(TrainConfig(epochs=4, **CFG), _paths(root, 4), root / "training.csv", root / "state",
-                    progress=False)
+    metrics = train(
+        TrainConfig(epochs=4, **CFG), _paths(root, 4), root / "training.csv", root / "state", progress=False
+    )
     return root, metrics
 
 
@@ -60,8 +62,9 @@ def test_training_is_deterministic_per_seed(reference, tmp_path):
     train(TrainConfig(epochs=1, **CFG), _paths(tmp_path, 1), tmp_path / "m.csv", tmp_path / "state", progress=False)
     assert _same(_weights(tmp_path / "checkpoints/epoch_1.pt"), _weights(root / "checkpoints/epoch_1.pt"))
     other = tmp_path / "other"
-    train(TrainConfig(epochs=1, **{**CFG, "seed": 4}), _paths(other, 1), other / "m.csv", other / "state",
-          progress=False)
+    train(
+        TrainConfig(epochs=1, **{**CFG, "seed": 4}), _paths(other, 1), other / "m.csv", other / "state", progress=False
+    )
     assert not _same(_weights(other / "checkpoints/epoch_1.pt"), _weights(root / "checkpoints/epoch_1.pt"))
 
 
@@ -96,8 +99,9 @@ def test_resume_after_kill_matches_uninterrupted_run(reference, tmp_path):
     mtimes = {p.name: p.stat().st_mtime_ns for p in state.glob("epoch_*.pt")}
     assert "epoch_4.pt" not in done and "epoch_2.pt" in done
 
-    metrics = train(TrainConfig(epochs=4, **CFG), _paths(tmp_path, 4), tmp_path / "training.csv",
-                    tmp_path / "state", progress=False)
+    metrics = train(
+        TrainConfig(epochs=4, **CFG), _paths(tmp_path, 4), tmp_path / "training.csv", tmp_path / "state", progress=False
+    )
     for name, mtime in mtimes.items():  # the epochs already done were not redone
         assert (state / name).stat().st_mtime_ns == mtime
     for e in range(5):
@@ -108,8 +112,13 @@ def test_resume_after_kill_matches_uninterrupted_run(reference, tmp_path):
 def test_state_of_another_configuration_is_not_resumed(reference, tmp_path):
     root, _ = reference
     state = tmp_path / "state"
-    train(TrainConfig(epochs=1, **{**CFG, "lr": 0.05}), _paths(tmp_path / "a", 1), tmp_path / "a.csv", state,
-          progress=False)
+    train(
+        TrainConfig(epochs=1, **{**CFG, "lr": 0.05}),
+        _paths(tmp_path / "a", 1),
+        tmp_path / "a.csv",
+        state,
+        progress=False,
+    )
     train(TrainConfig(epochs=1, **CFG), _paths(tmp_path / "b", 1), tmp_path / "b.csv", state, progress=False)
     assert _same(_weights(tmp_path / "b/checkpoints/epoch_1.pt"), _weights(root / "checkpoints/epoch_1.pt"))
     assert len(list(state.iterdir())) == 2  # each configuration keeps its own states
@@ -135,8 +144,13 @@ def test_divergence_stops_training_at_the_first_nonfinite_loss(tmp_path):
     change, and writes no checkpoint, no metrics and no state for the diverged epoch."""
     paths = _paths(tmp_path, 3)
     with pytest.raises(TrainingDivergedError, match=r"diverged in epoch 1 .*loss is nan.*Lower training\.lr \(now 50"):
-        train(TrainConfig(epochs=3, **{**CFG, "lr": 50.0}), paths, tmp_path / "training.csv", tmp_path / "state",
-              progress=False)
+        train(
+            TrainConfig(epochs=3, **{**CFG, "lr": 50.0}),
+            paths,
+            tmp_path / "training.csv",
+            tmp_path / "state",
+            progress=False,
+        )
     assert not any(p.exists() for p in paths) and not (tmp_path / "training.csv").exists()
     # the state of epoch 0, written before the divergence, is kept; nothing after it
     assert sorted(p.name for p in (tmp_path / "state").glob("*/*.pt")) == ["epoch_0.pt"]
@@ -170,7 +184,7 @@ def test_a_full_disk_during_training_says_so_and_names_the_file(tmp_path):
         f"train(TrainConfig(epochs=1, **{CFG!r}), [root / 'e0.pt', root / 'e1.pt'], root / 'm.csv',\n"
         f"      Path({str(disk)!r}) / 'state', progress=False)\n"
     )
-    script = f"mount -t tmpfs -o size=256k tmpfs {disk} && exec {sys.executable} -c \"$0\""
+    script = f'mount -t tmpfs -o size=256k tmpfs {disk} && exec {sys.executable} -c "$0"'
     proc = subprocess.run([*prefix, "sh", "-c", script, code], capture_output=True, text=True, timeout=600)
     assert proc.returncode != 0, proc.stderr
     assert "No space left" not in proc.stderr or "no space left on the device" in proc.stderr

@@ -1,4 +1,5 @@
 """Real Snakemake runs of the whole workflow on a tiny configuration."""
+
 from __future__ import annotations
 
 import copy
@@ -8,16 +9,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from workflow_helpers import TINY_CONFIG, planned_jobs, snakemake, write_config
 
 from dnn_topology.dipha_io import read_persistence_diagram
-from workflow_helpers import TINY_CONFIG, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
 RUN = "results/lenet_mnist5k"
 # kept per epoch; the full distance.bin is temp() by default (topology.keep_distance_matrix)
-EPOCH_FILES = ["activations.npy", "nodes.csv", "samples.csv", "distance_sparse.bin", "diagram.bin",
-               "betti_curves.csv", "betti_summary.csv"]
+EPOCH_FILES = [
+    "activations.npy",
+    "nodes.csv",
+    "samples.csv",
+    "distance_sparse.bin",
+    "diagram.bin",
+    "betti_curves.csv",
+    "betti_summary.csv",
+]
 PLOTS = ["betti_curves_density", "betti_curves_epsilon", "persistence_diagrams", "summaries", "claims"]
 TABLES = ["betti_curves", "betti_summary", "training", "claims", "claims_evidence"]
 
@@ -34,8 +42,11 @@ def expected_files(config):
 
 
 def mtimes(root: Path) -> dict[str, int]:
-    return {p.relative_to(root).as_posix(): p.stat().st_mtime_ns
-            for p in (root / "results").rglob("*") if p.is_file() and ".train_state" not in p.parts}
+    return {
+        p.relative_to(root).as_posix(): p.stat().st_mtime_ns
+        for p in (root / "results").rglob("*")
+        if p.is_file() and ".train_state" not in p.parts
+    }
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +103,16 @@ def test_changed_checkpoint_reruns_only_that_epoch_and_aggregates(run_copy):
     ckpt.unlink()  # a checkpoint is a hard link into the training state: replace the file, not its content
     shutil.copyfile(replacement, ckpt)
     assert planned_jobs(snakemake(root, "-n", config=cfg)) == {
-        "activations": 1, "functional_graph": 1, "sparse_distance": 1, "persistence": 1, "betti_curves": 1,
-        "aggregate": 1, "plot": 1, "claims": 1, "all": 1}
+        "activations": 1,
+        "functional_graph": 1,
+        "sparse_distance": 1,
+        "persistence": 1,
+        "betti_curves": 1,
+        "aggregate": 1,
+        "plot": 1,
+        "claims": 1,
+        "all": 1,
+    }
     before = mtimes(root)
     snakemake(root, config=cfg)
     after = mtimes(root)
@@ -115,8 +134,16 @@ def test_topology_parameter_change_reruns_topology_not_training(run_copy):
     cfg = write_config(root, config)
     jobs = planned_jobs(snakemake(root, "-n", config=cfg))
     # the cut needs the full matrix, a temp() file that is gone: it is recomputed from the kept activations
-    assert jobs == {"functional_graph": 3, "sparse_distance": 3, "persistence": 3, "betti_curves": 3, "aggregate": 1,
-                    "plot": 1, "claims": 1, "all": 1}
+    assert jobs == {
+        "functional_graph": 3,
+        "sparse_distance": 3,
+        "persistence": 3,
+        "betti_curves": 3,
+        "aggregate": 1,
+        "plot": 1,
+        "claims": 1,
+        "all": 1,
+    }
     snakemake(root, config=cfg)
     diag = read_persistence_diagram(root / RUN / "trial_0/epoch_2/diagram.bin")
     assert diag.deaths.max() <= 0.25
@@ -131,17 +158,21 @@ def test_one_epoch_target_runs_only_what_it_needs(tmp_path, keep):
     jobs = planned_jobs(snakemake(tmp_path, target, "-n", config=cfg))
     assert jobs == {"train": 1, "activations": 1, "functional_graph": 1, "sparse_distance": 1, "persistence": 1}
     snakemake(tmp_path, target, config=cfg)
-    made = {p.relative_to(tmp_path).as_posix() for p in (tmp_path / "results").rglob("*") if p.is_file()
-            and ".train_state" not in p.parts}
-    epoch1 = {f"{RUN}/trial_0/epoch_1/{f}" for f in ("activations.npy", "nodes.csv", "samples.csv",
-                                                     "distance_sparse.bin", "diagram.bin")}
+    made = {
+        p.relative_to(tmp_path).as_posix()
+        for p in (tmp_path / "results").rglob("*")
+        if p.is_file() and ".train_state" not in p.parts
+    }
+    epoch1 = {
+        f"{RUN}/trial_0/epoch_1/{f}"
+        for f in ("activations.npy", "nodes.csv", "samples.csv", "distance_sparse.bin", "diagram.bin")
+    }
     assert epoch1 <= made
     assert (f"{RUN}/trial_0/epoch_1/distance.bin" in made) == keep
     assert not any("/epoch_0/" in f or "/epoch_2/" in f or "plots" in f for f in made)
     # the next epoch as a target: only its own chain runs, whether or not epoch 1's full matrix is still there
     jobs = planned_jobs(snakemake(tmp_path, f"{RUN}/trial_0/epoch_2/betti_curves.csv", "-n", config=cfg))
-    assert jobs == {"activations": 1, "functional_graph": 1, "sparse_distance": 1, "persistence": 1,
-                    "betti_curves": 1}
+    assert jobs == {"activations": 1, "functional_graph": 1, "sparse_distance": 1, "persistence": 1, "betti_curves": 1}
     assert planned_jobs(snakemake(tmp_path, target, "-n", config=cfg)) == {}
 
 
@@ -152,7 +183,13 @@ def test_deleted_epoch_output_is_rebuilt_with_what_depends_on_it(run_copy):
     (root / target).unlink()
     # every kept file is a target: a missing one is rebuilt, and what was made from it is redone
     assert planned_jobs(snakemake(root, "-n", config=cfg)) == {
-        "persistence": 1, "betti_curves": 1, "aggregate": 1, "plot": 1, "claims": 1, "all": 1}
+        "persistence": 1,
+        "betti_curves": 1,
+        "aggregate": 1,
+        "plot": 1,
+        "claims": 1,
+        "all": 1,
+    }
     snakemake(root, config=cfg)
     assert (root / target).read_bytes() == original
 
@@ -185,8 +222,17 @@ def test_a_failed_job_is_retried_on_every_run_until_its_input_is_fixed(run_copy)
     ckpt.unlink()
     shutil.copyfile(root / RUN / "trial_0/checkpoints/epoch_2.pt", ckpt)
     jobs = planned_jobs(snakemake(root, "-n", config=cfg))
-    assert jobs == {"activations": 1, "functional_graph": 1, "sparse_distance": 1, "persistence": 1,
-                    "betti_curves": 1, "aggregate": 1, "plot": 1, "claims": 1, "all": 1}
+    assert jobs == {
+        "activations": 1,
+        "functional_graph": 1,
+        "sparse_distance": 1,
+        "persistence": 1,
+        "betti_curves": 1,
+        "aggregate": 1,
+        "plot": 1,
+        "claims": 1,
+        "all": 1,
+    }
     snakemake(root, config=cfg)
     assert curves.stat().st_mtime_ns != old_curves
     assert curves.read_bytes() == (root / RUN / "trial_0/epoch_2/betti_curves.csv").read_bytes()  # same weights
@@ -211,13 +257,16 @@ def test_a_failure_downstream_of_a_bad_intermediate_file_is_retried(run_copy):
     assert acts.read_bytes() == good
 
 
-@pytest.mark.parametrize("change, key", [
-    ({"topology": {"max_epsilonn": 0.3}}, "max_epsilonn"),
-    ({"topology": {"max_dim": 7}}, "max_dim"),
-    ({"training": {"epochs": 0}}, "epochs"),
-    ({"runs": [{"network": "lenet", "dataset": "mnist5k", "colour": "red"}]}, "colour"),
-    ({"trials": [0, 10**12]}, "trials"),
-])
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        ({"topology": {"max_epsilonn": 0.3}}, "max_epsilonn"),
+        ({"topology": {"max_dim": 7}}, "max_dim"),
+        ({"training": {"epochs": 0}}, "epochs"),
+        ({"runs": [{"network": "lenet", "dataset": "mnist5k", "colour": "red"}]}, "colour"),
+        ({"trials": [0, 10**12]}, "trials"),
+    ],
+)
 def test_bad_config_names_the_key(tmp_path, change, key):
     config = copy.deepcopy(TINY_CONFIG)
     for section, value in change.items():
@@ -267,8 +316,10 @@ def test_memorization_config_reaches_the_memorizing_regime(tmp_path):
     snakemake(tmp_path, config=write_config(tmp_path, config), timeout=1800)  # 100 epochs: slow on a busy machine
     out = tmp_path / "results"
     last = config["training"]["epochs"]
-    final = {run: pd.read_csv(out / run / "training.csv").set_index("epoch").loc[last]
-             for run in config["comparisons"][0]["runs"]}
+    final = {
+        run: pd.read_csv(out / run / "training.csv").set_index("epoch").loc[last]
+        for run in config["comparisons"][0]["runs"]
+    }
     perm0, perm100 = final["lenet_mnist5k_perm0"], final["lenet_mnist5k_perm100"]
     assert perm100["train_acc"] >= 0.95, perm100  # memorized its permuted labels ...
     assert perm100["test_acc"] < 0.2, perm100  # ... and learned nothing that holds on the test set
@@ -299,19 +350,33 @@ def test_interrupted_training_resumes_when_the_workflow_is_rerun(tmp_path):
     import time
 
     import torch
+    from workflow_helpers import REPO, SNAKEFILE
 
     from dnn_topology.training import TrainConfig, train
-    from workflow_helpers import REPO, SNAKEFILE
 
     config = copy.deepcopy(TINY_CONFIG)
     config["training"].update(epochs=5, batch_size=8)  # ~1-3 s per epoch: time to interrupt it
     config["topology"]["epochs"] = [5]
     cfg = write_config(tmp_path, config)
     state = tmp_path / RUN / "trial_0/.train_state"
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(tmp_path), "--cores", "2",
-           "--workflow-profile", str(REPO / "profiles" / "default"), "--configfile", str(cfg)]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(SNAKEFILE),
+        "-d",
+        str(tmp_path),
+        "--cores",
+        "2",
+        "--workflow-profile",
+        str(REPO / "profiles" / "default"),
+        "--configfile",
+        str(cfg),
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.time() + 300
         while not list(state.glob("*/epoch_2.pt")):
@@ -332,8 +397,13 @@ def test_interrupted_training_resumes_when_the_workflow_is_rerun(tmp_path):
     assert "epoch 0 (initial weights)" in before and "epoch 1: train loss" in before, log
     assert "epoch 5: train loss" in after, log
     reference = tmp_path / "reference"
-    train(TrainConfig(network="lenet", dataset="mnist5k", epochs=5, lr=0.01, batch_size=8, seed=0),
-          [reference / f"epoch_{e}.pt" for e in range(6)], reference / "m.csv", reference / "state", progress=False)
+    train(
+        TrainConfig(network="lenet", dataset="mnist5k", epochs=5, lr=0.01, batch_size=8, seed=0),
+        [reference / f"epoch_{e}.pt" for e in range(6)],
+        reference / "m.csv",
+        reference / "state",
+        progress=False,
+    )
     for e in range(6):
         ours = torch.load(tmp_path / RUN / f"trial_0/checkpoints/epoch_{e}.pt", weights_only=True)["net"]
         ref = torch.load(reference / f"epoch_{e}.pt", weights_only=True)["net"]
@@ -373,11 +443,14 @@ def test_no_configured_name_can_make_the_workflow_write_outside_the_project(tmp_
     assert not (project / "results").exists() and not (project / "logs").exists()
 
 
-@pytest.mark.parametrize("section, key, value, named", [
-    ("training", "lr", float("nan"), "training.lr"),
-    ("training", "lr", float("inf"), "training.lr"),
-    ("topology", "max_epsilon", float("nan"), "topology.max_epsilon"),
-])
+@pytest.mark.parametrize(
+    "section, key, value, named",
+    [
+        ("training", "lr", float("nan"), "training.lr"),
+        ("training", "lr", float("inf"), "training.lr"),
+        ("topology", "max_epsilon", float("nan"), "topology.max_epsilon"),
+    ],
+)
 def test_nan_or_infinite_numbers_are_refused_naming_the_key(tmp_path, section, key, value, named):
     """YAML's .nan and .inf are numbers that pass every JSON-schema bound (comparisons with NaN are false)."""
     config = copy.deepcopy(TINY_CONFIG)
@@ -413,7 +486,6 @@ def test_a_crafted_checkpoint_is_refused_and_its_code_never_runs(run_copy):
     """A checkpoint in results/ that carries, next to real weights, an object whose unpickling creates a
     file: the activations job refuses it naming the file, and the payload never runs."""
     import torch
-
     from workflow_helpers import write_malicious_checkpoint
 
     root, cfg = run_copy

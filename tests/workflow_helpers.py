@@ -1,4 +1,5 @@
 """Run the real workflow with Snakemake in a temporary directory (helpers for the tests)."""
+
 from __future__ import annotations
 
 import os
@@ -23,11 +24,23 @@ def write_config(workdir: Path, config: dict) -> Path:
     return path
 
 
-def snakemake(workdir: Path, *args: str, config: Path | None = None, check: bool = True,
-              timeout: int = 900) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, config: Path | None = None, check: bool = True, timeout: int = 900
+) -> subprocess.CompletedProcess:
     """Run ``python -m snakemake`` on the project's Snakefile in ``workdir``."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(workdir), "--cores", "2",
-           "--workflow-profile", str(REPO / "profiles" / "default")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(SNAKEFILE),
+        "-d",
+        str(workdir),
+        "--cores",
+        "2",
+        "--workflow-profile",
+        str(REPO / "profiles" / "default"),
+    ]
     cmd += list(args)
     if config is not None:  # last: --configfile takes several values and would swallow targets
         cmd += ["--configfile", str(config)]
@@ -75,5 +88,4 @@ def write_malicious_checkpoint(path: Path, marker: Path, state: dict | None = No
     creates ``marker``. ``legacy``: torch's old non-zip format, like the original code's .t7 files."""
     import torch
 
-    torch.save({**(state or {"net": {}}), "payload": _Payload(marker)}, path,
-               _use_new_zipfile_serialization=not legacy)
+    torch.save({**(state or {"net": {}}), "payload": _Payload(marker)}, path, _use_new_zipfile_serialization=not legacy)

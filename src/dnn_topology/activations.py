@@ -13,6 +13,7 @@ The samples (config ``activations.split``, ``activations.n_samples``):
 Either way the set is the same at every epoch of a trial, and it is recorded in ``samples.csv``
 (``split``, ``index`` into that split, ``label``: the dataset's own label).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,8 +33,9 @@ from .node_selection import NodeSelection, plan_selection
 _TRAIN_SAMPLES_STREAM = 3  # generator stream of the train-split draw (memorization uses 1 and 2)
 
 
-def sample_indices(split_size: int, n_samples: int, split: str = "test", subset: float = 1.0,
-                   training_seed: int = 0) -> np.ndarray:
+def sample_indices(
+    split_size: int, n_samples: int, split: str = "test", subset: float = 1.0, training_seed: int = 0
+) -> np.ndarray:
     """Indices into ``split`` of the fixed samples (see the module docstring), sorted.
 
     Parameters
@@ -56,15 +58,24 @@ def sample_indices(split_size: int, n_samples: int, split: str = "test", subset:
         raise ValueError(f"activations.split must be 'train' or 'test', not {split!r}")
     pool = subset_indices(split_size, subset, training_seed)
     if n_samples > len(pool):
-        raise ValueError(f"activations.n_samples = {n_samples} but the network was trained on {len(pool)} samples "
-                         f"(training.subset = {subset} of {split_size})")
+        raise ValueError(
+            f"activations.n_samples = {n_samples} but the network was trained on {len(pool)} samples "
+            f"(training.subset = {subset} of {split_size})"
+        )
     rng = np.random.default_rng([_TRAIN_SAMPLES_STREAM, int(training_seed)])
     return np.sort(rng.choice(pool, size=n_samples, replace=False)).astype(np.int64)
 
 
-def fixed_samples(dataset: str, n_samples: int, split: str = "test", data_dir: str | Path = "data",
-                  download: bool = False, subset: float = 1.0, training_seed: int = 0,
-                  registry: dsets.DatasetRegistry = dsets.BUILTIN) -> tuple[Dataset, pd.DataFrame]:
+def fixed_samples(
+    dataset: str,
+    n_samples: int,
+    split: str = "test",
+    data_dir: str | Path = "data",
+    download: bool = False,
+    subset: float = 1.0,
+    training_seed: int = 0,
+    registry: dsets.DatasetRegistry = dsets.BUILTIN,
+) -> tuple[Dataset, pd.DataFrame]:
     """The fixed samples of the module docstring, and their record (``split``, ``index``, ``label``)."""
     ds = dsets.load_split(dataset, split, data_dir, download, registry=registry)
     try:
@@ -75,8 +86,9 @@ def fixed_samples(dataset: str, n_samples: int, split: str = "test", data_dir: s
     return Subset(ds, indices.tolist()), pd.DataFrame({"split": split, "index": indices, "label": labels})
 
 
-def node_activations(net: torch.nn.Module, samples: Dataset, selection: NodeSelection, device: torch.device,
-                     batch_size: int = 250) -> np.ndarray:
+def node_activations(
+    net: torch.nn.Module, samples: Dataset, selection: NodeSelection, device: torch.device, batch_size: int = 250
+) -> np.ndarray:
     """Activations (n_samples, N) of the selected nodes of ``net`` in eval mode, float32.
 
     The selection is applied batch by batch, so whole layers are never held for all samples.
@@ -90,12 +102,22 @@ def node_activations(net: torch.nn.Module, samples: Dataset, selection: NodeSele
     return np.concatenate(out, axis=0)
 
 
-def compute_activations(checkpoint: str | Path, network: str, dataset: str, n_samples: int,
-                        node_selection: dict | None = None, split: str = "test",
-                        data_dir: str | Path = "data", download: bool = False, device: str = "auto",
-                        threads: int = 1, binarize_class: int | None = None, subset: float = 1.0,
-                        training_seed: int = 0, registry: dsets.DatasetRegistry = dsets.BUILTIN,
-                        ) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
+def compute_activations(
+    checkpoint: str | Path,
+    network: str,
+    dataset: str,
+    n_samples: int,
+    node_selection: dict | None = None,
+    split: str = "test",
+    data_dir: str | Path = "data",
+    download: bool = False,
+    device: str = "auto",
+    threads: int = 1,
+    binarize_class: int | None = None,
+    subset: float = 1.0,
+    training_seed: int = 0,
+    registry: dsets.DatasetRegistry = dsets.BUILTIN,
+) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
     """Node activations (n_samples, N) of ``checkpoint``, the table describing each node, and the
     record of the samples (see :func:`fixed_samples`)."""
     torch.set_num_threads(max(1, int(threads)))
@@ -108,16 +130,29 @@ def compute_activations(checkpoint: str | Path, network: str, dataset: str, n_sa
     acts = node_activations(net, samples, selection, dev)
     if not np.isfinite(acts).all():
         bad = np.unique(np.nonzero(~np.isfinite(acts))[1])
-        raise ValueError(f"checkpoint {checkpoint} gives NaN or infinite activations at {len(bad)} of {acts.shape[1]} "
-                         "nodes: its weights are not usable (did the training diverge? try a lower training.lr)")
+        raise ValueError(
+            f"checkpoint {checkpoint} gives NaN or infinite activations at {len(bad)} of {acts.shape[1]} "
+            "nodes: its weights are not usable (did the training diverge? try a lower training.lr)"
+        )
     nodes = selection.table
-    get_logger().info("%s: %d samples x %d nodes (%s)", checkpoint, acts.shape[0], acts.shape[1],
-                      ", ".join(f"{k}: {v}" for k, v in nodes.groupby("layer", sort=False).size().items()))
+    get_logger().info(
+        "%s: %d samples x %d nodes (%s)",
+        checkpoint,
+        acts.shape[0],
+        acts.shape[1],
+        ", ".join(f"{k}: {v}" for k, v in nodes.groupby("layer", sort=False).size().items()),
+    )
     return acts, nodes, record
 
 
-def save_activations(acts: np.ndarray, nodes: pd.DataFrame, npy_path: str | Path, nodes_csv: str | Path,
-                     samples: pd.DataFrame | None = None, samples_csv: str | Path | None = None) -> None:
+def save_activations(
+    acts: np.ndarray,
+    nodes: pd.DataFrame,
+    npy_path: str | Path,
+    nodes_csv: str | Path,
+    samples: pd.DataFrame | None = None,
+    samples_csv: str | Path | None = None,
+) -> None:
     with atomic_path(npy_path) as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, np.ascontiguousarray(acts, dtype=np.float32))
@@ -128,11 +163,27 @@ def save_activations(acts: np.ndarray, nodes: pd.DataFrame, npy_path: str | Path
             samples.to_csv(tmp, index=False)
 
 
-def activations_stage(*, checkpoint: str | Path, activations: str | Path, nodes: str | Path, samples: str | Path,
-                      network: str, dataset: str, n_samples: int, split: str = "test",
-                      node_selection: dict | None = None, binarize_class: int | None = None, subset: float = 1.0,
-                      seed: int = 0, trial: int = 0, data_dir: str | Path = "data", download: bool = False,
-                      device: str = "auto", threads: int = 1, imagefolders: dict | None = None) -> None:
+def activations_stage(
+    *,
+    checkpoint: str | Path,
+    activations: str | Path,
+    nodes: str | Path,
+    samples: str | Path,
+    network: str,
+    dataset: str,
+    n_samples: int,
+    split: str = "test",
+    node_selection: dict | None = None,
+    binarize_class: int | None = None,
+    subset: float = 1.0,
+    seed: int = 0,
+    trial: int = 0,
+    data_dir: str | Path = "data",
+    download: bool = False,
+    device: str = "auto",
+    threads: int = 1,
+    imagefolders: dict | None = None,
+) -> None:
     """Stage ``activations``: the activations of one checkpoint's selected nodes on the fixed samples.
 
     Parameters
@@ -157,7 +208,19 @@ def activations_stage(*, checkpoint: str | Path, activations: str | Path, nodes:
         Config key ``imagefolders`` (see :func:`dnn_topology.datasets.dataset_registry`).
     """
     acts, node_table, record = compute_activations(
-        checkpoint, network, dataset, n_samples, node_selection=node_selection, split=split, data_dir=data_dir,
-        download=download, device=device, threads=threads, binarize_class=binarize_class, subset=subset,
-        training_seed=trial_seed(seed, trial), registry=dsets.dataset_registry(imagefolders))
+        checkpoint,
+        network,
+        dataset,
+        n_samples,
+        node_selection=node_selection,
+        split=split,
+        data_dir=data_dir,
+        download=download,
+        device=device,
+        threads=threads,
+        binarize_class=binarize_class,
+        subset=subset,
+        training_seed=trial_seed(seed, trial),
+        registry=dsets.dataset_registry(imagefolders),
+    )
     save_activations(acts, node_table, activations, nodes, record, samples)

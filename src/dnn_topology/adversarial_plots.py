@@ -9,9 +9,10 @@
 * ``detection_auc``: the detector's cross-validated ROC AUC (95% interval) against epsilon, per feature set,
   one panel per method and epoch.
 """
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import matplotlib
 
@@ -22,8 +23,13 @@ import pandas as pd  # noqa: E402
 
 from .plots import AXIS_LABELS, STYLE, save_figure  # noqa: E402
 
-PLOTS = ["betti_curves_density", "betti_curves_epsilon", "summaries_vs_epsilon", "accuracy_under_attack",
-         "detection_auc"]
+PLOTS = [
+    "betti_curves_density",
+    "betti_curves_epsilon",
+    "summaries_vs_epsilon",
+    "accuracy_under_attack",
+    "detection_auc",
+]
 _CMAPS = {"fgsm": "Blues", "pgd": "Reds"}
 _FEATURE_COLORS = {"topology": "tab:purple", "baseline": "tab:gray", "combined": "tab:green"}
 
@@ -57,8 +63,12 @@ def _label(row) -> str:
 def plot_attacked_betti_curves(curves: pd.DataFrame, x: str, png, pdf, title: str = "") -> None:
     """Betti curves of clean and attacked inputs: rows = epochs, columns = dimensions (mean over trials)."""
     epochs, dims = sorted(curves["epoch"].unique()), sorted(curves["dim"].unique())
-    attacks = (curves[["attack", "method", "attack_epsilon"]].drop_duplicates()
-               .rename(columns={"attack_epsilon": "epsilon"}).sort_values(["epsilon", "method"]))
+    attacks = (
+        curves[["attack", "method", "attack_epsilon"]]
+        .drop_duplicates()
+        .rename(columns={"attack_epsilon": "epsilon"})
+        .sort_values(["epsilon", "method"])
+    )
     colors = attack_colors(attacks)
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(len(epochs), len(dims), figsize=(2.4 * len(dims), 1.9 * len(epochs)), squeeze=False)
@@ -73,8 +83,13 @@ def plot_attacked_betti_curves(curves: pd.DataFrame, x: str, png, pdf, title: st
                     g = sub.groupby("epsilon")
                     xs, ys = g[x].mean().to_numpy(), g["betti"].mean().to_numpy()
                     order = np.argsort(xs)
-                    ax.plot(xs[order], ys[order], color=colors[a["attack"]], label=_label(a),
-                            linewidth=1.6 if a["attack"] == "clean" else 1.0)
+                    ax.plot(
+                        xs[order],
+                        ys[order],
+                        color=colors[a["attack"]],
+                        label=_label(a),
+                        linewidth=1.6 if a["attack"] == "clean" else 1.0,
+                    )
                 ax.set_title(rf"epoch {epoch}, $\beta_{k}$")
                 if r == len(epochs) - 1:
                     ax.set_xlabel(AXIS_LABELS[x])
@@ -101,9 +116,15 @@ def plot_summaries_vs_epsilon(summary: pd.DataFrame, png, pdf, title: str = "") 
                     clean = sel[sel["method"] == "none"]
                     for method in methods:
                         line = pd.concat([clean, sel[sel["method"] == method]]).groupby("attack_epsilon")[col].mean()
-                        ax.plot(line.index, line.to_numpy(), styles[i % len(styles)], marker="o", markersize=2.5,
-                                color=plt.get_cmap(_CMAPS.get(method, "Greens"))(0.8),
-                                label=f"{method.upper()}, epoch {epoch}")
+                        ax.plot(
+                            line.index,
+                            line.to_numpy(),
+                            styles[i % len(styles)],
+                            marker="o",
+                            markersize=2.5,
+                            color=plt.get_cmap(_CMAPS.get(method, "Greens"))(0.8),
+                            label=f"{method.upper()}, epoch {epoch}",
+                        )
                 if r == 0:
                     ax.set_title(rf"$\beta_{k}$")
                 if r == len(rows) - 1:
@@ -122,8 +143,14 @@ def plot_accuracy_under_attack(records: pd.DataFrame, png, pdf, title: str = "")
         ax.plot(clean.index, clean.to_numpy(), "o-", color=colors["clean"], label="clean", linewidth=1.6)
         for (method, eps, attack), g in records.groupby(["method", "epsilon", "attack"]):
             acc = g.groupby("epoch")["adversarial_accuracy"].mean()
-            ax.plot(acc.index, acc.to_numpy(), "o-", markersize=3, color=colors[attack],
-                    label=f"{method.upper()} $\\varepsilon$={eps:g}")
+            ax.plot(
+                acc.index,
+                acc.to_numpy(),
+                "o-",
+                markersize=3,
+                color=colors[attack],
+                label=f"{method.upper()} $\\varepsilon$={eps:g}",
+            )
         ax.set_xlabel("epoch")
         ax.set_ylabel("accuracy")
         ax.set_ylim(-0.02, 1.02)
@@ -138,17 +165,25 @@ def plot_detection_auc(table: pd.DataFrame, png, pdf, title: str = "") -> None:
     """Cross-validated ROC AUC with its 95% interval against epsilon: panels = (epoch, method), lines = features."""
     epochs, methods = sorted(table["epoch"].unique()), sorted(table["method"].unique())
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(len(epochs), len(methods), figsize=(2.6 * len(methods), 1.9 * len(epochs)),
-                                 squeeze=False, sharey=True)
+        fig, axes = plt.subplots(
+            len(epochs), len(methods), figsize=(2.6 * len(methods), 1.9 * len(epochs)), squeeze=False, sharey=True
+        )
         for r, epoch in enumerate(epochs):
             for c, method in enumerate(methods):
                 ax = axes[r][c]
                 sel = table[(table["epoch"] == epoch) & (table["method"] == method)]
                 for features, g in sel.groupby("features", sort=False):
                     g = g.groupby("epsilon")[["auc", "auc_low", "auc_high"]].mean()
-                    ax.errorbar(g.index, g["auc"], yerr=[g["auc"] - g["auc_low"], g["auc_high"] - g["auc"]],
-                                marker="o", markersize=3, capsize=2, color=_FEATURE_COLORS.get(features),
-                                label=features)
+                    ax.errorbar(
+                        g.index,
+                        g["auc"],
+                        yerr=[g["auc"] - g["auc_low"], g["auc_high"] - g["auc"]],
+                        marker="o",
+                        markersize=3,
+                        capsize=2,
+                        color=_FEATURE_COLORS.get(features),
+                        label=features,
+                    )
                 ax.axhline(0.5, color="0.6", linewidth=0.8, linestyle=":")
                 ax.set_ylim(0.0, 1.05)
                 ax.set_title(f"{method.upper()}, epoch {epoch}")
@@ -159,8 +194,9 @@ def plot_detection_auc(table: pd.DataFrame, png, pdf, title: str = "") -> None:
         _finish(fig, axes[0][0], png, pdf, title, "detector features")
 
 
-def adversarial_plot_stage(*, run: str, curves_csv, summary_csv, records_csv, detection_csv,
-                           outputs: Mapping[str, str]) -> None:
+def adversarial_plot_stage(
+    *, run: str, curves_csv, summary_csv, records_csv, detection_csv, outputs: Mapping[str, str]
+) -> None:
     """Stage ``adversarial_plot``: the figures of a run's adversarial study.
 
     Parameters

@@ -1,10 +1,11 @@
 """Aggregation stage: one table per run for the Betti curves, their summaries and training, and for the
 adversarial study the same tables over clean and attacked inputs plus the attack records."""
+
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import pandas as pd
 
@@ -35,8 +36,7 @@ def _read_per_epoch(path: str | Path, run: str) -> pd.DataFrame:
 def concat_per_epoch(paths: Sequence[str | Path], run: str) -> pd.DataFrame:
     """Concatenate per-epoch CSVs, adding run, trial and epoch columns taken from each path."""
     frames = [_read_per_epoch(p, run) for p in paths]
-    return pd.concat(frames, ignore_index=True).sort_values(["trial", "epoch", "dim"], kind="stable",
-                                                            ignore_index=True)
+    return pd.concat(frames, ignore_index=True).sort_values(["trial", "epoch", "dim"], kind="stable", ignore_index=True)
 
 
 def concat_training(paths: Sequence[str | Path], run: str) -> pd.DataFrame:
@@ -57,9 +57,16 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
         df.to_csv(tmp, index=False)
 
 
-def aggregate_stage(*, run: str, curve_csvs: Sequence[str | Path], summary_csvs: Sequence[str | Path],
-                    training_csvs: Sequence[str | Path], curves: str | Path, summary: str | Path,
-                    training: str | Path) -> None:
+def aggregate_stage(
+    *,
+    run: str,
+    curve_csvs: Sequence[str | Path],
+    summary_csvs: Sequence[str | Path],
+    training_csvs: Sequence[str | Path],
+    curves: str | Path,
+    summary: str | Path,
+    training: str | Path,
+) -> None:
     """Stage ``aggregate``: every trial's and epoch's tables of run ``run``, one table each.
 
     Parameters
@@ -106,9 +113,17 @@ def concat_input_sets(paths: Sequence[str | Path], run: str, attacks: Mapping[st
     return out.sort_values(keys, kind="stable", ignore_index=True)
 
 
-def adversarial_aggregate_stage(*, run: str, attacks: Mapping[str, Mapping], curve_csvs: Sequence[str | Path],
-                                summary_csvs: Sequence[str | Path], record_csvs: Sequence[str | Path],
-                                curves: str | Path, summary: str | Path, records: str | Path) -> None:
+def adversarial_aggregate_stage(
+    *,
+    run: str,
+    attacks: Mapping[str, Mapping],
+    curve_csvs: Sequence[str | Path],
+    summary_csvs: Sequence[str | Path],
+    record_csvs: Sequence[str | Path],
+    curves: str | Path,
+    summary: str | Path,
+    records: str | Path,
+) -> None:
     """Stage ``adversarial_aggregate``: clean and attacked inputs' tables of run ``run``, one table each.
 
     Parameters
@@ -127,5 +142,9 @@ def adversarial_aggregate_stage(*, run: str, attacks: Mapping[str, Mapping], cur
     """
     write_csv(concat_input_sets(curve_csvs, run, attacks), curves)
     write_csv(concat_input_sets(summary_csvs, run, attacks), summary)
-    write_csv(pd.concat([_read_per_epoch(p, run) for p in record_csvs], ignore_index=True)
-              .sort_values(["trial", "epoch", "method", "epsilon"], ignore_index=True), records)
+    write_csv(
+        pd.concat([_read_per_epoch(p, run) for p in record_csvs], ignore_index=True).sort_values(
+            ["trial", "epoch", "method", "epsilon"], ignore_index=True
+        ),
+        records,
+    )

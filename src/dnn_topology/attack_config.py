@@ -14,6 +14,7 @@ Units and conventions
   directly under ``epoch_<E>/``. Every attack id starts with ``adv_`` and no run, trial or epoch path
   component can, so the clean and attacked paths never collide.
 """
+
 from __future__ import annotations
 
 import re
@@ -79,14 +80,22 @@ def attack_table(adversarial: dict | None) -> dict[str, AttackSpec]:
             if not 0 < float(eps) <= 1:
                 raise ValueError(f"adversarial.attacks[{i}].epsilons: {eps} is not in (0, 1] (pixel units)")
             if method == "pgd":
-                spec = AttackSpec(name, method, float(eps), int(attack.get("steps", 20)),
-                                  float(attack.get("step_size", 2.5 * float(eps) / int(attack.get("steps", 20)))),
-                                  bool(attack.get("random_start", True)), int(attack.get("seed", 0)))
+                spec = AttackSpec(
+                    name,
+                    method,
+                    float(eps),
+                    int(attack.get("steps", 20)),
+                    float(attack.get("step_size", 2.5 * float(eps) / int(attack.get("steps", 20)))),
+                    bool(attack.get("random_start", True)),
+                    int(attack.get("seed", 0)),
+                )
             else:
                 spec = AttackSpec(name, method, float(eps))
             if spec.attack_id in table:
-                raise ValueError(f"adversarial.attacks[{i}]: attack id {spec.attack_id!r} is given twice "
-                                 "(give the attacks distinct names)")
+                raise ValueError(
+                    f"adversarial.attacks[{i}]: attack id {spec.attack_id!r} is given twice "
+                    "(give the attacks distinct names)"
+                )
             table[spec.attack_id] = spec
     return table
 
@@ -113,13 +122,17 @@ def check_adversarial(config: dict, test_split_sizes: dict[str, int | None]) -> 
     n_pool, batch_size = detection.get("n_pool", 1000), detection.get("batch_size", 50)
     for run, size in test_split_sizes.items():
         if size is not None and n_pool > size:
-            raise ValueError(f"adversarial.detection.n_pool: {n_pool} samples asked for, but the test split of run "
-                             f"{run!r} has {size}")
+            raise ValueError(
+                f"adversarial.detection.n_pool: {n_pool} samples asked for, but the test split of run "
+                f"{run!r} has {size}"
+            )
     fit = (n_pool // 2) // batch_size
     wanted = detection.get("n_batches") or 2
     if fit < wanted:
-        raise ValueError(f"adversarial.detection: halves of n_pool = {n_pool} samples hold {fit} batches of "
-                         f"batch_size {batch_size}, {wanted} are needed per half")
+        raise ValueError(
+            f"adversarial.detection: halves of n_pool = {n_pool} samples hold {fit} batches of "
+            f"batch_size {batch_size}, {wanted} are needed per half"
+        )
 
 
 def input_set(attack_id: str | None) -> str:

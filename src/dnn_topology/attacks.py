@@ -14,6 +14,7 @@ The attack record of one epoch and attack (:data:`RECORD_COLUMNS`): ``clean_accu
 classified samples that the attack makes misclassified, and the mean L-infinity and L2 norms of the
 perturbation in pixel units (over all samples, L2 over all pixels and channels of an image).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -27,14 +28,26 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from . import datasets as dsets
 from .activations import fixed_samples, node_activations
 from .attack_config import AttackSpec
+from .checkpoints import load_checkpoint, resolve_device
 from .io_utils import atomic_path, get_logger
 from .memorization import binarize_labels, effective_spec
 from .models import feature_shapes
 from .node_selection import NodeSelection, plan_selection
-from .checkpoints import load_checkpoint, resolve_device
 
-RECORD_COLUMNS = ["attack", "method", "epsilon", "steps", "step_size", "n_samples", "clean_accuracy",
-                  "adversarial_accuracy", "success_rate", "mean_linf", "mean_l2", "max_linf"]
+RECORD_COLUMNS = [
+    "attack",
+    "method",
+    "epsilon",
+    "steps",
+    "step_size",
+    "n_samples",
+    "clean_accuracy",
+    "adversarial_accuracy",
+    "success_rate",
+    "mean_linf",
+    "mean_l2",
+    "max_linf",
+]
 
 
 def _foolbox():
@@ -68,8 +81,16 @@ def sample_pixels(samples: Dataset, mean, std, binarize_class: int | None = None
     return to_pixels(x, mean, std), y
 
 
-def attack(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, spec: AttackSpec, mean, std,
-           device: torch.device | str = "cpu", batch_size: int = 250) -> torch.Tensor:
+def attack(
+    net: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    spec: AttackSpec,
+    mean,
+    std,
+    device: torch.device | str = "cpu",
+    batch_size: int = 250,
+) -> torch.Tensor:
     """Adversarial pixels for ``x`` (pixels in [0, 1]) with true labels ``y``, on the CPU.
 
     ``|x_adv - x|_inf <= spec.epsilon`` and ``0 <= x_adv <= 1`` hold for every sample (up to float32
@@ -77,8 +98,9 @@ def attack(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, spec: AttackS
     """
     fb = _foolbox()
     net = net.eval().to(device)
-    model = fb.PyTorchModel(net, bounds=(0.0, 1.0), device=device,
-                            preprocessing={"mean": list(mean), "std": list(std), "axis": -3})
+    model = fb.PyTorchModel(
+        net, bounds=(0.0, 1.0), device=device, preprocessing={"mean": list(mean), "std": list(std), "axis": -3}
+    )
     if spec.method == "fgsm":
         method = fb.attacks.LinfFastGradientAttack(random_start=False)
     elif spec.method == "pgd":
@@ -88,23 +110,33 @@ def attack(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, spec: AttackS
     torch.manual_seed(spec.seed)
     out = []
     for s in range(0, len(x), batch_size):
-        xb, yb = x[s:s + batch_size].to(device), y[s:s + batch_size].to(device)
+        xb, yb = x[s : s + batch_size].to(device), y[s : s + batch_size].to(device)
         _, clipped, _ = method(model, xb, yb, epsilons=spec.epsilon)
         out.append(clipped.detach().cpu())
     return torch.cat(out) if out else x.clone()
 
 
-def logits_of(net: torch.nn.Module, x: torch.Tensor, mean, std, device: torch.device | str = "cpu",
-              batch_size: int = 250) -> torch.Tensor:
+def logits_of(
+    net: torch.nn.Module, x: torch.Tensor, mean, std, device: torch.device | str = "cpu", batch_size: int = 250
+) -> torch.Tensor:
     """The network's outputs for pixels ``x``, on the CPU."""
     net = net.eval().to(device)
     with torch.no_grad():
-        return torch.cat([net(normalize(x[s:s + batch_size].to(device), mean, std)).cpu()
-                          for s in range(0, len(x), batch_size)])
+        return torch.cat(
+            [net(normalize(x[s : s + batch_size].to(device), mean, std)).cpu() for s in range(0, len(x), batch_size)]
+        )
 
 
-def attack_record(net: torch.nn.Module, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor, spec: AttackSpec,
-                  mean, std, device: torch.device | str = "cpu") -> dict:
+def attack_record(
+    net: torch.nn.Module,
+    x: torch.Tensor,
+    x_adv: torch.Tensor,
+    y: torch.Tensor,
+    spec: AttackSpec,
+    mean,
+    std,
+    device: torch.device | str = "cpu",
+) -> dict:
     """One row of the attack record (:data:`RECORD_COLUMNS`), norms in pixel units."""
     clean_ok = (logits_of(net, x, mean, std, device).argmax(1) == y).numpy()
     adv_ok = (logits_of(net, x_adv, mean, std, device).argmax(1) == y).numpy()
@@ -112,17 +144,30 @@ def attack_record(net: torch.nn.Module, x: torch.Tensor, x_adv: torch.Tensor, y:
     linf = delta.abs().amax(1).numpy() if len(x) else np.zeros(0)
     l2 = delta.norm(dim=1).numpy()
     return {
-        "attack": spec.attack_id, "method": spec.method, "epsilon": spec.epsilon,
-        "steps": spec.steps, "step_size": spec.step_size, "n_samples": int(len(x)),
-        "clean_accuracy": float(clean_ok.mean()), "adversarial_accuracy": float(adv_ok.mean()),
+        "attack": spec.attack_id,
+        "method": spec.method,
+        "epsilon": spec.epsilon,
+        "steps": spec.steps,
+        "step_size": spec.step_size,
+        "n_samples": int(len(x)),
+        "clean_accuracy": float(clean_ok.mean()),
+        "adversarial_accuracy": float(adv_ok.mean()),
         "success_rate": float((~adv_ok[clean_ok]).mean()) if clean_ok.any() else float("nan"),
-        "mean_linf": float(linf.mean()), "mean_l2": float(l2.mean()), "max_linf": float(linf.max()),
+        "mean_linf": float(linf.mean()),
+        "mean_l2": float(l2.mean()),
+        "max_linf": float(linf.max()),
     }
 
 
-def load_network(checkpoint: str | Path, network: str, dataset: str, node_selection: dict | None,
-                 device: torch.device, binarize_class: int | None = None,
-                 registry: dsets.DatasetRegistry = dsets.BUILTIN) -> tuple[torch.nn.Module, NodeSelection]:
+def load_network(
+    checkpoint: str | Path,
+    network: str,
+    dataset: str,
+    node_selection: dict | None,
+    device: torch.device,
+    binarize_class: int | None = None,
+    registry: dsets.DatasetRegistry = dsets.BUILTIN,
+) -> tuple[torch.nn.Module, NodeSelection]:
     """The checkpoint's network and the node selection of the functional graph (as the activations stage)."""
     spec = effective_spec(registry.spec(dataset), binarize_class)
     net, _ = load_checkpoint(checkpoint, network, spec, device)
@@ -130,18 +175,32 @@ def load_network(checkpoint: str | Path, network: str, dataset: str, node_select
     return net, plan_selection(list(shapes.values()), list(shapes), **dict(node_selection or {}))
 
 
-def pixel_activations(net: torch.nn.Module, x: torch.Tensor, selection: NodeSelection, mean, std,
-                      device: torch.device) -> np.ndarray:
+def pixel_activations(
+    net: torch.nn.Module, x: torch.Tensor, selection: NodeSelection, mean, std, device: torch.device
+) -> np.ndarray:
     """Activations (n, N) of the selected nodes for pixels ``x`` (normalised as the network was trained)."""
     fake_labels = torch.zeros(len(x), dtype=torch.long)
     return node_activations(net, TensorDataset(normalize(x, mean, std), fake_labels), selection, device)
 
 
-def attacked_activations(*, checkpoint: str | Path, network: str, dataset: str, attack_spec: dict, n_samples: int,
-                         node_selection: dict | None = None, split: str = "test", data_dir: str | Path = "data",
-                         download: bool = False, device: str = "auto", threads: int = 1,
-                         binarize_class: int | None = None, subset: float = 1.0, training_seed: int = 0,
-                         registry: dsets.DatasetRegistry = dsets.BUILTIN):
+def attacked_activations(
+    *,
+    checkpoint: str | Path,
+    network: str,
+    dataset: str,
+    attack_spec: dict,
+    n_samples: int,
+    node_selection: dict | None = None,
+    split: str = "test",
+    data_dir: str | Path = "data",
+    download: bool = False,
+    device: str = "auto",
+    threads: int = 1,
+    binarize_class: int | None = None,
+    subset: float = 1.0,
+    training_seed: int = 0,
+    registry: dsets.DatasetRegistry = dsets.BUILTIN,
+):
     """Attack the fixed sample set of the activations stage (``split``, ``subset`` and ``training_seed`` as in
     :func:`dnn_topology.activations.fixed_samples`); return the attacked samples' node activations,
     the node table, the attack record (one-row DataFrame) and the adversarial pixels (n, C, H, W)."""
@@ -156,18 +215,44 @@ def attacked_activations(*, checkpoint: str | Path, network: str, dataset: str, 
     record = pd.DataFrame([attack_record(net, x, x_adv, y, spec, mean, std, dev)], columns=RECORD_COLUMNS)
     acts = pixel_activations(net, x_adv, selection, mean, std, dev)
     r = record.iloc[0]
-    get_logger().info("%s, %s: accuracy %.3f clean, %.3f under attack (success %.3f), mean Linf %.4f, L2 %.3f; "
-                      "%d samples x %d nodes", checkpoint, spec.attack_id, r.clean_accuracy, r.adversarial_accuracy,
-                      r.success_rate, r.mean_linf, r.mean_l2, acts.shape[0], acts.shape[1])
+    get_logger().info(
+        "%s, %s: accuracy %.3f clean, %.3f under attack (success %.3f), mean Linf %.4f, L2 %.3f; %d samples x %d nodes",
+        checkpoint,
+        spec.attack_id,
+        r.clean_accuracy,
+        r.adversarial_accuracy,
+        r.success_rate,
+        r.mean_linf,
+        r.mean_l2,
+        acts.shape[0],
+        acts.shape[1],
+    )
     return acts, selection.table, record, x_adv.numpy()
 
 
-def attack_stage(*, checkpoint: str | Path, activations: str | Path, nodes: str | Path, record: str | Path,
-                 inputs: str | Path, network: str, dataset: str, attack_spec: dict, n_samples: int,
-                 split: str = "test", node_selection: dict | None = None, binarize_class: int | None = None,
-                 subset: float = 1.0, seed: int = 0, trial: int = 0, data_dir: str | Path = "data",
-                 download: bool = False, device: str = "auto", threads: int = 1,
-                 imagefolders: dict | None = None) -> pd.DataFrame:
+def attack_stage(
+    *,
+    checkpoint: str | Path,
+    activations: str | Path,
+    nodes: str | Path,
+    record: str | Path,
+    inputs: str | Path,
+    network: str,
+    dataset: str,
+    attack_spec: dict,
+    n_samples: int,
+    split: str = "test",
+    node_selection: dict | None = None,
+    binarize_class: int | None = None,
+    subset: float = 1.0,
+    seed: int = 0,
+    trial: int = 0,
+    data_dir: str | Path = "data",
+    download: bool = False,
+    device: str = "auto",
+    threads: int = 1,
+    imagefolders: dict | None = None,
+) -> pd.DataFrame:
     """Stage ``attack``: attack the fixed samples of one checkpoint and record the attacked samples' activations.
 
     Parameters
@@ -198,10 +283,22 @@ def attack_stage(*, checkpoint: str | Path, activations: str | Path, nodes: str 
     from .memorization import trial_seed
 
     acts, node_table, attack_record_, x_adv = attacked_activations(
-        checkpoint=checkpoint, network=network, dataset=dataset, attack_spec=attack_spec, n_samples=n_samples,
-        node_selection=node_selection, split=split, data_dir=data_dir, download=download, device=device,
-        threads=threads, binarize_class=binarize_class, subset=subset, training_seed=trial_seed(seed, trial),
-        registry=dsets.dataset_registry(imagefolders))
+        checkpoint=checkpoint,
+        network=network,
+        dataset=dataset,
+        attack_spec=attack_spec,
+        n_samples=n_samples,
+        node_selection=node_selection,
+        split=split,
+        data_dir=data_dir,
+        download=download,
+        device=device,
+        threads=threads,
+        binarize_class=binarize_class,
+        subset=subset,
+        training_seed=trial_seed(seed, trial),
+        registry=dsets.dataset_registry(imagefolders),
+    )
     save_activations(acts, node_table, activations, nodes)
     with atomic_path(inputs) as tmp:
         with open(tmp, "wb") as fh:

@@ -18,6 +18,7 @@ classes (``n_classes`` = ``n_finite`` + ``n_essential``), and the mean life (dea
 midlife ((birth + death) / 2) over the *finite* classes only: an essential class has no death, and
 the value DIPHA writes in its place is the cut-off, not a property of the class.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -32,8 +33,20 @@ if TYPE_CHECKING:  # pandas is imported by the functions that build tables: `imp
     import pandas as pd
 
 CURVE_COLUMNS = ["dim", "epsilon", "corr_threshold", "density", "betti"]
-SUMMARY_COLUMNS = ["dim", "max_betti", "epsilon_at_max", "corr_at_max", "density_at_max", "auc_epsilon",
-                   "auc_density", "n_classes", "n_finite", "n_essential", "mean_life", "mean_midlife"]
+SUMMARY_COLUMNS = [
+    "dim",
+    "max_betti",
+    "epsilon_at_max",
+    "corr_at_max",
+    "density_at_max",
+    "auc_epsilon",
+    "auc_density",
+    "n_classes",
+    "n_finite",
+    "n_essential",
+    "mean_life",
+    "mean_midlife",
+]
 
 
 def epsilon_grid(max_epsilon: float, n_points: int) -> np.ndarray:
@@ -73,8 +86,9 @@ def betti_numbers(births: np.ndarray, deaths: np.ndarray, essential: np.ndarray,
     return (born - died).astype(np.int64)
 
 
-def betti_curves(dims, births, deaths, max_dim: int, grid: np.ndarray, sorted_distances: np.ndarray,
-                 n_nodes: int) -> pd.DataFrame:
+def betti_curves(
+    dims, births, deaths, max_dim: int, grid: np.ndarray, sorted_distances: np.ndarray, n_nodes: int
+) -> pd.DataFrame:
     """Tidy table of beta_k for k = 0..max_dim on ``grid`` (epsilon), with the three axes.
 
     Parameters
@@ -102,10 +116,17 @@ def betti_curves(dims, births, deaths, max_dim: int, grid: np.ndarray, sorted_di
     frames = []
     for k in range(max_dim + 1):
         sel = hom_dim == k
-        frames.append(pd.DataFrame({
-            "dim": k, "epsilon": grid, "corr_threshold": 1.0 - 2.0 * grid, "density": density,
-            "betti": betti_numbers(b[sel], d[sel], ess[sel], grid),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "dim": k,
+                    "epsilon": grid,
+                    "corr_threshold": 1.0 - 2.0 * grid,
+                    "density": density,
+                    "betti": betti_numbers(b[sel], d[sel], ess[sel], grid),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)[CURVE_COLUMNS]
 
 
@@ -138,25 +159,35 @@ def summarize(curves: pd.DataFrame, dims, births, deaths, max_dim: int) -> pd.Da
         fin = sel & ~ess
         life = d[fin] - b[fin]
         mid = (d[fin] + b[fin]) / 2
-        rows.append({
-            "dim": k,
-            "max_betti": int(beta[i]) if len(beta) else 0,
-            "epsilon_at_max": float(c["epsilon"].iloc[i]),
-            "corr_at_max": float(c["corr_threshold"].iloc[i]),
-            "density_at_max": float(c["density"].iloc[i]),
-            "auc_epsilon": float(np.trapezoid(beta, c["epsilon"].to_numpy())),
-            "auc_density": float(np.trapezoid(beta, c["density"].to_numpy())),
-            "n_classes": int(sel.sum()),
-            "n_finite": int(fin.sum()),
-            "n_essential": int((sel & ess).sum()),
-            "mean_life": float(life.mean()) if len(life) else float("nan"),
-            "mean_midlife": float(mid.mean()) if len(mid) else float("nan"),
-        })
+        rows.append(
+            {
+                "dim": k,
+                "max_betti": int(beta[i]) if len(beta) else 0,
+                "epsilon_at_max": float(c["epsilon"].iloc[i]),
+                "corr_at_max": float(c["corr_threshold"].iloc[i]),
+                "density_at_max": float(c["density"].iloc[i]),
+                "auc_epsilon": float(np.trapezoid(beta, c["epsilon"].to_numpy())),
+                "auc_density": float(np.trapezoid(beta, c["density"].to_numpy())),
+                "n_classes": int(sel.sum()),
+                "n_finite": int(fin.sum()),
+                "n_essential": int((sel & ess).sum()),
+                "mean_life": float(life.mean()) if len(life) else float("nan"),
+                "mean_midlife": float(mid.mean()) if len(mid) else float("nan"),
+            }
+        )
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
-def betti_curves_stage(*, diagram: PathLike, sparse: PathLike, curves: PathLike, summary: PathLike, max_dim: int,
-                       max_epsilon: float, n_points: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def betti_curves_stage(
+    *,
+    diagram: PathLike,
+    sparse: PathLike,
+    curves: PathLike,
+    summary: PathLike,
+    max_dim: int,
+    max_epsilon: float,
+    n_points: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stage ``betti_curves``: Betti curves and summaries of a DIPHA diagram, as CSV files.
 
     Parameters

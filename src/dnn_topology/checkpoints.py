@@ -70,8 +70,26 @@ def cpu_state_dict(net: torch.nn.Module) -> dict[str, torch.Tensor]:
 # The original code saved its test accuracy as a NumPy float64 scalar (np.mean of per-batch accuracies).
 # Reading one needs these classes, which rebuild a number from its bytes and construct nothing else.
 NUMPY_SCALAR_GLOBALS = [np._core.multiarray.scalar, np.dtype] + sorted(
-    {type(np.dtype(t)) for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
-                                 np.uint64, np.float16, np.float32, np.float64, np.longdouble)}, key=str)
+    {
+        type(np.dtype(t))
+        for t in (
+            np.bool_,
+            np.int8,
+            np.int16,
+            np.int32,
+            np.int64,
+            np.uint8,
+            np.uint16,
+            np.uint32,
+            np.uint64,
+            np.float16,
+            np.float32,
+            np.float64,
+            np.longdouble,
+        )
+    },
+    key=str,
+)
 
 
 def read_checkpoint(path: PathLike, numpy_scalars: bool = False) -> dict:
@@ -98,8 +116,11 @@ def read_checkpoint(path: PathLike, numpy_scalars: bool = False) -> dict:
         with torch.serialization.safe_globals(NUMPY_SCALAR_GLOBALS if numpy_scalars else []):
             state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:  # what weights_only=True raises for anything but weights
-        found = [line.split("error:")[-1].split(". Please")[0].strip() for line in str(err).splitlines()
-                 if "global" in line.lower()]
+        found = [
+            line.split("error:")[-1].split(". Please")[0].strip()
+            for line in str(err).splitlines()
+            if "global" in line.lower()
+        ]
         raise CheckpointRefusedError(
             f"checkpoint {path}: refused, it holds objects other than tensors, numbers and strings, which could "
             f"run code when read; only weights are read (torch.load(weights_only=True)). {' '.join(found[:1])}"

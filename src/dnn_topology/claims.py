@@ -47,11 +47,12 @@ per-replicate statistics, the verdict, and the evidence as text: per epoch, the 
 [min, max]. ``claims_evidence.csv`` holds the same numbers as a tidy table (mean, std, min, max and
 the per-trial values of each run, and of the paired difference, per epoch).
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -61,8 +62,25 @@ from .io_utils import atomic_path
 
 HOLDS, DOES_NOT_HOLD, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
 
-CLAIM_COLUMNS = ["subject", "claim", "dim", "statement", "quantity", "unit", "test", "n_replicates", "n_claimed",
-                 "n_opposite", "n_zero", "statistics", "sign_test_p", "verdict", "evidence", "peak_at_cut", "context"]
+CLAIM_COLUMNS = [
+    "subject",
+    "claim",
+    "dim",
+    "statement",
+    "quantity",
+    "unit",
+    "test",
+    "n_replicates",
+    "n_claimed",
+    "n_opposite",
+    "n_zero",
+    "statistics",
+    "sign_test_p",
+    "verdict",
+    "evidence",
+    "peak_at_cut",
+    "context",
+]
 EVIDENCE_COLUMNS = ["subject", "claim", "dim", "series", "epoch", "n_trials", "mean", "std", "min", "max", "values"]
 
 
@@ -78,8 +96,13 @@ class Claim:
 
 
 TREND_CLAIMS = (
-    Claim("beta1_peak_lower_density", "the beta_1 peak moves to lower edge density as training proceeds", 1,
-          "density_at_max", -1),
+    Claim(
+        "beta1_peak_lower_density",
+        "the beta_1 peak moves to lower edge density as training proceeds",
+        1,
+        "density_at_max",
+        -1,
+    ),
     Claim("max_beta2_grows", "max beta_2 grows with training", 2, "max_betti", +1),
     Claim("max_beta3_grows", "max beta_3 grows with training", 3, "max_betti", +1),
 )
@@ -91,9 +114,13 @@ PAIRED_TEST = "sign of memorizing - learning per trial and epoch > 0"
 
 def memorizing_claim(dim: int) -> Claim:
     """The paired claim about the k-cavities of dimension ``dim`` (k >= 1)."""
-    return Claim("memorizing_higher_density",
-                 f"a memorizing run's beta_{dim} peaks at higher edge density than the learning run's at the "
-                 "same epoch", dim, "density_at_max", +1)
+    return Claim(
+        "memorizing_higher_density",
+        f"a memorizing run's beta_{dim} peaks at higher edge density than the learning run's at the same epoch",
+        dim,
+        "density_at_max",
+        +1,
+    )
 
 
 def _unit(quantity: str) -> str:
@@ -111,8 +138,12 @@ def quantity_table(summary: pd.DataFrame, claim: Claim, epochs: Sequence[int] | 
     values = s[claim.quantity].astype(float)
     if claim.quantity.startswith("density"):
         values = (100.0 * values).where(s["max_betti"] > 0)
-    return s.assign(value=values).pivot(index="trial", columns="epoch", values="value").sort_index(axis=0).sort_index(
-        axis=1)
+    return (
+        s.assign(value=values)
+        .pivot(index="trial", columns="epoch", values="value")
+        .sort_index(axis=0)
+        .sort_index(axis=1)
+    )
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
@@ -148,8 +179,14 @@ def verdict(statistics: Sequence[float], sign: int) -> dict:
         result = INCONCLUSIVE
     else:
         result = HOLDS if claimed == len(st) else DOES_NOT_HOLD
-    return {"n_replicates": len(st), "n_claimed": claimed, "n_opposite": opposite, "n_zero": zero,
-            "sign_test_p": sign_test_p(claimed, opposite), "verdict": result}
+    return {
+        "n_replicates": len(st),
+        "n_claimed": claimed,
+        "n_opposite": opposite,
+        "n_zero": zero,
+        "sign_test_p": sign_test_p(claimed, opposite),
+        "verdict": result,
+    }
 
 
 def peaks_at_cut(summary: pd.DataFrame, dim: int, epochs: Sequence[int], max_epsilon: float | None) -> tuple[int, int]:
@@ -175,10 +212,21 @@ def _evidence_rows(subject: str, claim: Claim, series: str, table: pd.DataFrame)
     for epoch in table.columns:
         v = table[epoch].to_numpy(dtype=float)
         f = v[np.isfinite(v)]
-        rows.append({"subject": subject, "claim": claim.name, "dim": claim.dim, "series": series, "epoch": int(epoch),
-                     "n_trials": len(f), "mean": f.mean() if len(f) else np.nan,
-                     "std": f.std(ddof=1) if len(f) > 1 else np.nan, "min": f.min() if len(f) else np.nan,
-                     "max": f.max() if len(f) else np.nan, "values": " ".join(_fmt(x) for x in v)})
+        rows.append(
+            {
+                "subject": subject,
+                "claim": claim.name,
+                "dim": claim.dim,
+                "series": series,
+                "epoch": int(epoch),
+                "n_trials": len(f),
+                "mean": f.mean() if len(f) else np.nan,
+                "std": f.std(ddof=1) if len(f) > 1 else np.nan,
+                "min": f.min() if len(f) else np.nan,
+                "max": f.max() if len(f) else np.nan,
+                "values": " ".join(_fmt(x) for x in v),
+            }
+        )
     return rows
 
 
@@ -186,19 +234,32 @@ def _evidence_text(rows: Sequence[dict]) -> str:
     return "; ".join(f"epoch {r['epoch']}: {_fmt(r['mean'])} [{_fmt(r['min'])}, {_fmt(r['max'])}]" for r in rows)
 
 
-def trend_claim(summary: pd.DataFrame, subject: str, claim: Claim, epochs: Sequence[int] | None = None,
-                max_dim: int | None = None, max_epsilon: float | None = None) -> tuple[dict, list[dict]]:
+def trend_claim(
+    summary: pd.DataFrame,
+    subject: str,
+    claim: Claim,
+    epochs: Sequence[int] | None = None,
+    max_dim: int | None = None,
+    max_epsilon: float | None = None,
+) -> tuple[dict, list[dict]]:
     """Check a trend claim on one run's summaries: the claims-table row and its evidence rows."""
     table = quantity_table(summary, claim, epochs)
-    stats = {t: spearman(table.columns.to_numpy(dtype=float), table.loc[t].to_numpy(dtype=float))
-             for t in table.index}
+    stats = {t: spearman(table.columns.to_numpy(dtype=float), table.loc[t].to_numpy(dtype=float)) for t in table.index}
     evidence = _evidence_rows(subject, claim, subject, table)
-    row = {"subject": subject, "claim": claim.name, "dim": claim.dim, "statement": claim.statement,
-           "quantity": f"{claim.quantity} (beta_{claim.dim})", "unit": _unit(claim.quantity), "test": TREND_TEST,
-           **verdict(list(stats.values()), claim.sign),
-           "statistics": "; ".join(f"trial {t}: {_fmt(s)}" for t, s in stats.items()),
-           "evidence": _evidence_text(evidence),
-           "peak_at_cut": _cut_text([peaks_at_cut(summary, claim.dim, table.columns, max_epsilon)]), "context": ""}
+    row = {
+        "subject": subject,
+        "claim": claim.name,
+        "dim": claim.dim,
+        "statement": claim.statement,
+        "quantity": f"{claim.quantity} (beta_{claim.dim})",
+        "unit": _unit(claim.quantity),
+        "test": TREND_TEST,
+        **verdict(list(stats.values()), claim.sign),
+        "statistics": "; ".join(f"trial {t}: {_fmt(s)}" for t, s in stats.items()),
+        "evidence": _evidence_text(evidence),
+        "peak_at_cut": _cut_text([peaks_at_cut(summary, claim.dim, table.columns, max_epsilon)]),
+        "context": "",
+    }
     if max_dim is not None and claim.dim > max_dim:
         row["context"] = f"beta_{claim.dim} not computed (topology.max_dim = {max_dim})"
     elif not len(table.columns):
@@ -206,8 +267,14 @@ def trend_claim(summary: pd.DataFrame, subject: str, claim: Claim, epochs: Seque
     return row, evidence
 
 
-def paired_claim(learning: pd.DataFrame, memorizing: pd.DataFrame, names: tuple[str, str], claim: Claim,
-                 epochs: Sequence[int] | None = None, max_epsilon: float | None = None) -> tuple[dict, list[dict]]:
+def paired_claim(
+    learning: pd.DataFrame,
+    memorizing: pd.DataFrame,
+    names: tuple[str, str],
+    claim: Claim,
+    epochs: Sequence[int] | None = None,
+    max_epsilon: float | None = None,
+) -> tuple[dict, list[dict]]:
     """Check a paired claim: ``memorizing`` minus ``learning`` at the same trial and epoch (> 0).
 
     ``names`` are the learning and the memorizing run's names."""
@@ -219,20 +286,31 @@ def paired_claim(learning: pd.DataFrame, memorizing: pd.DataFrame, names: tuple[
     stats = {(t, e): float(diff.loc[t, e]) for t in trials for e in common}
     learning_name, memorizing_name = names
     subject = f"{memorizing_name} vs {learning_name}"
-    evidence = (_evidence_rows(subject, claim, learning_name, a.loc[trials, common])
-                + _evidence_rows(subject, claim, memorizing_name, b.loc[trials, common])
-                + _evidence_rows(subject, claim, "difference", diff))
+    evidence = (
+        _evidence_rows(subject, claim, learning_name, a.loc[trials, common])
+        + _evidence_rows(subject, claim, memorizing_name, b.loc[trials, common])
+        + _evidence_rows(subject, claim, "difference", diff)
+    )
     n = len(common)
-    text = "; ".join(f"epoch {d['epoch']}: {_fmt(m['mean'])} vs {_fmt(lr['mean'])}, difference {_fmt(d['mean'])} "
-                     f"[{_fmt(d['min'])}, {_fmt(d['max'])}]"
-                     for lr, m, d in zip(evidence[:n], evidence[n:2 * n], evidence[2 * n:]))
-    row = {"subject": subject, "claim": claim.name, "dim": claim.dim, "statement": claim.statement,
-           "quantity": f"{claim.quantity} (beta_{claim.dim})", "unit": _unit(claim.quantity), "test": PAIRED_TEST,
-           **verdict(list(stats.values()), claim.sign),
-           "statistics": "; ".join(f"trial {t} epoch {e}: {_fmt(s)}" for (t, e), s in stats.items()),
-           "evidence": text,
-           "peak_at_cut": _cut_text([peaks_at_cut(df, claim.dim, common, max_epsilon) for df in (learning, memorizing)]),
-           "context": ""}
+    text = "; ".join(
+        f"epoch {d['epoch']}: {_fmt(m['mean'])} vs {_fmt(lr['mean'])}, difference {_fmt(d['mean'])} "
+        f"[{_fmt(d['min'])}, {_fmt(d['max'])}]"
+        for lr, m, d in zip(evidence[:n], evidence[n : 2 * n], evidence[2 * n :])
+    )
+    row = {
+        "subject": subject,
+        "claim": claim.name,
+        "dim": claim.dim,
+        "statement": claim.statement,
+        "quantity": f"{claim.quantity} (beta_{claim.dim})",
+        "unit": _unit(claim.quantity),
+        "test": PAIRED_TEST,
+        **verdict(list(stats.values()), claim.sign),
+        "statistics": "; ".join(f"trial {t} epoch {e}: {_fmt(s)}" for (t, e), s in stats.items()),
+        "evidence": text,
+        "peak_at_cut": _cut_text([peaks_at_cut(df, claim.dim, common, max_epsilon) for df in (learning, memorizing)]),
+        "context": "",
+    }
     return row, evidence
 
 
@@ -247,9 +325,14 @@ def _accuracy_context(training: pd.DataFrame | None, run: str, epochs: Sequence[
     return f"{run} at epoch {last}: train acc {at['train_acc'].mean():.3f}, test acc {at['test_acc'].mean():.3f}"
 
 
-def claims_tables(summaries: Mapping[str, pd.DataFrame], permute_labels: Mapping[str, float] | None = None,
-                  training: Mapping[str, pd.DataFrame] | None = None, epochs: Sequence[int] | None = None,
-                  max_dim: int | None = None, max_epsilon: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def claims_tables(
+    summaries: Mapping[str, pd.DataFrame],
+    permute_labels: Mapping[str, float] | None = None,
+    training: Mapping[str, pd.DataFrame] | None = None,
+    epochs: Sequence[int] | None = None,
+    max_dim: int | None = None,
+    max_epsilon: float | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The claims table and its evidence table for one run or the runs of a comparison.
 
     Parameters
@@ -289,11 +372,23 @@ def claims_tables(summaries: Mapping[str, pd.DataFrame], permute_labels: Mapping
         for run in (r for r in perms if perms[r] > perms[learning]):
             shared = sorted(set(summaries[run]["epoch"]) & set(summaries[learning]["epoch"]))
             pair_epochs = shared if epochs is None else sorted(set(epochs) & set(shared))
-            context = "; ".join(c for c in (_accuracy_context(training.get(r), f"{r} ({100 * perms[r]:g}% permuted)",
-                                                              pair_epochs) for r in (learning, run)) if c)
+            context = "; ".join(
+                c
+                for c in (
+                    _accuracy_context(training.get(r), f"{r} ({100 * perms[r]:g}% permuted)", pair_epochs)
+                    for r in (learning, run)
+                )
+                if c
+            )
             for dim in dims:
-                row, ev = paired_claim(summaries[learning], summaries[run], (learning, run),
-                                       memorizing_claim(int(dim)), pair_epochs, max_epsilon)
+                row, ev = paired_claim(
+                    summaries[learning],
+                    summaries[run],
+                    (learning, run),
+                    memorizing_claim(int(dim)),
+                    pair_epochs,
+                    max_epsilon,
+                )
                 row["context"] = context
                 rows.append(row)
                 evidence += ev
@@ -315,8 +410,12 @@ def plot_claims(claims: pd.DataFrame, evidence: pd.DataFrame, png, pdf, title: s
             ax.axis("off")
         for ax, (_, row) in zip(axes.flat, claims.iterrows()):
             dim = row["dim"]
-            ev = evidence[(evidence["subject"] == row["subject"]) & (evidence["claim"] == row["claim"])
-                          & (evidence["dim"] == dim) & (evidence["series"] != "difference")]
+            ev = evidence[
+                (evidence["subject"] == row["subject"])
+                & (evidence["claim"] == row["claim"])
+                & (evidence["dim"] == dim)
+                & (evidence["series"] != "difference")
+            ]
             for i, (series, g) in enumerate(ev.groupby("series", sort=False)):
                 g = g.sort_values("epoch")
                 ax.plot(g["epoch"], g["mean"], "o-", markersize=3, color=colors(i), label=series)
@@ -325,8 +424,11 @@ def plot_claims(claims: pd.DataFrame, evidence: pd.DataFrame, png, pdf, title: s
             ax.set_ylabel(f"{row['quantity']} ({row['unit']})", fontsize=6)
             if len(ev) and ev["epoch"].max() > 10:
                 ax.set_xscale("symlog", linthresh=1)
-            ax.set_title(f"{row['claim']} (beta_{dim})\n{row['subject']}\n{row['verdict'].upper()} "
-                         f"({row['n_claimed']} of {row['n_replicates']} replicates)", fontsize=6)
+            ax.set_title(
+                f"{row['claim']} (beta_{dim})\n{row['subject']}\n{row['verdict'].upper()} "
+                f"({row['n_claimed']} of {row['n_replicates']} replicates)",
+                fontsize=6,
+            )
             if ev["series"].nunique() > 1:
                 ax.legend(frameon=False, fontsize=5)
         if title:
@@ -335,10 +437,18 @@ def plot_claims(claims: pd.DataFrame, evidence: pd.DataFrame, png, pdf, title: s
         save_figure(fig, png, pdf)
 
 
-def claims_stage(*, runs: Sequence[str], summaries: Sequence[PathLike], outputs: Mapping[str, PathLike],
-                 training: Sequence[PathLike] | None = None, permute_labels: Sequence[float] | None = None,
-                 epochs: Sequence[int] | None = None, max_dim: int | None = None, max_epsilon: float | None = None,
-                 title: str = "") -> pd.DataFrame:
+def claims_stage(
+    *,
+    runs: Sequence[str],
+    summaries: Sequence[PathLike],
+    outputs: Mapping[str, PathLike],
+    training: Sequence[PathLike] | None = None,
+    permute_labels: Sequence[float] | None = None,
+    epochs: Sequence[int] | None = None,
+    max_dim: int | None = None,
+    max_epsilon: float | None = None,
+    title: str = "",
+) -> pd.DataFrame:
     """Stage ``claims`` (one run) and ``claims_comparison`` (the runs of a comparison): the claims table,
     its evidence table and its figure.
 

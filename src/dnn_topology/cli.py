@@ -17,13 +17,14 @@ Subcommands:
 
 Errors are reported as ``dnn-topology: error: ...`` (naming the file) with exit status 2.
 """
+
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import dipha_io as dio
 from . import persistence as pers
@@ -101,9 +102,12 @@ def output_path(path: Path) -> Path:
 
 
 def _add_full_to_sparse(sub) -> None:
-    p = sub.add_parser("full-to-sparse", help="DIPHA's full_to_sparse_distance_matrix",
-                       description="Keep the off-diagonal distances d <= 2*MAX_EPS of a DISTANCE_MATRIX "
-                                   "(byte-identical to DIPHA's full_to_sparse_distance_matrix).")
+    p = sub.add_parser(
+        "full-to-sparse",
+        help="DIPHA's full_to_sparse_distance_matrix",
+        description="Keep the off-diagonal distances d <= 2*MAX_EPS of a DISTANCE_MATRIX "
+        "(byte-identical to DIPHA's full_to_sparse_distance_matrix).",
+    )
     p.add_argument("max_eps", metavar="MAX_EPS", help="cut-off in DIPHA's filtration units (distance / 2)")
     p.add_argument("input", metavar="INPUT", type=Path, help="DIPHA DISTANCE_MATRIX file")
     p.add_argument("output", metavar="OUTPUT", type=Path, help="DIPHA SPARSE_DISTANCE_MATRIX file to write")
@@ -117,23 +121,46 @@ def _run_full_to_sparse(args: argparse.Namespace) -> int:
 
 
 def _add_dipha(sub) -> None:
-    p = sub.add_parser("dipha", help="drop-in for 'mpiexec -n N dipha --upper_dim D IN OUT'",
-                       description="Vietoris-Rips persistence of a DIPHA (sparse) distance matrix; writes "
-                                   "the same PERSISTENCE_DIAGRAM file as DIPHA.")
-    p.add_argument("--upper_dim", "--upper-dim", dest="upper_dim", type=int, metavar="D",
-                   help="build simplices up to dimension D and report H0..H(D-1) (mandatory, as in DIPHA)")
+    p = sub.add_parser(
+        "dipha",
+        help="drop-in for 'mpiexec -n N dipha --upper_dim D IN OUT'",
+        description="Vietoris-Rips persistence of a DIPHA (sparse) distance matrix; writes "
+        "the same PERSISTENCE_DIAGRAM file as DIPHA.",
+    )
+    p.add_argument(
+        "--upper_dim",
+        "--upper-dim",
+        dest="upper_dim",
+        type=int,
+        metavar="D",
+        help="build simplices up to dimension D and report H0..H(D-1) (mandatory, as in DIPHA)",
+    )
     p.add_argument("--dual", action="store_true", help="accepted for compatibility (same results)")
     p.add_argument("--benchmark", action="store_true", help="print read/compute/write timings")
-    p.add_argument("--threads", type=int, metavar="N",
-                   help="threads (giotto) or MPI processes (dipha); default: $DNN_TOPOLOGY_THREADS, "
-                        "$OMP_NUM_THREADS, 1")
-    p.add_argument("--engine", choices=pers.ENGINES, default=pers.DEFAULT_ENGINE,
-                   help=f"persistence engine (default {pers.DEFAULT_ENGINE})")
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="threads (giotto) or MPI processes (dipha); default: $DNN_TOPOLOGY_THREADS, $OMP_NUM_THREADS, 1",
+    )
+    p.add_argument(
+        "--engine",
+        choices=pers.ENGINES,
+        default=pers.DEFAULT_ENGINE,
+        help=f"persistence engine (default {pers.DEFAULT_ENGINE})",
+    )
     p.add_argument("--no-collapse", action="store_true", help="giotto: do not use edge collapse")
-    p.add_argument("--collapser", choices=pers.COLLAPSERS, default="auto",
-                   help="giotto: edge collapser (auto: gudhi when installed, for sparse input; else giotto)")
-    p.add_argument("--dipha-binary", metavar="PATH",
-                   help="engine dipha: the DIPHA executable (default dipha/build/dipha, then PATH)")
+    p.add_argument(
+        "--collapser",
+        choices=pers.COLLAPSERS,
+        default="auto",
+        help="giotto: edge collapser (auto: gudhi when installed, for sparse input; else giotto)",
+    )
+    p.add_argument(
+        "--dipha-binary",
+        metavar="PATH",
+        help="engine dipha: the DIPHA executable (default dipha/build/dipha, then PATH)",
+    )
     p.add_argument("--mpiexec", metavar="PATH", help="engine dipha: MPI launcher (used when N > 1 or given)")
     p.add_argument("input", metavar="INPUT", type=Path, help="DISTANCE_MATRIX or SPARSE_DISTANCE_MATRIX file")
     p.add_argument("output", metavar="OUTPUT", type=Path, help="PERSISTENCE_DIAGRAM file to write")
@@ -150,15 +177,24 @@ def _engine_options(args: argparse.Namespace) -> dict:
 
 def _run_dipha(args: argparse.Namespace) -> int:
     if args.upper_dim is None:
-        raise CliError(f"--upper_dim is required for distance-matrix input {args.input} "
-                       "(DIPHA reports H0..H(D-1) for --upper_dim D)")
+        raise CliError(
+            f"--upper_dim is required for distance-matrix input {args.input} "
+            "(DIPHA reports H0..H(D-1) for --upper_dim D)"
+        )
     if args.upper_dim < 1:
         raise CliError(f"--upper_dim must be >= 1, got {args.upper_dim}")
     output_path(args.output)
     threads = resolve_threads(args.threads)
     timings: dict[str, float] = {}
-    pers.persistence_stage(distance=args.input, diagram=args.output, upper_dim=args.upper_dim, engine=args.engine,
-                           threads=threads, engine_options=_engine_options(args), timings=timings)
+    pers.persistence_stage(
+        distance=args.input,
+        diagram=args.output,
+        upper_dim=args.upper_dim,
+        engine=args.engine,
+        threads=threads,
+        engine_options=_engine_options(args),
+        timings=timings,
+    )
     if args.benchmark:
         print(f"input {args.input}, engine {args.engine}, threads {threads}, upper_dim {args.upper_dim}")
         for label, seconds in [*timings.items(), ("total", sum(timings.values()))]:
@@ -167,38 +203,62 @@ def _run_dipha(args: argparse.Namespace) -> int:
 
 
 def _add_import_original(sub) -> None:
-    p = sub.add_parser("import-original", help="import the original code's checkpoints and DIPHA files",
-                       description="Copy/convert checkpoint/<net>_<dataset>/ckpt_trial_<T>_epoch_<E>.t7, "
-                                   "adj_epc<E>_trl<T>.bin and adj_epc<E>_trl<T>[_<eps>].bin.out into "
-                                   "<results>/<run>/trial_<T>/.")
-    p.add_argument("--original-root", required=True, type=Path, metavar="DIR",
-                   help="directory holding the original's checkpoint/ and adjacency folders")
+    p = sub.add_parser(
+        "import-original",
+        help="import the original code's checkpoints and DIPHA files",
+        description="Copy/convert checkpoint/<net>_<dataset>/ckpt_trial_<T>_epoch_<E>.t7, "
+        "adj_epc<E>_trl<T>.bin and adj_epc<E>_trl<T>[_<eps>].bin.out into "
+        "<results>/<run>/trial_<T>/.",
+    )
+    p.add_argument(
+        "--original-root",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="directory holding the original's checkpoint/ and adjacency folders",
+    )
     p.add_argument("--net", required=True, help="network name, e.g. lenet")
     p.add_argument("--dataset", required=True, help="dataset name, e.g. mnist")
     p.add_argument("--trial", required=True, type=int, metavar="T")
     p.add_argument("--results", required=True, type=Path, metavar="DIR", help="our results directory")
     p.add_argument("--run", required=True, metavar="NAME", help="run name under --results")
     p.add_argument("--epochs", type=int, nargs="+", metavar="E", help="only these epochs (default: all found)")
-    p.add_argument("--adjacency-dir", type=Path, metavar="DIR",
-                   help="folder with adj_epc*.bin[.out] (default: searched under --original-root)")
+    p.add_argument(
+        "--adjacency-dir",
+        type=Path,
+        metavar="DIR",
+        help="folder with adj_epc*.bin[.out] (default: searched under --original-root)",
+    )
     p.add_argument("--max-eps", metavar="EPS", help="pick adj_epc<E>_trl<T>_<EPS>.bin.out when several exist")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.set_defaults(func=_run_import_original)
 
 
 def _run_import_original(args: argparse.Namespace) -> int:
-    imported = import_original(args.original_root, args.net, args.dataset, args.trial, args.results, args.run,
-                               epochs=args.epochs, adjacency_dir=args.adjacency_dir, max_eps=args.max_eps,
-                               overwrite=args.overwrite)
+    imported = import_original(
+        args.original_root,
+        args.net,
+        args.dataset,
+        args.trial,
+        args.results,
+        args.run,
+        epochs=args.epochs,
+        adjacency_dir=args.adjacency_dir,
+        max_eps=args.max_eps,
+        overwrite=args.overwrite,
+    )
     print(summarize(imported))
     return 0
 
 
 def _add_check_config(sub) -> None:
-    p = sub.add_parser("check-config", help="check workflow configuration files, naming the file, line and key",
-                       description="Check each FILE as the workflow does at start-up: YAML syntax (a syntax error is "
-                                   "reported with its line, which Snakemake's own message for --configfile lacks), "
-                                   "then the schema and the checks that name the key.")
+    p = sub.add_parser(
+        "check-config",
+        help="check workflow configuration files, naming the file, line and key",
+        description="Check each FILE as the workflow does at start-up: YAML syntax (a syntax error is "
+        "reported with its line, which Snakemake's own message for --configfile lacks), "
+        "then the schema and the checks that name the key.",
+    )
     p.add_argument("files", metavar="FILE", type=Path, nargs="+", help="configuration file (YAML or JSON)")
     p.set_defaults(func=_run_check_config)
 
@@ -224,28 +284,47 @@ def _run_check_config(args: argparse.Namespace) -> int:
 
 
 def _add_estimate_test_error(sub) -> None:
-    p = sub.add_parser("estimate-test-error", help="estimate a network's test accuracy without a test set",
-                       description="Estimate a network's test accuracy as train accuracy - g(features of its "
-                                   "training-sample diagram), with the linear model g fitted by a generalization "
-                                   "study (results/generalization/<study>/model.json), and a prediction interval "
-                                   "from that study's leave-one-run-out errors.")
+    p = sub.add_parser(
+        "estimate-test-error",
+        help="estimate a network's test accuracy without a test set",
+        description="Estimate a network's test accuracy as train accuracy - g(features of its "
+        "training-sample diagram), with the linear model g fitted by a generalization "
+        "study (results/generalization/<study>/model.json), and a prediction interval "
+        "from that study's leave-one-run-out errors.",
+    )
     p.add_argument("--model", required=True, type=Path, metavar="MODEL.json", help="fitted model of a study")
-    p.add_argument("--train-acc", required=True, type=float, metavar="PCT",
-                   help="the network's train accuracy in percent (0-100)")
+    p.add_argument(
+        "--train-acc", required=True, type=float, metavar="PCT", help="the network's train accuracy in percent (0-100)"
+    )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--diagram", type=Path, metavar="FILE",
-                     help="DIPHA PERSISTENCE_DIAGRAM of the network's training-sample graph")
-    src.add_argument("--checkpoint", type=Path, metavar="FILE",
-                     help="the network's checkpoint: its diagram is computed under the model's parameters")
-    p.add_argument("--topology", type=Path, metavar="FILE",
-                   help="with --diagram: the topology parameters it was computed under (default: the "
-                        "topology.json of its run folder, written by the workflow)")
+    src.add_argument(
+        "--diagram", type=Path, metavar="FILE", help="DIPHA PERSISTENCE_DIAGRAM of the network's training-sample graph"
+    )
+    src.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="FILE",
+        help="the network's checkpoint: its diagram is computed under the model's parameters",
+    )
+    p.add_argument(
+        "--topology",
+        type=Path,
+        metavar="FILE",
+        help="with --diagram: the topology parameters it was computed under (default: the "
+        "topology.json of its run folder, written by the workflow)",
+    )
     p.add_argument("--network", help="with --checkpoint: network name (default: from the checkpoint)")
     p.add_argument("--dataset", help="with --checkpoint: dataset name (default: from the checkpoint)")
-    p.add_argument("--data-dir", type=Path, default=Path("data"), metavar="DIR",
-                   help="with --checkpoint: where torchvision datasets live (default data)")
-    p.add_argument("--threads", type=int, metavar="N", help="threads (default: $DNN_TOPOLOGY_THREADS, "
-                                                          "$OMP_NUM_THREADS, 1)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("data"),
+        metavar="DIR",
+        help="with --checkpoint: where torchvision datasets live (default data)",
+    )
+    p.add_argument(
+        "--threads", type=int, metavar="N", help="threads (default: $DNN_TOPOLOGY_THREADS, $OMP_NUM_THREADS, 1)"
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_run_estimate_test_error)
 
@@ -263,11 +342,18 @@ def _run_estimate_test_error(args: argparse.Namespace) -> int:
         result = est.from_diagram(model, args.diagram, args.train_acc, args.topology)
     else:
         if args.topology is not None:
-            raise CliError("--topology goes with --diagram: a checkpoint's diagram is computed under the model's "
-                           "parameters")
-        result = est.from_checkpoint(model, args.checkpoint, args.train_acc, network=args.network,
-                                     dataset=args.dataset, data_dir=args.data_dir,
-                                     threads=resolve_threads(args.threads))
+            raise CliError(
+                "--topology goes with --diagram: a checkpoint's diagram is computed under the model's parameters"
+            )
+        result = est.from_checkpoint(
+            model,
+            args.checkpoint,
+            args.train_acc,
+            network=args.network,
+            dataset=args.dataset,
+            data_dir=args.data_dir,
+            threads=resolve_threads(args.threads),
+        )
     if args.json:
         print(json.dumps({**result, "train_acc": args.train_acc, "model": str(args.model)}, indent=2))
     else:

@@ -43,15 +43,16 @@ This module's metadata (names, shapes, split sizes, expected files) does not imp
 that a workflow can check a configuration without it: torch and torchvision are imported only by
 the functions that build datasets.
 """
+
 from __future__ import annotations
 
 import gzip
 import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
-from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -77,13 +78,15 @@ class DatasetSpec:
     num_classes: int
 
 
-SPECS: Mapping[str, DatasetSpec] = MappingProxyType({
-    "mnist5k": DatasetSpec("mnist5k", 1, 28, 10),
-    "mnist": DatasetSpec("mnist", 1, 28, 10),
-    "fashion_mnist": DatasetSpec("fashion_mnist", 1, 28, 10),
-    "cifar10": DatasetSpec("cifar10", 3, 32, 10),
-    "svhn": DatasetSpec("svhn", 3, 32, 10),
-})
+SPECS: Mapping[str, DatasetSpec] = MappingProxyType(
+    {
+        "mnist5k": DatasetSpec("mnist5k", 1, 28, 10),
+        "mnist": DatasetSpec("mnist", 1, 28, 10),
+        "fashion_mnist": DatasetSpec("fashion_mnist", 1, 28, 10),
+        "cifar10": DatasetSpec("cifar10", 3, 32, 10),
+        "svhn": DatasetSpec("svhn", 3, 32, 10),
+    }
+)
 """The built-in datasets (read-only); a configuration's ImageFolders are in its :class:`DatasetRegistry`."""
 
 
@@ -142,7 +145,9 @@ def _mnist_builder(cls_name: str) -> Callable[..., Dataset]:
 def _build_cifar10(root: Path, split: str, download: bool, transform: Callable) -> Dataset:
     import torchvision  # deferred: see the module docstring
 
-    return torchvision.datasets.CIFAR10(root=str(root), train=(split == "train"), download=download, transform=transform)
+    return torchvision.datasets.CIFAR10(
+        root=str(root), train=(split == "train"), download=download, transform=transform
+    )
 
 
 def _build_svhn(root: Path, split: str, download: bool, transform: Callable) -> Dataset:
@@ -489,7 +494,9 @@ def _load_imagefolder(opts: ImageFolder, split: str, augment: bool) -> Dataset:
     name = spec.name
     prefix: list = [transforms.Grayscale(1)] if spec.in_channels == 1 else []
     prefix += [transforms.Resize(spec.input_size), transforms.CenterCrop(spec.input_size)]
-    tf = _transform(opts.mean, opts.std, spec.input_size, ("crop", "flip") if augment and split == "train" else (), tuple(prefix))
+    tf = _transform(
+        opts.mean, opts.std, spec.input_size, ("crop", "flip") if augment and split == "train" else (), tuple(prefix)
+    )
     folder = _imagefolder_split_dir(opts.root, split)
     try:
         ds = torchvision.datasets.ImageFolder(str(folder), transform=tf)

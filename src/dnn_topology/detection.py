@@ -24,19 +24,44 @@ Protocol
    those scores (``n_bootstrap`` resamples; it reflects the finite number of test batches, not the variation
    of the fitted detector, so it is optimistic for small pools).
 """
+
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 FEATURE_SETS = {"topology": ("topo_",), "baseline": ("base_",), "combined": ("topo_", "base_")}
-SUMMARY_FEATURES = ["max_betti", "epsilon_at_max", "density_at_max", "auc_epsilon", "auc_density", "n_finite",
-                    "mean_life", "mean_midlife"]
-TABLE_COLUMNS = ["trial", "epoch", "attack", "method", "epsilon", "features", "n_features", "batch_size",
-                 "n_clean", "n_attacked", "folds", "auc", "auc_low", "auc_high", "fold_auc_mean", "fold_auc_std"]
+SUMMARY_FEATURES = [
+    "max_betti",
+    "epsilon_at_max",
+    "density_at_max",
+    "auc_epsilon",
+    "auc_density",
+    "n_finite",
+    "mean_life",
+    "mean_midlife",
+]
+TABLE_COLUMNS = [
+    "trial",
+    "epoch",
+    "attack",
+    "method",
+    "epsilon",
+    "features",
+    "n_features",
+    "batch_size",
+    "n_clean",
+    "n_attacked",
+    "folds",
+    "auc",
+    "auc_low",
+    "auc_high",
+    "fold_auc_mean",
+    "fold_auc_std",
+]
 
 
 # ------------------------------------------------------------------------------------------- batches
@@ -48,7 +73,7 @@ def pool_halves(n_pool: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"adversarial.detection.n_pool must be >= 2, got {n_pool}")
     order = np.random.default_rng(seed).permutation(n_pool)
     half = n_pool // 2
-    return np.sort(order[:half]), np.sort(order[half:2 * half])
+    return np.sort(order[:half]), np.sort(order[half : 2 * half])
 
 
 def cut_batches(n: int, batch_size: int, n_batches: int | None = None) -> list[np.ndarray]:
@@ -56,16 +81,19 @@ def cut_batches(n: int, batch_size: int, n_batches: int | None = None) -> list[n
     fit = n // batch_size
     if fit < 2 or (n_batches is not None and n_batches > fit):
         want = n_batches if n_batches is not None else 2
-        raise ValueError(f"adversarial.detection: a half of the pool holds {n} samples, {fit} batches of "
-                         f"batch_size {batch_size}, but {want} are needed (increase n_pool or lower batch_size)")
+        raise ValueError(
+            f"adversarial.detection: a half of the pool holds {n} samples, {fit} batches of "
+            f"batch_size {batch_size}, but {want} are needed (increase n_pool or lower batch_size)"
+        )
     return [np.arange(i * batch_size, (i + 1) * batch_size) for i in range(n_batches or fit)]
 
 
 # ------------------------------------------------------------------------------------------- features
 
 
-def topological_features(acts: np.ndarray, max_dim: int, max_epsilon: float, n_points: int,
-                         engine: str = "giotto", threads: int = 1) -> dict[str, float]:
+def topological_features(
+    acts: np.ndarray, max_dim: int, max_epsilon: float, n_points: int, engine: str = "giotto", threads: int = 1
+) -> dict[str, float]:
     """Betti-curve and summary features of the functional graph of one batch (samples x nodes)."""
     from .betti_curves import betti_curves, epsilon_grid, summarize
     from .dipha_io import full_to_sparse
@@ -103,9 +131,18 @@ def baseline_features(acts: np.ndarray, layers: np.ndarray, logits: np.ndarray) 
     return out
 
 
-def batch_features(acts: np.ndarray, layers: np.ndarray, logits: np.ndarray, batches: list[np.ndarray], label: int,
-                   max_dim: int, max_epsilon: float, n_points: int, engine: str = "giotto",
-                   threads: int = 1) -> pd.DataFrame:
+def batch_features(
+    acts: np.ndarray,
+    layers: np.ndarray,
+    logits: np.ndarray,
+    batches: list[np.ndarray],
+    label: int,
+    max_dim: int,
+    max_epsilon: float,
+    n_points: int,
+    engine: str = "giotto",
+    threads: int = 1,
+) -> pd.DataFrame:
     """One row per batch: ``batch``, ``label``, ``first_sample`` (position of its first sample in ``acts``) and
     the ``topo_*`` and ``base_*`` features."""
     rows = []
@@ -117,9 +154,20 @@ def batch_features(acts: np.ndarray, layers: np.ndarray, logits: np.ndarray, bat
     return pd.DataFrame(rows)
 
 
-def detection_features(*, checkpoint, network: str, dataset: str, attack_spec: dict | None, detection: dict,
-                       data_dir="data", download: bool = False, device: str = "auto", threads: int = 1,
-                       binarize_class: int | None = None, registry=None) -> pd.DataFrame:
+def detection_features(
+    *,
+    checkpoint,
+    network: str,
+    dataset: str,
+    attack_spec: dict | None,
+    detection: dict,
+    data_dir="data",
+    download: bool = False,
+    device: str = "auto",
+    threads: int = 1,
+    binarize_class: int | None = None,
+    registry=None,
+) -> pd.DataFrame:
     """Per-batch features of one half of the detection pool at one checkpoint: the clean half when
     ``attack_spec`` is None, else the attacked half under that attack (see the module docstring)."""
     import torch
@@ -136,8 +184,9 @@ def detection_features(*, checkpoint, network: str, dataset: str, attack_spec: d
     dev = resolve_device(device)
     registry = registry or dsets.BUILTIN
     mean, std = dsets.normalization(dataset, registry)
-    net, selection = load_network(checkpoint, network, dataset, detection["node_selection"], dev, binarize_class,
-                                  registry)
+    net, selection = load_network(
+        checkpoint, network, dataset, detection["node_selection"], dev, binarize_class, registry
+    )
     pool, _ = fixed_samples(dataset, detection["n_pool"], "test", data_dir, download, registry=registry)
     clean_idx, attacked_idx = pool_halves(len(pool), detection["seed"])
     half = clean_idx if attack_spec is None else attacked_idx
@@ -148,20 +197,45 @@ def detection_features(*, checkpoint, network: str, dataset: str, attack_spec: d
     acts = pixel_activations(net, x, selection, mean, std, dev)
     logits = logits_of(net, x, mean, std, dev).numpy()
     layers = selection.table["layer"].to_numpy()
-    features = batch_features(acts, layers, logits, batches, int(attack_spec is not None), detection["max_dim"],
-                              detection["max_epsilon"], detection["n_points"], threads=threads)
+    features = batch_features(
+        acts,
+        layers,
+        logits,
+        batches,
+        int(attack_spec is not None),
+        detection["max_dim"],
+        detection["max_epsilon"],
+        detection["n_points"],
+        threads=threads,
+    )
     features["first_sample"] = [int(half[i[0]]) for i in batches]  # index in the pool
     features.insert(2, "accuracy", [float((logits[i].argmax(1) == y.numpy()[i]).mean()) for i in batches])
-    get_logger().info("%s: %s half of the pool, %d batches of %d samples x %d nodes", checkpoint,
-                      "clean" if attack_spec is None else f"attacked ({AttackSpec(**attack_spec).attack_id})",
-                      len(batches), detection["batch_size"], acts.shape[1])
+    get_logger().info(
+        "%s: %s half of the pool, %d batches of %d samples x %d nodes",
+        checkpoint,
+        "clean" if attack_spec is None else f"attacked ({AttackSpec(**attack_spec).attack_id})",
+        len(batches),
+        detection["batch_size"],
+        acts.shape[1],
+    )
     return features
 
 
-def detection_features_stage(*, checkpoint, features, network: str, dataset: str, attack_spec: dict | None,
-                             detection: dict, binarize_class: int | None = None, data_dir="data",
-                             download: bool = False, device: str = "auto", threads: int = 1,
-                             imagefolders: dict | None = None) -> pd.DataFrame:
+def detection_features_stage(
+    *,
+    checkpoint,
+    features,
+    network: str,
+    dataset: str,
+    attack_spec: dict | None,
+    detection: dict,
+    binarize_class: int | None = None,
+    data_dir="data",
+    download: bool = False,
+    device: str = "auto",
+    threads: int = 1,
+    imagefolders: dict | None = None,
+) -> pd.DataFrame:
     """Stage ``detection_features``: the per-batch features of one half of the detection pool, to CSV.
 
     Parameters
@@ -182,10 +256,19 @@ def detection_features_stage(*, checkpoint, features, network: str, dataset: str
     from .datasets import dataset_registry
     from .io_utils import atomic_path
 
-    table = detection_features(checkpoint=checkpoint, network=network, dataset=dataset, attack_spec=attack_spec,
-                               detection=detection, data_dir=data_dir, download=download, device=device,
-                               threads=threads, binarize_class=binarize_class,
-                               registry=dataset_registry(imagefolders))
+    table = detection_features(
+        checkpoint=checkpoint,
+        network=network,
+        dataset=dataset,
+        attack_spec=attack_spec,
+        detection=detection,
+        data_dir=data_dir,
+        download=download,
+        device=device,
+        threads=threads,
+        binarize_class=binarize_class,
+        registry=dataset_registry(imagefolders),
+    )
     with atomic_path(features) as tmp:
         table.to_csv(tmp, index=False)
     return table
@@ -232,8 +315,9 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def auc_interval(labels: np.ndarray, scores: np.ndarray, n_bootstrap: int = 2000, seed: int = 0,
-                 level: float = 0.95) -> tuple[float, float, float]:
+def auc_interval(
+    labels: np.ndarray, scores: np.ndarray, n_bootstrap: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float, float]:
     """ROC AUC and its percentile interval from a stratified bootstrap of (label, score) pairs."""
     labels, scores = np.asarray(labels), np.asarray(scores)
     auc = roc_auc(labels, scores)
@@ -247,8 +331,9 @@ def auc_interval(labels: np.ndarray, scores: np.ndarray, n_bootstrap: int = 2000
     return auc, float(np.quantile(boot, alpha)), float(np.quantile(boot, 1 - alpha))
 
 
-def evaluate_detector(clean: pd.DataFrame, attacked: pd.DataFrame, features: str, folds: int = 5, seed: int = 0,
-                      n_bootstrap: int = 2000) -> dict:
+def evaluate_detector(
+    clean: pd.DataFrame, attacked: pd.DataFrame, features: str, folds: int = 5, seed: int = 0, n_bootstrap: int = 2000
+) -> dict:
     """Cross-validated ROC AUC of the logistic-regression detector on one feature set (see FEATURE_SETS)."""
     data = pd.concat([clean, attacked], ignore_index=True)
     columns = [c for c in data.columns if c.startswith(FEATURE_SETS[features])]
@@ -258,14 +343,29 @@ def evaluate_detector(clean: pd.DataFrame, attacked: pd.DataFrame, features: str
     scores = out_of_fold_scores(X, labels, splits)
     auc, low, high = auc_interval(labels, scores, n_bootstrap, seed)
     per_fold = [roc_auc(labels[test], scores[test]) for _, test in splits]
-    return {"features": features, "n_features": len(columns), "n_clean": int((labels == 0).sum()),
-            "n_attacked": int((labels == 1).sum()), "folds": len(splits), "auc": auc, "auc_low": low, "auc_high": high,
-            "fold_auc_mean": float(np.mean(per_fold)), "fold_auc_std": float(np.std(per_fold))}
+    return {
+        "features": features,
+        "n_features": len(columns),
+        "n_clean": int((labels == 0).sum()),
+        "n_attacked": int((labels == 1).sum()),
+        "folds": len(splits),
+        "auc": auc,
+        "auc_low": low,
+        "auc_high": high,
+        "fold_auc_mean": float(np.mean(per_fold)),
+        "fold_auc_std": float(np.std(per_fold)),
+    }
 
 
-def detection_table(clean_csvs: Mapping[tuple[int, int], str | Path],
-                    attacked_csvs: Mapping[tuple[int, int, str], str | Path], attacks: Mapping[str, dict],
-                    batch_size: int, folds: int = 5, seed: int = 0, n_bootstrap: int = 2000) -> pd.DataFrame:
+def detection_table(
+    clean_csvs: Mapping[tuple[int, int], str | Path],
+    attacked_csvs: Mapping[tuple[int, int, str], str | Path],
+    attacks: Mapping[str, dict],
+    batch_size: int,
+    folds: int = 5,
+    seed: int = 0,
+    n_bootstrap: int = 2000,
+) -> pd.DataFrame:
     """One row per trial, epoch, attack and feature set (:data:`TABLE_COLUMNS`).
 
     ``clean_csvs[(trial, epoch)]`` and ``attacked_csvs[(trial, epoch, attack_id)]`` are per-batch feature tables
@@ -276,8 +376,17 @@ def detection_table(clean_csvs: Mapping[tuple[int, int], str | Path],
         clean, attacked = pd.read_csv(clean_csvs[(trial, epoch)]), pd.read_csv(path)
         for features in FEATURE_SETS:
             result = evaluate_detector(clean, attacked, features, folds, seed, n_bootstrap)
-            rows.append({"trial": trial, "epoch": epoch, "attack": attack_id, "method": attacks[attack_id]["method"],
-                         "epsilon": attacks[attack_id]["epsilon"], "batch_size": batch_size, **result})
+            rows.append(
+                {
+                    "trial": trial,
+                    "epoch": epoch,
+                    "attack": attack_id,
+                    "method": attacks[attack_id]["method"],
+                    "epsilon": attacks[attack_id]["epsilon"],
+                    "batch_size": batch_size,
+                    **result,
+                }
+            )
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
@@ -298,8 +407,14 @@ def detection_stage(*, clean_csvs, attacked_csvs, table, attacks: Mapping[str, d
     """
     from .aggregate import input_set_of, trial_epoch_of, write_csv
 
-    result = detection_table({trial_epoch_of(p): p for p in clean_csvs},
-                             {(*trial_epoch_of(p), input_set_of(p)): p for p in attacked_csvs}, attacks,
-                             detection["batch_size"], detection["folds"], detection["seed"], detection["n_bootstrap"])
+    result = detection_table(
+        {trial_epoch_of(p): p for p in clean_csvs},
+        {(*trial_epoch_of(p), input_set_of(p)): p for p in attacked_csvs},
+        attacks,
+        detection["batch_size"],
+        detection["folds"],
+        detection["seed"],
+        detection["n_bootstrap"],
+    )
     write_csv(result, table)
     return result

@@ -20,6 +20,7 @@ Units and conventions
 Feature names are ``life_h<k>``, ``midlife_h<k>``, ``n_pairs_h<k>`` (kept finite pairs) and
 ``n_essential_h<k>``, for k = 0..max_dim.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

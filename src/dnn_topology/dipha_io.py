@@ -20,6 +20,7 @@ Persistence diagrams stay in DIPHA's own conventions (see :class:`Diagram`): fil
 distance / 2, essential classes of H_k written with ``dim = -k-1`` and ``death`` = the largest
 filtration value of the complex that was built.
 """
+
 from __future__ import annotations
 
 import os
@@ -126,8 +127,7 @@ class _Reader:
     def _need(self, nbytes: int, what: str) -> None:
         if nbytes < 0 or self.offset + nbytes > self.size:
             raise self.error(
-                f"truncated: {what} needs {nbytes} bytes at offset {self.offset}, "
-                f"but the file has {self.size} bytes"
+                f"truncated: {what} needs {nbytes} bytes at offset {self.offset}, but the file has {self.size} bytes"
             )
 
     def _array(self, dtype: np.dtype, count: int, what: str) -> np.ndarray:
@@ -176,7 +176,9 @@ def _check_values(path: PathLike, values: np.ndarray, what: str) -> None:
         raise DiphaFormatError(path, f"{len(bad)} non-finite {what} (first at flat index {bad[0]})")
     if values.min() < 0:
         bad = np.flatnonzero(values < 0)
-        raise DiphaFormatError(path, f"{len(bad)} negative {what} (first at flat index {bad[0]}: {values.flat[bad[0]]!r})")
+        raise DiphaFormatError(
+            path, f"{len(bad)} negative {what} (first at flat index {bad[0]}: {values.flat[bad[0]]!r})"
+        )
 
 
 def validate_distance_matrix(D: np.ndarray, path: PathLike = "<array>") -> np.ndarray:
@@ -319,7 +321,9 @@ def validate_sparse(S: SparseDistanceMatrix, path: PathLike = "<array>") -> Spar
         raise DiphaFormatError(path, "malformed row pointer (indptr)")
     nnz = int(indptr[-1])
     if indices.shape != (nnz,) or values.shape != (nnz,):
-        raise DiphaFormatError(path, f"row counts say {nnz} entries but there are {indices.size} indices and {values.size} values")
+        raise DiphaFormatError(
+            path, f"row counts say {nnz} entries but there are {indices.size} indices and {values.size} values"
+        )
     _check_values(path, values, "distances")
     if nnz:
         if indices.min() < 0 or indices.max() >= n:
@@ -349,7 +353,8 @@ def _check_symmetric(path: PathLike, rows: np.ndarray, cols: np.ndarray, values:
     if not np.array_equal(t_vals, values):
         k = int(np.flatnonzero(t_vals != values)[0])
         raise DiphaFormatError(
-            path, f"asymmetric values: d[{rows[k]},{cols[k]}] = {values[k]!r} but d[{cols[k]},{rows[k]}] = {t_vals[k]!r}"
+            path,
+            f"asymmetric values: d[{rows[k]},{cols[k]}] = {values[k]!r} but d[{cols[k]},{rows[k]}] = {t_vals[k]!r}",
         )
 
 
@@ -533,7 +538,8 @@ def validate_diagram(diagram: Diagram, path: PathLike = "<diagram>") -> Diagram:
     if np.any(bad):
         k = int(np.flatnonzero(bad)[0])
         raise DiphaFormatError(
-            path, f"record {k} dies before it is born: ({diagram.dims[k]}, {diagram.births[k]!r}, {diagram.deaths[k]!r})"
+            path,
+            f"record {k} dies before it is born: ({diagram.dims[k]}, {diagram.births[k]!r}, {diagram.deaths[k]!r})",
         )
     return diagram
 

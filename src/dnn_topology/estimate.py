@@ -12,10 +12,11 @@ Two ways in, both ending in :func:`dnn_topology.generalization.estimate`:
 
 The train accuracy is given by the caller, in percent.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from . import diagram_features as dfeat
 from . import generalization as gen
@@ -32,7 +33,8 @@ def find_topology_file(diagram: str | Path) -> Path:
     raise ValueError(
         f"no record of the topology parameters of {diagram}: no {SIDECAR} in its folder or the three above "
         "(the workflow writes results/<run>/topology.json for the runs of a generalization study); "
-        "pass --topology FILE")
+        "pass --topology FILE"
+    )
 
 
 def from_diagram(model: Mapping, diagram: str | Path, train_acc: float, topology: str | Path | None = None) -> dict:
@@ -50,19 +52,31 @@ def checkpoint_training(checkpoint: str | Path, network: str | None, dataset: st
     from .checkpoints import read_checkpoint  # deferred: torch, needed for checkpoints only
 
     config = read_checkpoint(checkpoint).get("config") or {}
-    out = {"network": network or config.get("network"), "dataset": dataset or config.get("dataset"),
-           "subset": float(config.get("subset", 1.0)), "seed": int(config.get("seed", 0)),
-           "binarize_class": config.get("binarize_class")}
+    out = {
+        "network": network or config.get("network"),
+        "dataset": dataset or config.get("dataset"),
+        "subset": float(config.get("subset", 1.0)),
+        "seed": int(config.get("seed", 0)),
+        "binarize_class": config.get("binarize_class"),
+    }
     missing = [k for k in ("network", "dataset") if not out[k]]
     if missing:
-        raise ValueError(f"checkpoint {checkpoint} does not record its {' and '.join(missing)}: "
-                         f"pass --{' and --'.join(missing)}")
+        raise ValueError(
+            f"checkpoint {checkpoint} does not record its {' and '.join(missing)}: pass --{' and --'.join(missing)}"
+        )
     return out
 
 
-def checkpoint_features(model: Mapping, checkpoint: str | Path, network: str | None = None,
-                        dataset: str | None = None, data_dir: str | Path = "data", download: bool = False,
-                        device: str = "auto", threads: int = 1) -> dict[str, float]:
+def checkpoint_features(
+    model: Mapping,
+    checkpoint: str | Path,
+    network: str | None = None,
+    dataset: str | None = None,
+    data_dir: str | Path = "data",
+    download: bool = False,
+    device: str = "auto",
+    threads: int = 1,
+) -> dict[str, float]:
     """Diagram features of a checkpoint, computed under the model's topology parameters."""
     # deferred: torch and the topology stages, needed for checkpoints only (a diagram needs neither)
     from .activations import compute_activations
@@ -72,11 +86,21 @@ def checkpoint_features(model: Mapping, checkpoint: str | Path, network: str | N
 
     fitted = model["topology"]
     training = checkpoint_training(checkpoint, network, dataset)
-    acts, _, _ = compute_activations(checkpoint, training["network"], training["dataset"], fitted["n_samples"],
-                                     node_selection=fitted["node_selection"], split=fitted["split"],
-                                     data_dir=data_dir, download=download, device=device, threads=threads,
-                                     binarize_class=training["binarize_class"], subset=training["subset"],
-                                     training_seed=training["seed"])
+    acts, _, _ = compute_activations(
+        checkpoint,
+        training["network"],
+        training["dataset"],
+        fitted["n_samples"],
+        node_selection=fitted["node_selection"],
+        split=fitted["split"],
+        data_dir=data_dir,
+        download=download,
+        device=device,
+        threads=threads,
+        binarize_class=training["binarize_class"],
+        subset=training["subset"],
+        training_seed=training["seed"],
+    )
     sparse = full_to_sparse(distance_matrix(acts), fitted["max_epsilon"])
     max_dim = fitted["feature_max_dim"]
     diagram = compute_persistence(sparse, max_dim + 1, n_threads=threads)
@@ -92,8 +116,10 @@ def from_checkpoint(model: Mapping, checkpoint: str | Path, train_acc: float, **
 def report(result: Mapping, model: Mapping, train_acc: float) -> str:
     """The lines that ``dnn-topology estimate-test-error`` prints."""
     features = ", ".join(f"{k} = {v:.5g}" for k, v in result["features"].items())
-    return (f"estimated test accuracy: {result['test_acc']:.2f} % "
-            f"({100 * result['level']:.0f}% prediction interval {result['low']:.2f} .. {result['high']:.2f} %)\n"
-            f"train accuracy {train_acc:.2f} %, estimated gap {result['gap']:.2f} pp; {features}\n"
-            f"model: study {model['study']!r}, fitted on {model['fitted_on']['rows']} rows of "
-            f"{len(model['fitted_on']['runs'])} runs ({', '.join(model['fitted_on']['networks'])})")
+    return (
+        f"estimated test accuracy: {result['test_acc']:.2f} % "
+        f"({100 * result['level']:.0f}% prediction interval {result['low']:.2f} .. {result['high']:.2f} %)\n"
+        f"train accuracy {train_acc:.2f} %, estimated gap {result['gap']:.2f} pp; {features}\n"
+        f"model: study {model['study']!r}, fitted on {model['fitted_on']['rows']} rows of "
+        f"{len(model['fitted_on']['runs'])} runs ({', '.join(model['fitted_on']['networks'])})"
+    )

@@ -7,6 +7,7 @@ every other node (distance 1), never NaN. The distance matrix is exactly symmetr
 exact 0 diagonal. The correlation is computed in blocks of columns, so that besides the N x N
 result (and the activations themselves) only two blocks of standardised activations are held.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,13 +26,13 @@ def _column_stats(acts: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]
     mean = np.empty(N)
     scale = np.empty(N)
     for s in range(0, N, block):
-        x = np.asarray(acts[:, s:s + block], dtype=np.float64)
+        x = np.asarray(acts[:, s : s + block], dtype=np.float64)
         m = x.mean(axis=0)
         c = x - m
         norm = np.sqrt(np.einsum("ij,ij->j", c, c))
         constant = (x.max(axis=0) == x.min(axis=0)) | (norm == 0)
-        mean[s:s + block] = m
-        scale[s:s + block] = np.where(constant, 0.0, 1.0 / np.where(constant, 1.0, norm))
+        mean[s : s + block] = m
+        scale[s : s + block] = np.where(constant, 0.0, 1.0 / np.where(constant, 1.0, norm))
     return mean, scale
 
 
@@ -61,8 +62,8 @@ def abs_correlation(acts: np.ndarray, block: int = DEFAULT_BLOCK) -> np.ndarray:
     out = np.empty((N, N), dtype=np.float64)
 
     def standardised(s: int) -> np.ndarray:
-        x = np.asarray(acts[:, s:s + block], dtype=np.float64)
-        return (x - mean[s:s + block]) * scale[s:s + block]
+        x = np.asarray(acts[:, s : s + block], dtype=np.float64)
+        return (x - mean[s : s + block]) * scale[s : s + block]
 
     for i in range(0, N, block):
         zi = standardised(i)
@@ -72,9 +73,9 @@ def abs_correlation(acts: np.ndarray, block: int = DEFAULT_BLOCK) -> np.ndarray:
             np.minimum(c, 1.0, out=c)
             if j == i:  # make the diagonal block exactly symmetric (mirror its upper triangle)
                 c = np.triu(c) + np.triu(c, 1).T
-            out[i:i + block, j:j + block] = c
+            out[i : i + block, j : j + block] = c
             if j != i:
-                out[j:j + block, i:i + block] = c.T
+                out[j : j + block, i : i + block] = c.T
     return out
 
 

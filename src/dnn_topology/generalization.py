@@ -25,11 +25,12 @@ Units and conventions
 * **Prediction interval** of the fitted model: the 2.5% and 97.5% quantiles of its
   leave-one-run-out out-of-fold errors (estimated - true test accuracy), added to an estimate.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -68,9 +69,13 @@ def run_activations(config: Mapping, run: Mapping) -> dict:
 
 def topology_parameters(activations: Mapping, topology: Mapping) -> dict:
     """The parameters that a diagram's features depend on (recorded next to each study diagram)."""
-    return {"split": activations["split"], "n_samples": int(activations["n_samples"]),
-            "node_selection": dict(activations["node_selection"]), "max_dim": int(topology["max_dim"]),
-            "max_epsilon": float(topology["max_epsilon"])}
+    return {
+        "split": activations["split"],
+        "n_samples": int(activations["n_samples"]),
+        "node_selection": dict(activations["node_selection"]),
+        "max_dim": int(topology["max_dim"]),
+        "max_epsilon": float(topology["max_epsilon"]),
+    }
 
 
 def study_options(config: Mapping) -> dict[str, dict]:
@@ -84,12 +89,18 @@ def study_options(config: Mapping) -> dict[str, dict]:
     for study in config.get("generalization", []):
         options = {**STUDY_DEFAULTS, "runs": trained, "epochs": sorted(config["topology"]["epochs"]), **study}
         options["epochs"] = sorted(options["epochs"])
-        options["run_table"] = [{"name": run_name(r), "network": r["network"], "dataset": r["dataset"]}
-                                for name in options["runs"] for r in config["runs"] if run_name(r) == name]
+        options["run_table"] = [
+            {"name": run_name(r), "network": r["network"], "dataset": r["dataset"]}
+            for name in options["runs"]
+            for r in config["runs"]
+            if run_name(r) == name
+        ]
         first = next(r for r in config["runs"] if run_name(r) == options["runs"][0]) if options["runs"] else None
         if first is not None:
-            options["topology"] = {**topology_parameters(run_activations(config, first), config["topology"]),
-                                   "min_persistence": float(options["min_persistence"])}
+            options["topology"] = {
+                **topology_parameters(run_activations(config, first), config["topology"]),
+                "min_persistence": float(options["min_persistence"]),
+            }
         studies[study["name"]] = options
     return studies
 
@@ -118,19 +129,28 @@ def check_studies(config: Mapping) -> None:
         for r in study["runs"]:
             params = topology_parameters(run_activations(config, runs[r]), config["topology"])
             if params["split"] != "train":
-                raise ValueError(f"{key}: run {r!r} has activations.split = {params['split']!r}; the study estimates "
-                                 "the test error without a test set, so its graphs must come from training samples "
-                                 "(activations.split: train)")
+                raise ValueError(
+                    f"{key}: run {r!r} has activations.split = {params['split']!r}; the study estimates "
+                    "the test error without a test set, so its graphs must come from training samples "
+                    "(activations.split: train)"
+                )
             differ = {k: v for k, v in params.items() if study["topology"][k] != v}
             if differ:
-                raise ValueError(f"{key}: run {r!r} differs from run {study['runs'][0]!r} in {sorted(differ)}; a "
-                                 "study's runs must share their topology parameters (one model, one set)")
-        bad = [f for f in study["features"] if dfeat.parse_feature_name(f) is None
-               or dfeat.parse_feature_name(f)[1] > config["topology"]["max_dim"]]
+                raise ValueError(
+                    f"{key}: run {r!r} differs from run {study['runs'][0]!r} in {sorted(differ)}; a "
+                    "study's runs must share their topology parameters (one model, one set)"
+                )
+        bad = [
+            f
+            for f in study["features"]
+            if dfeat.parse_feature_name(f) is None or dfeat.parse_feature_name(f)[1] > config["topology"]["max_dim"]
+        ]
         if bad:
-            raise ValueError(f"{key}.features: {bad} are not diagram features of dimension <= topology.max_dim "
-                             f"({config['topology']['max_dim']}); use life_h<k>, midlife_h<k>, n_pairs_h<k>, "
-                             "n_essential_h<k>")
+            raise ValueError(
+                f"{key}.features: {bad} are not diagram features of dimension <= topology.max_dim "
+                f"({config['topology']['max_dim']}); use life_h<k>, midlife_h<k>, n_pairs_h<k>, "
+                "n_essential_h<k>"
+            )
 
 
 def write_topology_parameters(path: str | Path, parameters: Mapping) -> None:
@@ -178,8 +198,16 @@ def wide_betti_summary(summary: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index()
 
 
-def run_rows(run: str, network: str, dataset: str, training: pd.DataFrame, summary: pd.DataFrame,
-             diagrams: Mapping[tuple[int, int], str | Path], max_dim: int, min_persistence: float) -> pd.DataFrame:
+def run_rows(
+    run: str,
+    network: str,
+    dataset: str,
+    training: pd.DataFrame,
+    summary: pd.DataFrame,
+    diagrams: Mapping[tuple[int, int], str | Path],
+    max_dim: int,
+    min_persistence: float,
+) -> pd.DataFrame:
     """The study rows of one run: one per (trial, epoch) of ``diagrams``.
 
     ``training`` is the run's ``training.csv`` (accuracies as fractions, as the training stage writes
@@ -187,8 +215,9 @@ def run_rows(run: str, network: str, dataset: str, training: pd.DataFrame, summa
     """
     rows = []
     for (trial, epoch), path in sorted(diagrams.items()):
-        rows.append({"trial": int(trial), "epoch": int(epoch),
-                     **dfeat.diagram_file_features(path, max_dim, min_persistence)})
+        rows.append(
+            {"trial": int(trial), "epoch": int(epoch), **dfeat.diagram_file_features(path, max_dim, min_persistence)}
+        )
     feats = pd.DataFrame(rows)
     metrics = training[["trial", "epoch", "train_loss", "train_acc", "test_loss", "test_acc"]].copy()
     metrics["train_acc"] = 100.0 * metrics["train_acc"]
@@ -213,8 +242,19 @@ def study_table(runs: Sequence[Mapping], max_dim: int, min_persistence: float) -
     ``training.csv``), ``summary`` (its ``betti_summary.csv``) and ``diagrams`` ((trial, epoch) ->
     diagram path).
     """
-    frames = [run_rows(r["run"], r["network"], r["dataset"], pd.read_csv(r["training"]), pd.read_csv(r["summary"]),
-                       r["diagrams"], max_dim, min_persistence) for r in runs]
+    frames = [
+        run_rows(
+            r["run"],
+            r["network"],
+            r["dataset"],
+            pd.read_csv(r["training"]),
+            pd.read_csv(r["summary"]),
+            r["diagrams"],
+            max_dim,
+            min_persistence,
+        )
+        for r in runs
+    ]
     table = pd.concat(frames, ignore_index=True)
     first = TABLE_KEYS + ["train_acc", "test_acc", "gap", "train_loss", "test_loss"]
     return table[first + [c for c in table.columns if c not in first]]
@@ -289,10 +329,14 @@ def out_of_fold(table: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
 def _metric_values(n, abs_err, sq_err, s_test, s2_test, s_gap, s2_gap) -> dict[str, np.ndarray]:
     """Metrics from (possibly bootstrap-weighted) sums; each argument may be an array."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        ss_test = s2_test - s_test ** 2 / n
-        ss_gap = s2_gap - s_gap ** 2 / n
-        return {"mae_pp": abs_err / n, "rmse_pp": np.sqrt(sq_err / n),
-                "r2_test_acc": 1 - sq_err / ss_test, "r2_gap": 1 - sq_err / ss_gap}
+        ss_test = s2_test - s_test**2 / n
+        ss_gap = s2_gap - s_gap**2 / n
+        return {
+            "mae_pp": abs_err / n,
+            "rmse_pp": np.sqrt(sq_err / n),
+            "r2_test_acc": 1 - sq_err / ss_test,
+            "r2_gap": 1 - sq_err / ss_gap,
+        }
 
 
 def metrics(predictions: pd.DataFrame, n_bootstrap: int = 2000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
@@ -306,9 +350,22 @@ def metrics(predictions: pd.DataFrame, n_bootstrap: int = 2000, seed: int = 0, l
     alpha = (1 - level) / 2
     for (cv, model), df in predictions.groupby(["cv", "model"], sort=False):
         e = df["error_pp"].to_numpy()
-        per_run = pd.DataFrame({"run": df["run"].to_numpy(), "n": 1.0, "abs": np.abs(e), "sq": e ** 2,
-                                "t": df["test_acc"].to_numpy(), "t2": df["test_acc"].to_numpy() ** 2,
-                                "g": df["gap"].to_numpy(), "g2": df["gap"].to_numpy() ** 2}).groupby("run").sum()
+        per_run = (
+            pd.DataFrame(
+                {
+                    "run": df["run"].to_numpy(),
+                    "n": 1.0,
+                    "abs": np.abs(e),
+                    "sq": e**2,
+                    "t": df["test_acc"].to_numpy(),
+                    "t2": df["test_acc"].to_numpy() ** 2,
+                    "g": df["gap"].to_numpy(),
+                    "g2": df["gap"].to_numpy() ** 2,
+                }
+            )
+            .groupby("run")
+            .sum()
+        )
         sums = per_run.to_numpy().T  # 7 x n_runs
         point = _metric_values(*sums.sum(axis=1))
         rng = np.random.default_rng(seed)
@@ -317,9 +374,19 @@ def metrics(predictions: pd.DataFrame, n_bootstrap: int = 2000, seed: int = 0, l
         boot = _metric_values(*(counts @ sums.T).T)
         for name in METRICS:
             values = boot[name][np.isfinite(boot[name])]
-            low, high = (np.quantile(values, [alpha, 1 - alpha]) if len(values) else (np.nan, np.nan))
-            rows.append({"cv": cv, "model": model, "metric": name, "value": float(point[name]),
-                         "ci_low": float(low), "ci_high": float(high), "n_rows": len(df), "n_runs": n_runs})
+            low, high = np.quantile(values, [alpha, 1 - alpha]) if len(values) else (np.nan, np.nan)
+            rows.append(
+                {
+                    "cv": cv,
+                    "model": model,
+                    "metric": name,
+                    "value": float(point[name]),
+                    "ci_low": float(low),
+                    "ci_high": float(high),
+                    "n_rows": len(df),
+                    "n_runs": n_runs,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -357,8 +424,14 @@ def feature_unit(name: str) -> str:
     return "see betti_curves (Betti-curve summary)"
 
 
-def fit_model(table: pd.DataFrame, features: Sequence[str], topology: Mapping, study: str,
-              predictions: pd.DataFrame | None = None, level: float = 0.95) -> dict:
+def fit_model(
+    table: pd.DataFrame,
+    features: Sequence[str],
+    topology: Mapping,
+    study: str,
+    predictions: pd.DataFrame | None = None,
+    level: float = 0.95,
+) -> dict:
     """Fit the topology model on every row and describe it as a JSON-ready dict.
 
     ``topology`` holds the parameters the study's diagrams were computed under (``split``,
@@ -379,17 +452,28 @@ def fit_model(table: pd.DataFrame, features: Sequence[str], topology: Mapping, s
         "study": study,
         "target": "gap = train_acc - test_acc, percentage points; test accuracy estimate = train_acc - gap",
         "features": features,
-        "units": {**{f: feature_unit(f) for f in features}, "gap": "percentage points",
-                  "train_acc": "percent", "test_acc": "percent"},
+        "units": {
+            **{f: feature_unit(f) for f in features},
+            "gap": "percentage points",
+            "train_acc": "percent",
+            "test_acc": "percent",
+        },
         "intercept": float(reg.intercept_),
         "coefficients": {f: float(c) for f, c in zip(features, reg.coef_)},
         "topology": {**dict(topology), "feature_max_dim": dfeat.required_dims(features)},
-        "prediction_interval": {"level": level, "error_low_pp": float(low), "error_high_pp": float(high),
-                                "source": f"leave-one-run-out out-of-fold errors of {len(errors)} rows "
-                                          f"({predictions['run'].nunique()} runs)"},
-        "fitted_on": {"rows": int(len(table)), "runs": sorted(table["run"].unique().tolist()),
-                      "networks": sorted(table["network"].unique().tolist()),
-                      "datasets": sorted(table["dataset"].unique().tolist())},
+        "prediction_interval": {
+            "level": level,
+            "error_low_pp": float(low),
+            "error_high_pp": float(high),
+            "source": f"leave-one-run-out out-of-fold errors of {len(errors)} rows "
+            f"({predictions['run'].nunique()} runs)",
+        },
+        "fitted_on": {
+            "rows": int(len(table)),
+            "runs": sorted(table["run"].unique().tolist()),
+            "networks": sorted(table["network"].unique().tolist()),
+            "datasets": sorted(table["dataset"].unique().tolist()),
+        },
     }
 
 
@@ -426,11 +510,14 @@ def check_topology(model: Mapping, diagram_parameters: Mapping, where: str = "th
         elif diagram_parameters[key] != fitted[key]:
             problems.append(f"{key} = {diagram_parameters[key]!r}, but the model was fitted with {fitted[key]!r}")
     if "max_dim" in diagram_parameters and diagram_parameters["max_dim"] < fitted["feature_max_dim"]:
-        problems.append(f"max_dim = {diagram_parameters['max_dim']}, but the model's features need "
-                        f"H{fitted['feature_max_dim']}")
+        problems.append(
+            f"max_dim = {diagram_parameters['max_dim']}, but the model's features need H{fitted['feature_max_dim']}"
+        )
     if problems:
-        raise TopologyMismatchError(f"{where} was computed under other topology parameters than the model "
-                                    f"(study {model.get('study')!r}): " + "; ".join(problems))
+        raise TopologyMismatchError(
+            f"{where} was computed under other topology parameters than the model "
+            f"(study {model.get('study')!r}): " + "; ".join(problems)
+        )
 
 
 def estimate(model: Mapping, values: Mapping[str, float], train_acc: float) -> dict[str, float]:
@@ -447,8 +534,10 @@ def estimate(model: Mapping, values: Mapping[str, float], train_acc: float) -> d
         raise ValueError(f"the model uses features {missing}, which are not computed from a diagram")
     x = np.array([inputs[f] for f in model["features"]], dtype=np.float64)
     if not np.isfinite(x).all():
-        raise ValueError(f"features {dict(zip(model['features'], x.tolist()))} are not all finite "
-                         "(a dimension without any pair above the minimum persistence)")
+        raise ValueError(
+            f"features {dict(zip(model['features'], x.tolist()))} are not all finite "
+            "(a dimension without any pair above the minimum persistence)"
+        )
     gap = model["intercept"] + float(np.dot([model["coefficients"][f] for f in model["features"]], x))
     test = train_acc - gap
     pi = model["prediction_interval"]
@@ -459,9 +548,16 @@ def estimate(model: Mapping, values: Mapping[str, float], train_acc: float) -> d
 # --------------------------------------------------------------------------- entry points (workflow stages)
 
 
-def generalization_table_stage(*, runs: Sequence[Mapping], training: Sequence, summaries: Sequence,
-                               diagrams: Sequence, max_dim: int, min_persistence: float,
-                               table: str | Path) -> pd.DataFrame:
+def generalization_table_stage(
+    *,
+    runs: Sequence[Mapping],
+    training: Sequence,
+    summaries: Sequence,
+    diagrams: Sequence,
+    max_dim: int,
+    min_persistence: float,
+    table: str | Path,
+) -> pd.DataFrame:
     """Stage ``generalization_table``: write the study table (see :func:`study_table`).
 
     Parameters
@@ -484,18 +580,36 @@ def generalization_table_stage(*, runs: Sequence[Mapping], training: Sequence, s
         if run not in by_run:
             raise ValueError(f"diagram {path} is not in the folder of any of the study's runs {sorted(by_run)}")
         by_run[run][trial_epoch_of(path)] = path
-    items = [{"run": r["name"], "network": r["network"], "dataset": r["dataset"], "training": t, "summary": s,
-              "diagrams": by_run[r["name"]]} for r, t, s in zip(runs, training, summaries, strict=True)]
+    items = [
+        {
+            "run": r["name"],
+            "network": r["network"],
+            "dataset": r["dataset"],
+            "training": t,
+            "summary": s,
+            "diagrams": by_run[r["name"]],
+        }
+        for r, t, s in zip(runs, training, summaries, strict=True)
+    ]
     out = study_table(items, max_dim, min_persistence)
     with atomic_path(table) as tmp:
         out.to_csv(tmp, index=False)
     return out
 
 
-def generalization_fit_stage(*, table: str | Path, study: str, features: Sequence[str], topology: Mapping,
-                             predictions: str | Path, metrics_csv: str | Path, model: str | Path,
-                             metrics_md: str | Path | None = None, bootstrap: int = 2000,
-                             seed: int = 0) -> pd.DataFrame:
+def generalization_fit_stage(
+    *,
+    table: str | Path,
+    study: str,
+    features: Sequence[str],
+    topology: Mapping,
+    predictions: str | Path,
+    metrics_csv: str | Path,
+    model: str | Path,
+    metrics_md: str | Path | None = None,
+    bootstrap: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Stage ``generalization_fit``: grouped CV of the topology model and the baselines, and the fit.
 
     Parameters
@@ -526,8 +640,9 @@ def generalization_fit_stage(*, table: str | Path, study: str, features: Sequenc
         log.warning("%d of %d rows have non-finite model inputs and are left out: %s", len(gone), len(rows), gone)
     usable = rows[keep].reset_index(drop=True)
     if usable["run"].nunique() < 2:
-        raise ValueError(f"study {study}: {usable['run'].nunique()} run(s) with usable rows; "
-                         "leave-one-run-out needs at least 2")
+        raise ValueError(
+            f"study {study}: {usable['run'].nunique()} run(s) with usable rows; leave-one-run-out needs at least 2"
+        )
     oof = out_of_fold(usable, features)
     scores = metrics(oof, n_bootstrap=bootstrap, seed=seed)
     fitted = fit_model(usable, features, topology, study, oof)

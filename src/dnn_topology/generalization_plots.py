@@ -10,10 +10,11 @@
 
 Every figure is written as PNG and PDF.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import matplotlib
 
@@ -44,8 +45,13 @@ def plot_gap_vs_features(table: pd.DataFrame, model: Mapping, png, pdf) -> None:
                 ax.scatter(df[f], df["gap"], s=10, alpha=0.7, color=colors[net], label=net)
             x = np.linspace(table[f].min(), table[f].max(), 50)
             others = sum(model["coefficients"][g] * means[g] for g in features if g != f)
-            ax.plot(x, model["intercept"] + others + model["coefficients"][f] * x, color="black", lw=1,
-                    label="fit (others at mean)")
+            ax.plot(
+                x,
+                model["intercept"] + others + model["coefficients"][f] * x,
+                color="black",
+                lw=1,
+                label="fit (others at mean)",
+            )
             ax.set_xlabel(f"{f} [{model['units'][f].split(' (')[0]}]")
             ax.set_ylabel("gap = train - test accuracy [pp]")
         axes[0][0].legend()
@@ -92,7 +98,7 @@ def plot_runs_over_epochs(predictions: pd.DataFrame, png, pdf) -> None:
             ax.plot(d["epoch"], d["test_acc_est"], color="C3", marker="s", ms=3, label="test (estimated)")
             ax.set_title(run, fontsize=7)
             ax.set_xlabel("epoch")
-        for ax in axes.flat[len(runs):]:
+        for ax in axes.flat[len(runs) :]:
             ax.set_visible(False)
         for row in axes:
             row[0].set_ylabel("accuracy [%]")
@@ -102,8 +108,9 @@ def plot_runs_over_epochs(predictions: pd.DataFrame, png, pdf) -> None:
         save_figure(fig, png, pdf)
 
 
-def generalization_plots_stage(*, table: str | Path, predictions: str | Path, model: str | Path,
-                               outputs: Mapping[str, str | Path]) -> None:
+def generalization_plots_stage(
+    *, table: str | Path, predictions: str | Path, model: str | Path, outputs: Mapping[str, str | Path]
+) -> None:
     """Stage ``generalization_plots``: every figure of :data:`FIGURES`, as PNG and PDF.
 
     Parameters
@@ -117,8 +124,9 @@ def generalization_plots_stage(*, table: str | Path, predictions: str | Path, mo
     oof = pd.read_csv(predictions)
     fitted = read_model(model)
     rows = rows[rows["run"].isin(oof["run"].unique())]
-    plot_gap_vs_features(rows.dropna(subset=fitted["features"]), fitted, outputs["gap_vs_features_png"],
-                         outputs["gap_vs_features_pdf"])
+    plot_gap_vs_features(
+        rows.dropna(subset=fitted["features"]), fitted, outputs["gap_vs_features_png"], outputs["gap_vs_features_pdf"]
+    )
     plot_estimated_vs_true(oof, outputs["estimated_vs_true_png"], outputs["estimated_vs_true_pdf"])
     plot_runs_over_epochs(oof, outputs["runs_over_epochs_png"], outputs["runs_over_epochs_pdf"])
 

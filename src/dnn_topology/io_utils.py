@@ -1,4 +1,5 @@
 """Small helpers shared by every stage: atomic writes and logging to a file."""
+
 from __future__ import annotations
 
 import contextlib
@@ -8,8 +9,8 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 LOGGER_NAME = "dnn_topology"
 
@@ -53,15 +54,23 @@ def _about(err: Exception, path: Path) -> Exception:
     seen = set()
     while cause is not None and id(cause) not in seen:
         if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
-            return OSError(cause.errno, f"no space left on the device (or disk quota exceeded) while writing "
-                                        f"{path}; free some space, then run the same command again", str(path))
+            return OSError(
+                cause.errno,
+                f"no space left on the device (or disk quota exceeded) while writing "
+                f"{path}; free some space, then run the same command again",
+                str(path),
+            )
         seen.add(id(cause))
         cause = cause.__cause__ or cause.__context__
     if not isinstance(err, OSError):
         return err
     name = Path(err.filename) if isinstance(err.filename, str) else None
-    if name is not None and name.parent == path.parent and name.name.startswith(f".{path.name}.") \
-            and name.name.endswith(".tmp"):
+    if (
+        name is not None
+        and name.parent == path.parent
+        and name.name.startswith(f".{path.name}.")
+        and name.name.endswith(".tmp")
+    ):
         return type(err)(err.errno, f"cannot write {path}: {err.strerror}", str(path))
     return err
 

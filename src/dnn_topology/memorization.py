@@ -246,4 +246,3 @@ def controlled_datasets(
     if binarize_class is not None:
         test = RelabelledDataset(test, binarize_labels(dataset_labels(test), binarize_class))
     return train, test, spec, controlled.record
-

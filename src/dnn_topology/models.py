@@ -28,10 +28,11 @@ AlexNet and VGG16, so that its checkpoints load. The ResNets are torchvision's, 
 usual CIFAR stem (3x3 stride-1 first convolution, no max-pooling); their parameter names are
 torchvision's (``fc``, ``downsample``), not the original's (``linear``, ``shortcut``).
 """
+
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -246,7 +247,24 @@ class AlexNet(_TappedSequential):
 
 
 VGG16_CONFIG: tuple[int | str, ...] = (
-    64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M",
+    64,
+    64,
+    "M",
+    128,
+    128,
+    "M",
+    256,
+    256,
+    256,
+    "M",
+    512,
+    512,
+    512,
+    "M",
+    512,
+    512,
+    512,
+    "M",
 )
 
 
@@ -297,8 +315,14 @@ def cifar_resnet_class() -> type[nn.Module]:
     class CifarResNet(ResNet):
         feature_layers = ("layer3", "layer4", "avgpool", "logits")
 
-        def __init__(self, block: type[nn.Module], layers: list[int], in_channels: int = 3, num_classes: int = 10,
-                     input_size: int = 32):
+        def __init__(
+            self,
+            block: type[nn.Module],
+            layers: list[int],
+            in_channels: int = 3,
+            num_classes: int = 10,
+            input_size: int = 32,
+        ):
             super().__init__(block, layers, num_classes=num_classes)
             self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
             nn.init.kaiming_normal_(self.conv1.weight, mode="fan_out", nonlinearity="relu")
@@ -324,8 +348,9 @@ def _resnet(block: str, layers: list[int]) -> Callable[..., nn.Module]:
     def factory(in_channels: int = 3, num_classes: int = 10, input_size: int = 32) -> nn.Module:
         from torchvision.models import resnet  # deferred: see cifar_resnet_class
 
-        return cifar_resnet_class()(getattr(resnet, block), layers, in_channels=in_channels, num_classes=num_classes,
-                                    input_size=input_size)
+        return cifar_resnet_class()(
+            getattr(resnet, block), layers, in_channels=in_channels, num_classes=num_classes, input_size=input_size
+        )
 
     return factory
 
@@ -364,9 +389,7 @@ def build_network(name: str, spec: DatasetSpec) -> nn.Module:
     try:
         factory = NETWORKS[name]
     except KeyError:
-        raise ValueError(
-            f"unknown network {name!r} (config key 'network'); choose one of {sorted(NETWORKS)}"
-        ) from None
+        raise ValueError(f"unknown network {name!r} (config key 'network'); choose one of {sorted(NETWORKS)}") from None
     return factory(in_channels=spec.in_channels, num_classes=spec.num_classes, input_size=spec.input_size)
 
 

@@ -33,11 +33,13 @@ may be ``numpy.memmap`` (only what is needed is read) or torch tensors (moved to
 every method works per sample, :func:`plan_selection` can also be built once from the layer
 shapes and applied batch by batch, so that full activations never need to be stored.
 """
+
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -150,7 +152,9 @@ class NodeSelection:
     def apply(self, features: Sequence[Any]) -> np.ndarray:
         """The ``(n_samples, n_nodes)`` float32 matrix of selected/reduced activations."""
         if len(features) != len(self.layer_names):
-            raise ValueError(f"{len(features)} feature arrays for {len(self.layer_names)} layers {list(self.layer_names)}")
+            raise ValueError(
+                f"{len(features)} feature arrays for {len(self.layer_names)} layers {list(self.layer_names)}"
+            )
         arrays = [_as_numpy(f) for f in features]
         n_samples = arrays[0].shape[0]
         for name, shape, arr in zip(self.layer_names, self.layer_shapes, arrays):
@@ -305,5 +309,7 @@ def select_nodes(
     for name, arr in zip(layer_names, arrays):
         if arr.ndim < 2:
             raise ValueError(f"layer {name!r}: activations must be (n_samples, ...), got shape {arr.shape}")
-    selection = plan_selection([a.shape[1:] for a in arrays], layer_names, method, n_nodes, allocation, chunk_size, seed)
+    selection = plan_selection(
+        [a.shape[1:] for a in arrays], layer_names, method, n_nodes, allocation, chunk_size, seed
+    )
     return selection.apply(arrays), selection.table

@@ -24,14 +24,15 @@ Checkpoints are pickles: they are read with ``torch.load(weights_only=True)`` (t
 containers, and the NumPy float the original stored as ``'acc'``); a file holding anything else, which could
 run code while it is read, is refused naming it, and nothing of it runs.
 """
+
 from __future__ import annotations
 
 import json
 import re
 import shutil
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from collections.abc import Iterable, Sequence
 
 from . import dipha_io as dio
 
@@ -97,9 +98,13 @@ def adjacency_dirs(original_root: PathLike, net: str, dataset: str) -> list[Path
     return [base / sub / name for base in bases for sub in ("adjacency", ".")]
 
 
-def find_original_epochs(original_root: PathLike, net: str, dataset: str, trial: int,
-                         adjacency_dir: PathLike | None = None,
-                         ) -> dict[int, OriginalEpoch]:
+def find_original_epochs(
+    original_root: PathLike,
+    net: str,
+    dataset: str,
+    trial: int,
+    adjacency_dir: PathLike | None = None,
+) -> dict[int, OriginalEpoch]:
     """All epochs of ``trial`` with a checkpoint, a distance matrix or a diagram in the original layout.
 
     ``adjacency_dir`` overrides the search of :func:`adjacency_dirs`.
@@ -195,9 +200,18 @@ def import_diagram(src: PathLike, dst: PathLike) -> None:
 # --------------------------------------------------------------------------- the whole import
 
 
-def import_original(original_root: PathLike, net: str, dataset: str, trial: int, results: PathLike, run: str,
-                    epochs: Sequence[int] | None = None, adjacency_dir: PathLike | None = None,
-                    max_eps: str | None = None, overwrite: bool = False) -> list[ImportedEpoch]:
+def import_original(
+    original_root: PathLike,
+    net: str,
+    dataset: str,
+    trial: int,
+    results: PathLike,
+    run: str,
+    epochs: Sequence[int] | None = None,
+    adjacency_dir: PathLike | None = None,
+    max_eps: str | None = None,
+    overwrite: bool = False,
+) -> list[ImportedEpoch]:
     """Copy/convert the original's checkpoints, distance matrices and diagrams of one trial.
 
     Writes :func:`our_paths` for every epoch found (or every epoch of ``epochs``, which must each
@@ -218,19 +232,25 @@ def import_original(original_root: PathLike, net: str, dataset: str, trial: int,
         found = {e: found[e] for e in epochs}
     if not found:
         searched = [checkpoint_dir(root, net, dataset)] + (
-            [Path(adjacency_dir)] if adjacency_dir is not None else adjacency_dirs(root, net, dataset))
+            [Path(adjacency_dir)] if adjacency_dir is not None else adjacency_dirs(root, net, dataset)
+        )
         raise ImportOriginalError(
             f"{root}: nothing to import for {oname(net, dataset)} trial {trial}; searched {', '.join(map(str, searched))}"
         )
     chosen = {e.epoch: e.diagram(max_eps) for e in found.values()}  # ambiguity errors before writing anything
-    imported = [_import_epoch(e, chosen[e.epoch], net, dataset, our_paths(results, run, trial, e.epoch), overwrite)
-                for e in found.values()]
-    _write_manifest(Path(results) / run / f"trial_{trial}" / "original_import.json", root, net, dataset, trial, imported)
+    imported = [
+        _import_epoch(e, chosen[e.epoch], net, dataset, our_paths(results, run, trial, e.epoch), overwrite)
+        for e in found.values()
+    ]
+    _write_manifest(
+        Path(results) / run / f"trial_{trial}" / "original_import.json", root, net, dataset, trial, imported
+    )
     return imported
 
 
-def _import_epoch(src: OriginalEpoch, diagram: Path | None, net: str, dataset: str, dst: dict[str, Path],
-                  overwrite: bool) -> ImportedEpoch:
+def _import_epoch(
+    src: OriginalEpoch, diagram: Path | None, net: str, dataset: str, dst: dict[str, Path], overwrite: bool
+) -> ImportedEpoch:
     out = ImportedEpoch(src.epoch)
     sources = {"checkpoint": src.checkpoint, "distance": src.distance, "diagram": diagram}
     for kind, source in sources.items():
@@ -250,10 +270,16 @@ def _import_epoch(src: OriginalEpoch, diagram: Path | None, net: str, dataset: s
     return out
 
 
-def _write_manifest(path: Path, root: Path, net: str, dataset: str, trial: int,
-                    imported: Iterable[ImportedEpoch]) -> None:
-    doc = {"original_root": str(root), "net": net, "dataset": dataset, "trial": trial,
-           "epochs": [asdict(e) for e in imported]}
+def _write_manifest(
+    path: Path, root: Path, net: str, dataset: str, trial: int, imported: Iterable[ImportedEpoch]
+) -> None:
+    doc = {
+        "original_root": str(root),
+        "net": net,
+        "dataset": dataset,
+        "trial": trial,
+        "epochs": [asdict(e) for e in imported],
+    }
     with dio.atomic_output(path) as tmp:
         tmp.write_text(json.dumps(doc, indent=1) + "\n")
 
@@ -268,7 +294,16 @@ def summarize(imported: Sequence[ImportedEpoch]) -> str:
 
 
 __all__ = [
-    "ImportOriginalError", "OriginalEpoch", "ImportedEpoch", "find_original_epochs", "adjacency_dirs",
-    "checkpoint_dir", "our_paths", "import_checkpoint", "import_distance",
-    "import_diagram", "import_original", "summarize",
+    "ImportOriginalError",
+    "OriginalEpoch",
+    "ImportedEpoch",
+    "find_original_epochs",
+    "adjacency_dirs",
+    "checkpoint_dir",
+    "our_paths",
+    "import_checkpoint",
+    "import_distance",
+    "import_diagram",
+    "import_original",
+    "summarize",
 ]

@@ -34,6 +34,7 @@ distance to another vertex) can change a finite pair with nonzero persistence: a
 vertex is joined to every other, so every cycle of dimension < upper_dim is a boundary of its cone.
 Larger distances are therefore folded into one rank, which keeps the number of ranks small.
 """
+
 from __future__ import annotations
 
 import importlib.machinery
@@ -44,10 +45,10 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -153,8 +154,8 @@ def rank_dense(D: np.ndarray) -> RankedComplex:
     values = np.concatenate([[0.0], kept, [max_value]])
     R = np.empty((n, n), dtype=np.float32)
     for start in range(0, n, _BLOCK_ROWS):  # row blocks keep the temporaries small
-        block = D[start:start + _BLOCK_ROWS]
-        R[start:start + _BLOCK_ROWS] = np.where(block <= radius, np.searchsorted(kept, block) + 1, folded)
+        block = D[start : start + _BLOCK_ROWS]
+        R[start : start + _BLOCK_ROWS] = np.where(block <= radius, np.searchsorted(kept, block) + 1, folded)
     np.fill_diagonal(R, 0.0)
     return RankedComplex(n, values, max_value, dense=R, folded_rank=folded)
 
@@ -248,13 +249,24 @@ def _giotto_sparse(coo: sps.coo_matrix, maxdim: int, n_threads: int, collapse_ed
     if collapse_edges:
         row, col, data = collapser.flag_complex_collapse_edges_coo(row, col, data, np.inf)
     row, col = np.ascontiguousarray(row, dtype=np.int64), np.ascontiguousarray(col, dtype=np.int64)
-    result = ripser.rips_dm_sparse(row, col, np.ascontiguousarray(data, dtype=np.float32), row.size, coo.shape[0], 2,
-                                   maxdim, np.inf, n_threads, False)
+    result = ripser.rips_dm_sparse(
+        row,
+        col,
+        np.ascontiguousarray(data, dtype=np.float32),
+        row.size,
+        coo.shape[0],
+        2,
+        maxdim,
+        np.inf,
+        n_threads,
+        False,
+    )
     return [np.reshape(np.array(d), (-1, 2)) for d in result.births_and_deaths_by_dim()]
 
 
-def _giotto(ranked: RankedComplex, maxdim: int, n_threads: int, collapse_edges: bool = True,
-            collapser: str = "auto") -> list[np.ndarray]:
+def _giotto(
+    ranked: RankedComplex, maxdim: int, n_threads: int, collapse_edges: bool = True, collapser: str = "auto"
+) -> list[np.ndarray]:
     """giotto-ph on the rank matrix. With ``collapse_edges``, edges are first collapsed by
     ``collapser``: ``giotto`` (giotto-ph's own), ``gudhi`` (GUDHI's faster one, for sparse input;
     needs the gudhi package) or ``auto`` (gudhi when installed and the input is sparse, else giotto)."""
@@ -273,8 +285,7 @@ def _giotto(ranked: RankedComplex, maxdim: int, n_threads: int, collapse_edges: 
             return dgms
     from gph import ripser_parallel  # deferred: imports scikit-learn (see _gph_module); only this case needs it
 
-    res = ripser_parallel(X, maxdim=maxdim, metric="precomputed", n_threads=n_threads,
-                          collapse_edges=collapse_edges)
+    res = ripser_parallel(X, maxdim=maxdim, metric="precomputed", n_threads=n_threads, collapse_edges=collapse_edges)
     return res["dgms"]
 
 
@@ -313,8 +324,9 @@ def _python_engine(engine: str, ranked: RankedComplex, upper_dim: int, n_threads
     return diagram_from_ranks(dgms, ranked)
 
 
-def compute_persistence(matrix: DistanceInput, upper_dim: int, engine: str = DEFAULT_ENGINE,
-                        n_threads: int = 1, **engine_opts: Any) -> Diagram:
+def compute_persistence(
+    matrix: DistanceInput, upper_dim: int, engine: str = DEFAULT_ENGINE, n_threads: int = 1, **engine_opts: Any
+) -> Diagram:
     """Persistence diagram of the Rips filtration of ``matrix``, exactly as DIPHA computes it.
 
     Parameters
@@ -366,9 +378,16 @@ def _timed(timings: dict[str, float] | None, label: str, fn: Callable, *args: An
     return result
 
 
-def compute_persistence_file(input_path: dio.PathLike, output_path: dio.PathLike, upper_dim: int,
-                             engine: str = DEFAULT_ENGINE, n_threads: int = 1, *,
-                             timings: dict[str, float] | None = None, **engine_opts: Any) -> Diagram:
+def compute_persistence_file(
+    input_path: dio.PathLike,
+    output_path: dio.PathLike,
+    upper_dim: int,
+    engine: str = DEFAULT_ENGINE,
+    n_threads: int = 1,
+    *,
+    timings: dict[str, float] | None = None,
+    **engine_opts: Any,
+) -> Diagram:
     """``dipha --upper_dim D INPUT OUTPUT``: read either distance-matrix type, write the diagram atomically.
 
     Parameters
@@ -392,17 +411,27 @@ def compute_persistence_file(input_path: dio.PathLike, output_path: dio.PathLike
     engine = _check_engine(engine)
     matrix = _timed(timings, "read", load_distance_input, input_path)  # validates the input for every engine
     if engine == "dipha":
-        return _timed(timings, "dipha", run_dipha, input_path, output_path, upper_dim, n_threads=n_threads,
-                      **engine_opts)
-    diagram = _timed(timings, "compute", _python_engine, engine, rank_input(matrix), upper_dim,
-                     max(1, int(n_threads)), engine_opts)
+        return _timed(
+            timings, "dipha", run_dipha, input_path, output_path, upper_dim, n_threads=n_threads, **engine_opts
+        )
+    diagram = _timed(
+        timings, "compute", _python_engine, engine, rank_input(matrix), upper_dim, max(1, int(n_threads)), engine_opts
+    )
     _timed(timings, "write", dio.write_persistence_diagram, output_path, diagram)
     return diagram
 
 
-def persistence_stage(*, distance: dio.PathLike, diagram: dio.PathLike, upper_dim: int,
-                      engine: str = DEFAULT_ENGINE, threads: int = 1, engine_options: Mapping[str, Any] | None = None,
-                      search_dirs: Sequence[dio.PathLike] = (), timings: dict[str, float] | None = None) -> Diagram:
+def persistence_stage(
+    *,
+    distance: dio.PathLike,
+    diagram: dio.PathLike,
+    upper_dim: int,
+    engine: str = DEFAULT_ENGINE,
+    threads: int = 1,
+    engine_options: Mapping[str, Any] | None = None,
+    search_dirs: Sequence[dio.PathLike] = (),
+    timings: dict[str, float] | None = None,
+) -> Diagram:
     """Stage ``persistence`` (and ``dnn-topology dipha``): the diagram of a distance-matrix file.
 
     Parameters
@@ -480,9 +509,16 @@ def find_dipha_binary(binary: dio.PathLike | None = None, search_dirs: Sequence[
     )
 
 
-def dipha_command(binary: dio.PathLike, input_path: dio.PathLike, output_path: dio.PathLike, upper_dim: int,
-                  mpi_procs: int = 1, dual: bool = False, mpiexec: str | None = None,
-                  mpiexec_args: Sequence[str] = ()) -> list[str]:
+def dipha_command(
+    binary: dio.PathLike,
+    input_path: dio.PathLike,
+    output_path: dio.PathLike,
+    upper_dim: int,
+    mpi_procs: int = 1,
+    dual: bool = False,
+    mpiexec: str | None = None,
+    mpiexec_args: Sequence[str] = (),
+) -> list[str]:
     """The command line: ``[mpiexec [args] -n P] binary --upper_dim D [--dual] IN OUT``.
 
     ``mpiexec`` is used when ``mpi_procs > 1`` or when ``mpiexec`` is given explicitly.
@@ -497,10 +533,20 @@ def dipha_command(binary: dio.PathLike, input_path: dio.PathLike, output_path: d
     return cmd
 
 
-def run_dipha(input_path: dio.PathLike, output_path: dio.PathLike, upper_dim: int, n_threads: int = 1, *,
-              binary: dio.PathLike | None = None, mpi_procs: int | None = None, dual: bool = False,
-              mpiexec: str | None = None, mpiexec_args: Sequence[str] = (), timeout: float | None = None,
-              search_dirs: Sequence[dio.PathLike] = ()) -> Diagram:
+def run_dipha(
+    input_path: dio.PathLike,
+    output_path: dio.PathLike,
+    upper_dim: int,
+    n_threads: int = 1,
+    *,
+    binary: dio.PathLike | None = None,
+    mpi_procs: int | None = None,
+    dual: bool = False,
+    mpiexec: str | None = None,
+    mpiexec_args: Sequence[str] = (),
+    timeout: float | None = None,
+    search_dirs: Sequence[dio.PathLike] = (),
+) -> Diagram:
     """Run a real DIPHA on ``input_path``; validate its output and move it to ``output_path`` atomically.
 
     ``mpi_procs`` defaults to ``n_threads``. Raises :class:`PersistenceError` naming the binary if it

@@ -10,10 +10,11 @@ a figure. A Betti curve ends where the filtration was cut (``topology.max_epsilo
 1 - 2 max_epsilon): against density, that end lies at the density of the graph at the cut, which
 differs between epochs and runs, so each curve's end is marked (a triangle) and the cut is stated.
 """
+
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import matplotlib
 
@@ -32,8 +33,15 @@ AXIS_LABELS = {
     "corr_threshold": "|corr| threshold",
 }
 AXIS_SCALE = {"density": 100.0}  # density is plotted in percent
-STYLE = {"font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "legend.fontsize": 7,
-         "xtick.labelsize": 7, "ytick.labelsize": 7, "lines.linewidth": 1.2}
+STYLE = {
+    "font.size": 8,
+    "axes.titlesize": 9,
+    "axes.labelsize": 8,
+    "legend.fontsize": 7,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "lines.linewidth": 1.2,
+}
 
 
 def save_figure(fig, png: str | Path, pdf: str | Path) -> None:
@@ -46,8 +54,10 @@ def save_figure(fig, png: str | Path, pdf: str | Path) -> None:
 def cut_note(curves: pd.DataFrame) -> str:
     """What limits the right end of each curve against density: the filtration cut of ``curves``."""
     eps = float(curves["epsilon"].max())
-    return (rf"each curve ends at the cut $\varepsilon$ = {eps:g} (|corr| $\geq$ {1 - 2 * eps:g}), "
-            r"at its own edge density there ($\blacktriangleright$)")
+    return (
+        rf"each curve ends at the cut $\varepsilon$ = {eps:g} (|corr| $\geq$ {1 - 2 * eps:g}), "
+        r"at its own edge density there ($\blacktriangleright$)"
+    )
 
 
 def _curve(ax, g, x: str, color, label: str, band: bool) -> None:
@@ -59,8 +69,9 @@ def _curve(ax, g, x: str, color, label: str, band: bool) -> None:
     mean = ys.mean().to_numpy()[order]
     ax.plot(xs[order], mean, color=color, label=label)
     if band:
-        ax.fill_between(xs[order], ys.min().to_numpy()[order], ys.max().to_numpy()[order], color=color, alpha=0.15,
-                        linewidth=0)
+        ax.fill_between(
+            xs[order], ys.min().to_numpy()[order], ys.max().to_numpy()[order], color=color, alpha=0.15, linewidth=0
+        )
     if x == "density" and len(xs):
         ax.plot(xs[order][-1], mean[-1], marker=">", markersize=3, color=color, linestyle="")
 
@@ -82,14 +93,19 @@ def plot_betti_curves(curves: pd.DataFrame, x: str, png, pdf, title: str = "") -
         for ax, k in zip(axes[0], dims):
             ck = curves[curves["dim"] == k]
             for e in epochs:
-                _curve(ax, ck[ck["epoch"] == e].groupby("epsilon", sort=True), x, colors[e], f"epoch {e}",
-                       n_trials > 1)
+                _curve(ax, ck[ck["epoch"] == e].groupby("epsilon", sort=True), x, colors[e], f"epoch {e}", n_trials > 1)
             ax.set_title(rf"$\beta_{k}$")
             ax.set_xlabel(AXIS_LABELS[x])
             ax.set_ylabel(f"number of {k}-cavities" if k else "number of components")
         handles, labels = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,
-                   title=f"mean of {n_trials} trials" if n_trials > 1 else None)
+        fig.legend(
+            handles,
+            labels,
+            loc="center left",
+            bbox_to_anchor=(1.0, 0.5),
+            frameon=False,
+            title=f"mean of {n_trials} trials" if n_trials > 1 else None,
+        )
         if title:
             fig.suptitle(title)
         fig.tight_layout()
@@ -108,7 +124,7 @@ def plot_persistence_diagrams(diagrams: Mapping[int, tuple], max_epsilon: float,
         fig, axes = plt.subplots(nrow, ncol, figsize=(1.9 * ncol, 1.9 * nrow), squeeze=False)
         top = max_epsilon * 1.04
         dim_colors = plt.get_cmap("tab10")
-        for ax in axes.flat[len(epochs):]:
+        for ax in axes.flat[len(epochs) :]:
             ax.axis("off")
         for ax, e in zip(axes.flat, epochs):
             hom, b, d, ess = split_diagram(*diagrams[e])
@@ -137,8 +153,11 @@ def plot_persistence_diagrams(diagrams: Mapping[int, tuple], max_epsilon: float,
 
 def plot_summaries(summary: pd.DataFrame, training: pd.DataFrame, png, pdf, title: str = "") -> None:
     """Accuracy, max Betti number, density at the maximum, and area under the curve vs epoch."""
-    panels = [("max_betti", r"max $\beta_k$"), ("density_at_max", r"edge density at max $\beta_k$ (%)"),
-              ("auc_density", r"area under $\beta_k$ (density)")]
+    panels = [
+        ("max_betti", r"max $\beta_k$"),
+        ("density_at_max", r"edge density at max $\beta_k$ (%)"),
+        ("auc_density", r"area under $\beta_k$ (density)"),
+    ]
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, 1 + len(panels), figsize=(9.0, 2.2), squeeze=False)
         ax = axes[0][0]
@@ -155,7 +174,8 @@ def plot_summaries(summary: pd.DataFrame, training: pd.DataFrame, png, pdf, titl
         for ax, (col, label) in zip(axes[0][1:], panels):
             for k in sorted(summary["dim"].unique()):
                 g = (summary[summary["dim"] == k][col] * (100.0 if col == "density_at_max" else 1.0)).groupby(
-                    summary["epoch"])
+                    summary["epoch"]
+                )
                 m = g.mean()
                 ax.plot(m.index, m.to_numpy(), "o-", markersize=2.5, color=dim_colors(k), label=rf"$\beta_{k}$")
                 if summary["trial"].nunique() > 1:
@@ -171,9 +191,18 @@ def plot_summaries(summary: pd.DataFrame, training: pd.DataFrame, png, pdf, titl
         save_figure(fig, png, pdf)
 
 
-def plot_stage(*, run: str, curves: PathLike, summary: PathLike, training: PathLike, epochs: Sequence[int],
-               diagrams: Sequence[PathLike], max_epsilon: float, outputs: Mapping[str, PathLike],
-               trial: int = 0) -> None:
+def plot_stage(
+    *,
+    run: str,
+    curves: PathLike,
+    summary: PathLike,
+    training: PathLike,
+    epochs: Sequence[int],
+    diagrams: Sequence[PathLike],
+    max_epsilon: float,
+    outputs: Mapping[str, PathLike],
+    trial: int = 0,
+) -> None:
     """Stage ``plot``: every figure of a run, as PNG and PDF.
 
     Parameters
@@ -205,20 +234,32 @@ def plot_stage(*, run: str, curves: PathLike, summary: PathLike, training: PathL
     for epoch, path in zip(epochs, diagrams, strict=True):
         d = read_persistence_diagram(path)
         per_epoch[int(epoch)] = (d.dims, d.births, d.deaths)
-    plot_persistence_diagrams(per_epoch, max_epsilon, outputs["persistence_diagrams_png"],
-                              outputs["persistence_diagrams_pdf"], f"{run}, trial {trial}")
+    plot_persistence_diagrams(
+        per_epoch,
+        max_epsilon,
+        outputs["persistence_diagrams_png"],
+        outputs["persistence_diagrams_pdf"],
+        f"{run}, trial {trial}",
+    )
     plot_summaries(summary_table, training_table, outputs["summaries_png"], outputs["summaries_pdf"], label)
 
 
-def plot_comparison(curves: Mapping[str, pd.DataFrame], epochs: Sequence[int], x: str, png, pdf,
-                    title: str = "") -> None:
+def plot_comparison(
+    curves: Mapping[str, pd.DataFrame], epochs: Sequence[int], x: str, png, pdf, title: str = ""
+) -> None:
     """Betti curves of several runs side by side: one row per dimension, one column per epoch,
     one line per run (mean over trials, min-max band) -- e.g. learning vs memorizing."""
     dims = sorted(set().union(*(set(c["dim"].unique()) for c in curves.values())))
     colors = plt.get_cmap("tab10")
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(len(dims), len(epochs), figsize=(1.9 * len(epochs), 1.6 * len(dims)),
-                                 squeeze=False, sharex=True, sharey="row")
+        fig, axes = plt.subplots(
+            len(dims),
+            len(epochs),
+            figsize=(1.9 * len(epochs), 1.6 * len(dims)),
+            squeeze=False,
+            sharex=True,
+            sharey="row",
+        )
         for j, e in enumerate(epochs):
             for i, k in enumerate(dims):
                 ax = axes[i][j]
@@ -233,16 +274,29 @@ def plot_comparison(curves: Mapping[str, pd.DataFrame], epochs: Sequence[int], x
                 if i == len(dims) - 1:
                     ax.set_xlabel(AXIS_LABELS[x])
         handles, labels = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(curves), frameon=False,
-                   title=cut_note(pd.concat(curves.values())) if x == "density" else None)
+        fig.legend(
+            handles,
+            labels,
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),
+            ncol=len(curves),
+            frameon=False,
+            title=cut_note(pd.concat(curves.values())) if x == "density" else None,
+        )
         if title:
             fig.suptitle(title)
         fig.tight_layout()
         save_figure(fig, png, pdf)
 
 
-def compare_stage(*, comparison: str, runs: Sequence[str], curves: Sequence[PathLike], epochs: Sequence[int],
-                  outputs: Mapping[str, PathLike]) -> None:
+def compare_stage(
+    *,
+    comparison: str,
+    runs: Sequence[str],
+    curves: Sequence[PathLike],
+    epochs: Sequence[int],
+    outputs: Mapping[str, PathLike],
+) -> None:
     """Stage ``compare``: the Betti curves of several runs side by side, as PNG and PDF.
 
     Parameters

@@ -11,6 +11,7 @@ forward pass (:func:`dnn_topology.models.forward_cost`, which imports torch).
 
 Units: ``mem_mb`` in MB (10^6 bytes), ``runtime`` in minutes, MACs per sample.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -56,34 +57,76 @@ NETWORK_COSTS: dict[tuple[str, int, int], NetworkCost] = {
     ("lenet_300_100", 3, 32): _cost("fc3", 100, 951_600, ("fc1", (300,)), ("fc2", (100,))),
     ("conv_2", 1, 28): _cost("fc3", 256, 32_629_760, ("conv2", (64, 14, 14)), ("fc1", (256,)), ("fc2", (256,))),
     ("conv_2", 3, 32): _cost("fc3", 256, 43_778_048, ("conv2", (64, 16, 16)), ("fc1", (256,)), ("fc2", (256,))),
-    ("conv_4", 1, 28): _cost("fc3", 256, 74_376_192, ("conv2", (64, 14, 14)), ("conv4", (128, 7, 7)),
-                             ("fc1", (256,)), ("fc2", (256,))),
-    ("conv_4", 3, 32): _cost("fc3", 256, 98_304_000, ("conv2", (64, 16, 16)), ("conv4", (128, 8, 8)),
-                             ("fc1", (256,)), ("fc2", (256,))),
-    ("conv_6", 1, 28): _cost("fc3", 256, 116_712_448, ("conv5", (256, 7, 7)), ("conv6", (256, 3, 3)),
-                             ("fc1", (256,)), ("fc2", (256,))),
-    ("conv_6", 3, 32): _cost("fc3", 256, 153_878_528, ("conv5", (256, 8, 8)), ("conv6", (256, 4, 4)),
-                             ("fc1", (256,)), ("fc2", (256,))),
-    ("alexnet", 1, 28): _cost("logits", 256, 13_621_312, ("pool1", (64, 4, 4)), ("pool2", (192, 2, 2)),
-                              ("conv3", (384, 2, 2)), ("conv4", (256, 2, 2)), ("pool5", (256, 1, 1))),
-    ("alexnet", 3, 32): _cost("logits", 256, 14_069_760, ("pool1", (64, 4, 4)), ("pool2", (192, 2, 2)),
-                              ("conv3", (384, 2, 2)), ("conv4", (256, 2, 2)), ("pool5", (256, 1, 1))),
-    ("vgg16", 1, 28): _cost("logits", 512, 267_641_856, ("pool1", (64, 14, 14)), ("pool2", (128, 7, 7)),
-                            ("pool3", (256, 4, 4)), ("pool4", (512, 2, 2)), ("pool5", (512, 1, 1))),
-    ("vgg16", 3, 32): _cost("logits", 512, 313_196_544, ("pool1", (64, 16, 16)), ("pool2", (128, 8, 8)),
-                            ("pool3", (256, 4, 4)), ("pool4", (512, 2, 2)), ("pool5", (512, 1, 1))),
-    ("resnet18", 1, 28): _cost("logits", 512, 455_795_712, ("layer3", (256, 7, 7)), ("layer4", (512, 4, 4)),
-                               ("avgpool", (512,))),
-    ("resnet18", 3, 32): _cost("logits", 512, 555_417_600, ("layer3", (256, 8, 8)), ("layer4", (512, 4, 4)),
-                               ("avgpool", (512,))),
-    ("resnet34", 1, 28): _cost("logits", 512, 935_912_448, ("layer3", (256, 7, 7)), ("layer4", (512, 4, 4)),
-                               ("avgpool", (512,))),
-    ("resnet34", 3, 32): _cost("logits", 512, 1_159_397_376, ("layer3", (256, 8, 8)), ("layer4", (512, 4, 4)),
-                               ("avgpool", (512,))),
-    ("resnet50", 1, 28): _cost("logits", 2048, 1_046_799_360, ("layer3", (1024, 7, 7)), ("layer4", (2048, 4, 4)),
-                               ("avgpool", (2048,))),
-    ("resnet50", 3, 32): _cost("logits", 2048, 1_297_809_408, ("layer3", (1024, 8, 8)), ("layer4", (2048, 4, 4)),
-                               ("avgpool", (2048,))),
+    ("conv_4", 1, 28): _cost(
+        "fc3", 256, 74_376_192, ("conv2", (64, 14, 14)), ("conv4", (128, 7, 7)), ("fc1", (256,)), ("fc2", (256,))
+    ),
+    ("conv_4", 3, 32): _cost(
+        "fc3", 256, 98_304_000, ("conv2", (64, 16, 16)), ("conv4", (128, 8, 8)), ("fc1", (256,)), ("fc2", (256,))
+    ),
+    ("conv_6", 1, 28): _cost(
+        "fc3", 256, 116_712_448, ("conv5", (256, 7, 7)), ("conv6", (256, 3, 3)), ("fc1", (256,)), ("fc2", (256,))
+    ),
+    ("conv_6", 3, 32): _cost(
+        "fc3", 256, 153_878_528, ("conv5", (256, 8, 8)), ("conv6", (256, 4, 4)), ("fc1", (256,)), ("fc2", (256,))
+    ),
+    ("alexnet", 1, 28): _cost(
+        "logits",
+        256,
+        13_621_312,
+        ("pool1", (64, 4, 4)),
+        ("pool2", (192, 2, 2)),
+        ("conv3", (384, 2, 2)),
+        ("conv4", (256, 2, 2)),
+        ("pool5", (256, 1, 1)),
+    ),
+    ("alexnet", 3, 32): _cost(
+        "logits",
+        256,
+        14_069_760,
+        ("pool1", (64, 4, 4)),
+        ("pool2", (192, 2, 2)),
+        ("conv3", (384, 2, 2)),
+        ("conv4", (256, 2, 2)),
+        ("pool5", (256, 1, 1)),
+    ),
+    ("vgg16", 1, 28): _cost(
+        "logits",
+        512,
+        267_641_856,
+        ("pool1", (64, 14, 14)),
+        ("pool2", (128, 7, 7)),
+        ("pool3", (256, 4, 4)),
+        ("pool4", (512, 2, 2)),
+        ("pool5", (512, 1, 1)),
+    ),
+    ("vgg16", 3, 32): _cost(
+        "logits",
+        512,
+        313_196_544,
+        ("pool1", (64, 16, 16)),
+        ("pool2", (128, 8, 8)),
+        ("pool3", (256, 4, 4)),
+        ("pool4", (512, 2, 2)),
+        ("pool5", (512, 1, 1)),
+    ),
+    ("resnet18", 1, 28): _cost(
+        "logits", 512, 455_795_712, ("layer3", (256, 7, 7)), ("layer4", (512, 4, 4)), ("avgpool", (512,))
+    ),
+    ("resnet18", 3, 32): _cost(
+        "logits", 512, 555_417_600, ("layer3", (256, 8, 8)), ("layer4", (512, 4, 4)), ("avgpool", (512,))
+    ),
+    ("resnet34", 1, 28): _cost(
+        "logits", 512, 935_912_448, ("layer3", (256, 7, 7)), ("layer4", (512, 4, 4)), ("avgpool", (512,))
+    ),
+    ("resnet34", 3, 32): _cost(
+        "logits", 512, 1_159_397_376, ("layer3", (256, 8, 8)), ("layer4", (512, 4, 4)), ("avgpool", (512,))
+    ),
+    ("resnet50", 1, 28): _cost(
+        "logits", 2048, 1_046_799_360, ("layer3", (1024, 7, 7)), ("layer4", (2048, 4, 4)), ("avgpool", (2048,))
+    ),
+    ("resnet50", 3, 32): _cost(
+        "logits", 2048, 1_297_809_408, ("layer3", (1024, 8, 8)), ("layer4", (2048, 4, 4)), ("avgpool", (2048,))
+    ),
 }
 """Every network on the input shapes of the built-in datasets (checked against the real networks by
 ``tests/test_resources.py``)."""
@@ -125,8 +168,9 @@ def run_size(network: str, spec: DatasetSpec, node_selection: dict) -> RunSize:
     return RunSize(n_nodes=int(n_nodes), macs_per_sample=int(macs))
 
 
-def resources(size: RunSize, dataset: str, n_samples: int, epochs: int, max_dim: int, max_epsilon: float,
-              threads: int, gpus: int) -> dict:
+def resources(
+    size: RunSize, dataset: str, n_samples: int, epochs: int, max_dim: int, max_epsilon: float, threads: int, gpus: int
+) -> dict:
     """Resource requests (mem_mb in MB, runtime in minutes) that scale with the job.
 
     Training: forward + backward ~ 3x the forward multiply-accumulates, per training sample and epoch,
@@ -135,7 +179,7 @@ def resources(size: RunSize, dataset: str, n_samples: int, epochs: int, max_dim:
     dimension and the cut (an ImageFolder's training set counts as 50,000 images). Override any of
     them with ``--set-resources RULE:mem_mb=...``.
     """
-    matrix_mb = size.n_nodes ** 2 * 8 / 1e6
+    matrix_mb = size.n_nodes**2 * 8 / 1e6
     throughput = MACS_PER_SECOND["gpu"] * gpus if gpus else MACS_PER_SECOND["cpu_thread"] * threads
     train_seconds = 2 * 3 * size.macs_per_sample * (split_size(dataset, "train") or 50000) * epochs / throughput
     scale = (size.n_nodes / 1000) ** 2 * 2 ** max(0, max_dim - 1) * (max_epsilon / 0.3) ** 2

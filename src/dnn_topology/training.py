@@ -10,16 +10,17 @@ every epoch is done, a checkpoint per epoch (weights and metadata, no optimizer 
 written to the declared output paths, and the metrics as a CSV. Train metrics are measured in
 evaluation mode after each epoch, like the test metrics, so that epoch 0 and later epochs compare.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import random
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,8 +30,14 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from . import datasets as dsets
-from .checkpoints import (CheckpointError, CheckpointRefusedError, cpu_state_dict, read_checkpoint, resolve_device,
-                          save_checkpoint)
+from .checkpoints import (
+    CheckpointError,
+    CheckpointRefusedError,
+    cpu_state_dict,
+    read_checkpoint,
+    resolve_device,
+    save_checkpoint,
+)
 from .io_utils import atomic_path, get_logger
 from .memorization import controlled_datasets, trial_seed
 from .models import build_network
@@ -84,10 +91,13 @@ def _rng_state() -> dict:
     numpy_state = np.random.get_state(legacy=False)
     state = {
         "torch": torch.get_rng_state(),
-        "numpy": {"bit_generator": numpy_state["bit_generator"],
-                  "key": torch.from_numpy(numpy_state["state"]["key"].astype(np.int64)),
-                  "pos": int(numpy_state["state"]["pos"]), "has_gauss": int(numpy_state["has_gauss"]),
-                  "gauss": float(numpy_state["gauss"])},
+        "numpy": {
+            "bit_generator": numpy_state["bit_generator"],
+            "key": torch.from_numpy(numpy_state["state"]["key"].astype(np.int64)),
+            "pos": int(numpy_state["state"]["pos"]),
+            "has_gauss": int(numpy_state["has_gauss"]),
+            "gauss": float(numpy_state["gauss"]),
+        },
         "python": random.getstate(),
     }
     if torch.cuda.is_available():
@@ -98,8 +108,15 @@ def _rng_state() -> dict:
 def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     numpy_state = state["numpy"]
-    np.random.set_state((numpy_state["bit_generator"], numpy_state["key"].numpy().astype(np.uint32),
-                         numpy_state["pos"], numpy_state["has_gauss"], numpy_state["gauss"]))
+    np.random.set_state(
+        (
+            numpy_state["bit_generator"],
+            numpy_state["key"].numpy().astype(np.uint32),
+            numpy_state["pos"],
+            numpy_state["has_gauss"],
+            numpy_state["gauss"],
+        )
+    )
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -164,8 +181,11 @@ def _last_complete_state(state_dir: Path, cfg: TrainConfig) -> tuple[int, dict |
         try:
             return last, read_checkpoint(path)
         except CheckpointRefusedError:  # e.g. written before the RNG state was stored as tensors and numbers
-            get_logger().warning("training state %s holds more than tensors and numbers (an older format?) and is "
-                                 "not read: training goes back to the last state that can be read", path)
+            get_logger().warning(
+                "training state %s holds more than tensors and numbers (an older format?) and is "
+                "not read: training goes back to the last state that can be read",
+                path,
+            )
             last -= 1
         except CheckpointError as err:  # our writes are atomic, but a disk can still fail
             get_logger().warning("ignoring unreadable training state %s (%s)", path, err)
@@ -176,22 +196,35 @@ def _last_complete_state(state_dir: Path, cfg: TrainConfig) -> tuple[int, dict |
 def _diverged(cfg: TrainConfig, epoch: int, what: str, state_dir: Path) -> None:
     raise TrainingDivergedError(
         f"training diverged in epoch {epoch} of {cfg.network} on {cfg.dataset} (seed {cfg.seed}): {what}. "
-        f"Lower training.lr (now {cfg.lr}). The training states of epochs 0..{epoch - 1} are kept in {state_dir}")
+        f"Lower training.lr (now {cfg.lr}). The training states of epochs 0..{epoch - 1} are kept in {state_dir}"
+    )
 
 
 def _write_checkpoint(state_path: Path, out: Path) -> None:
     """The published checkpoint of one epoch: weights and metadata (the original's keys too)."""
     state = read_checkpoint(state_path)
     metrics = state["history"][-1]
-    checkpoint = {"net": state["net"], "epoch": state["epoch"], "test_acc": metrics["test_acc"],
-                  "acc": 100.0 * metrics["test_acc"], "config": state["config"]}
+    checkpoint = {
+        "net": state["net"],
+        "epoch": state["epoch"],
+        "test_acc": metrics["test_acc"],
+        "acc": 100.0 * metrics["test_acc"],
+        "config": state["config"],
+    }
     save_checkpoint(out, checkpoint)
 
 
-def train(cfg: TrainConfig, checkpoint_paths: Sequence[str | Path], metrics_csv: str | Path,
-          state_dir: str | Path, device: str = "auto", threads: int = 1,
-          labels_csv: str | Path | None = None, progress: bool = True,
-          registry: dsets.DatasetRegistry = dsets.BUILTIN) -> pd.DataFrame:
+def train(
+    cfg: TrainConfig,
+    checkpoint_paths: Sequence[str | Path],
+    metrics_csv: str | Path,
+    state_dir: str | Path,
+    device: str = "auto",
+    threads: int = 1,
+    labels_csv: str | Path | None = None,
+    progress: bool = True,
+    registry: dsets.DatasetRegistry = dsets.BUILTIN,
+) -> pd.DataFrame:
     """Train ``cfg.network`` on ``cfg.dataset`` (a dataset of ``registry``) for ``cfg.epochs`` epochs.
 
     ``checkpoint_paths[e]`` receives the checkpoint of epoch ``e`` (0..epochs).
@@ -199,19 +232,31 @@ def train(cfg: TrainConfig, checkpoint_paths: Sequence[str | Path], metrics_csv:
     """
     log = get_logger()
     if len(checkpoint_paths) != cfg.epochs + 1:
-        raise ValueError(f"need {cfg.epochs + 1} checkpoint paths (epochs 0..{cfg.epochs}), got {len(checkpoint_paths)}")
+        raise ValueError(
+            f"need {cfg.epochs + 1} checkpoint paths (epochs 0..{cfg.epochs}), got {len(checkpoint_paths)}"
+        )
     torch.set_num_threads(max(1, int(threads)))
     dev = resolve_device(device)
     state_dir = Path(state_dir) / cfg.fingerprint()
     state_dir.mkdir(parents=True, exist_ok=True)
-    log.info("training %s on %s, seed %d, lr %g, %d epochs (states in %s)", cfg.network, cfg.dataset, cfg.seed,
-             cfg.lr, cfg.epochs, state_dir)
+    log.info(
+        "training %s on %s, seed %d, lr %g, %d epochs (states in %s)",
+        cfg.network,
+        cfg.dataset,
+        cfg.seed,
+        cfg.lr,
+        cfg.epochs,
+        state_dir,
+    )
 
     train_set, test_set, spec, label_record = training_data(cfg, registry)
     if labels_csv is not None:
         with atomic_path(labels_csv) as tmp:
-            (label_record if label_record is not None else pd.DataFrame(
-                columns=["index", "original_label", "new_label"])).to_csv(tmp, index=False)
+            (
+                label_record
+                if label_record is not None
+                else pd.DataFrame(columns=["index", "original_label", "new_label"])
+            ).to_csv(tmp, index=False)
 
     seed_everything(cfg.seed)
     net = build_network(cfg.network, spec).to(dev)
@@ -231,8 +276,17 @@ def train(cfg: TrainConfig, checkpoint_paths: Sequence[str | Path], metrics_csv:
         t0 = time.perf_counter()
         train_loss, train_acc = evaluate(net, train_eval_loader, dev)
         test_loss, test_acc = evaluate(net, test_loader, dev)
-        history = [dict(epoch=0, train_loss=train_loss, train_acc=train_acc, test_loss=test_loss,
-                        test_acc=test_acc, lr=cfg.lr, seconds=time.perf_counter() - t0)]
+        history = [
+            dict(
+                epoch=0,
+                train_loss=train_loss,
+                train_acc=train_acc,
+                test_loss=test_loss,
+                test_acc=test_acc,
+                lr=cfg.lr,
+                seconds=time.perf_counter() - t0,
+            )
+        ]
         _save_state(_state_path(state_dir, 0), net, optimizer, 0, history, cfg)
         last = 0
         log.info("epoch 0 (initial weights): test acc %.4f", test_acc)
@@ -242,8 +296,9 @@ def train(cfg: TrainConfig, checkpoint_paths: Sequence[str | Path], metrics_csv:
         gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
         loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=gen, pin_memory=pin)
         net.train()
-        for batch, (x, y) in enumerate(tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress,
-                                            leave=False)):
+        for batch, (x, y) in enumerate(
+            tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress, leave=False)
+        ):
             x, y = x.to(dev), y.to(dev)
             optimizer.zero_grad(set_to_none=True)
             loss = F.nll_loss(net(x), y)
@@ -255,12 +310,27 @@ def train(cfg: TrainConfig, checkpoint_paths: Sequence[str | Path], metrics_csv:
         test_loss, test_acc = evaluate(net, test_loader, dev)
         if not (np.isfinite(train_loss) and np.isfinite(test_loss)):
             _diverged(cfg, epoch, f"the loss after the epoch is {train_loss} (train), {test_loss} (test)", state_dir)
-        history.append(dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
-                            test_loss=test_loss, test_acc=test_acc, lr=cfg.lr,
-                            seconds=time.perf_counter() - t0))
+        history.append(
+            dict(
+                epoch=epoch,
+                train_loss=train_loss,
+                train_acc=train_acc,
+                test_loss=test_loss,
+                test_acc=test_acc,
+                lr=cfg.lr,
+                seconds=time.perf_counter() - t0,
+            )
+        )
         _save_state(_state_path(state_dir, epoch), net, optimizer, epoch, history, cfg)
-        log.info("epoch %d: train loss %.4f acc %.4f | test loss %.4f acc %.4f (%.1f s)", epoch,
-                 history[-1]["train_loss"], history[-1]["train_acc"], test_loss, test_acc, history[-1]["seconds"])
+        log.info(
+            "epoch %d: train loss %.4f acc %.4f | test loss %.4f acc %.4f (%.1f s)",
+            epoch,
+            history[-1]["train_loss"],
+            history[-1]["train_acc"],
+            test_loss,
+            test_acc,
+            history[-1]["seconds"],
+        )
 
     for epoch, out in enumerate(checkpoint_paths):
         _write_checkpoint(_state_path(state_dir, epoch), Path(out))
@@ -270,10 +340,23 @@ def train(cfg: TrainConfig, checkpoint_paths: Sequence[str | Path], metrics_csv:
     return metrics
 
 
-def train_stage(*, network: str, dataset: str, training: Mapping[str, Any], trial: int,
-                checkpoints: Sequence[str | Path], metrics: str | Path, labels: str | Path, state_dir: str | Path,
-                data_dir: str | Path = "data", download: bool = False, device: str = "auto", threads: int = 1,
-                imagefolders: dict | None = None, progress: bool = True) -> pd.DataFrame:
+def train_stage(
+    *,
+    network: str,
+    dataset: str,
+    training: Mapping[str, Any],
+    trial: int,
+    checkpoints: Sequence[str | Path],
+    metrics: str | Path,
+    labels: str | Path,
+    state_dir: str | Path,
+    data_dir: str | Path = "data",
+    download: bool = False,
+    device: str = "auto",
+    threads: int = 1,
+    imagefolders: dict | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
     """Stage ``train``: train one network on one dataset for one trial, a checkpoint per epoch.
 
     Parameters
@@ -303,5 +386,14 @@ def train_stage(*, network: str, dataset: str, training: Mapping[str, Any], tria
     """
     options = {**training, "seed": trial_seed(training["seed"], trial)}
     cfg = TrainConfig(network=network, dataset=dataset, **options, data_dir=str(data_dir), download=download)
-    return train(cfg, checkpoints, metrics, state_dir, device=device, threads=threads, labels_csv=labels,
-                 progress=progress, registry=dsets.dataset_registry(imagefolders))
+    return train(
+        cfg,
+        checkpoints,
+        metrics,
+        state_dir,
+        device=device,
+        threads=threads,
+        labels_csv=labels,
+        progress=progress,
+        registry=dsets.dataset_registry(imagefolders),
+    )

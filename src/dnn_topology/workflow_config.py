@@ -1,6 +1,7 @@
 """Checks of the workflow configuration beyond its JSON schema, and the per-run option table
 that the rules read (global options with each run's overrides applied, and each run's resource
 requests from :mod:`dnn_topology.resources`)."""
+
 from __future__ import annotations
 
 import copy
@@ -14,8 +15,7 @@ from .generalization import check_studies
 from .memorization import effective_spec, subset_indices
 from .resources import NETWORK_NAMES, resources, run_size
 
-TRAINING_KEYS = ("lr", "momentum", "weight_decay", "batch_size", "seed", "permute_labels", "subset",
-                 "binarize_class")
+TRAINING_KEYS = ("lr", "momentum", "weight_decay", "batch_size", "seed", "permute_labels", "subset", "binarize_class")
 
 
 class ConfigError(ValueError):
@@ -40,8 +40,10 @@ def check_path_name(name, key: str) -> str:
     name, and no ``/``).
     """
     if not isinstance(name, str) or not PATH_NAME.fullmatch(name):
-        raise ConfigError(f"{key}: {name!r} becomes part of a file path; use 1 to 128 letters, digits, '_', '.' "
-                          "or '-', starting with a letter or a digit")
+        raise ConfigError(
+            f"{key}: {name!r} becomes part of a file path; use 1 to 128 letters, digits, '_', '.' "
+            "or '-', starting with a letter or a digit"
+        )
     return name
 
 
@@ -85,8 +87,9 @@ def read_config_file(path: str | os.PathLike) -> dict:
     except (OSError, yaml.YAMLError) as err:
         raise ConfigError(f"{path}: cannot read it: {err}") from None
     if not isinstance(config, dict):
-        raise ConfigError(f"{path}: a configuration is a mapping of keys (runs:, topology:, ...), not "
-                          f"{type(config).__name__}")
+        raise ConfigError(
+            f"{path}: a configuration is a mapping of keys (runs:, topology:, ...), not {type(config).__name__}"
+        )
     return config
 
 
@@ -114,8 +117,10 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
     for name in config.get("imagefolders", {}):
         check_path_name(name, f"imagefolders: dataset name {name!r}")
     for i, run in enumerate(config["runs"]):
-        check_path_name(run_name(run), f"runs[{i}].name" if run.get("name") else
-                        f"runs[{i}]: the default run name <network>_<dataset>")
+        check_path_name(
+            run_name(run),
+            f"runs[{i}].name" if run.get("name") else f"runs[{i}]: the default run name <network>_<dataset>",
+        )
     for i, comparison in enumerate(config.get("comparisons", [])):
         check_path_name(comparison["name"], f"comparisons[{i}].name")
     for i, study in enumerate(config.get("generalization", [])):
@@ -124,8 +129,9 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
     names = [run_name(r) for r in config["runs"]]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise ConfigError(f"runs: run names must be unique, {dup} appear more than once "
-                          "(give each run a distinct 'name')")
+        raise ConfigError(
+            f"runs: run names must be unique, {dup} appear more than once (give each run a distinct 'name')"
+        )
     for reserved in ("comparisons", "generalization"):
         if reserved in names:
             raise ConfigError(f"runs: {reserved!r} is reserved for results/{reserved}/; give the run another name")
@@ -135,8 +141,9 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
         raise ConfigError(f"topology.epochs: {late} exceed training.epochs = {epochs}")
     for i, run in enumerate(config["runs"]):
         if run["network"] not in NETWORK_NAMES:
-            raise ConfigError(f"runs[{i}].network: unknown network {run['network']!r}; "
-                              f"choose one of {list(NETWORK_NAMES)}")
+            raise ConfigError(
+                f"runs[{i}].network: unknown network {run['network']!r}; choose one of {list(NETWORK_NAMES)}"
+            )
         try:
             spec = registry.spec(run["dataset"])
         except ValueError as err:
@@ -155,13 +162,16 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
             available = len(subset_indices(available, subset))
             where = f"the network trains on training.subset = {subset} of the train split of {run['dataset']!r}:"
         if available is not None and activations["n_samples"] > available:
-            raise ConfigError(f"runs[{i}] activations.n_samples: {activations['n_samples']} samples asked for, but "
-                              f"{where} {available}")
+            raise ConfigError(
+                f"runs[{i}] activations.n_samples: {activations['n_samples']} samples asked for, but "
+                f"{where} {available}"
+            )
         if run.get("imported", False):
             continue
         try:
-            dsets.check_available(run["dataset"], config.get("data_dir", "data"), config.get("download", False),
-                                  registry)
+            dsets.check_available(
+                run["dataset"], config.get("data_dir", "data"), config.get("download", False), registry
+            )
         except dsets.DatasetUnavailableError as err:
             raise ConfigError(f"runs[{i}].dataset: {err}") from None
     for i, comparison in enumerate(config.get("comparisons", [])):
@@ -172,8 +182,14 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
         if late:
             raise ConfigError(f"comparisons[{i}].epochs: {late} are not in topology.epochs")
     try:
-        check_adversarial(config, {run_name(r): dsets.split_size(r["dataset"], "test")
-                                   for r in config["runs"] if not r.get("imported", False)})
+        check_adversarial(
+            config,
+            {
+                run_name(r): dsets.split_size(r["dataset"], "test")
+                for r in config["runs"]
+                if not r.get("imported", False)
+            },
+        )
         check_studies(config)
     except ValueError as err:
         raise ConfigError(str(err)) from None
@@ -193,12 +209,23 @@ def run_table(config: dict, registry: dsets.DatasetRegistry | None = None) -> di
         name = run_name(run)
         size = run_size(run["network"], registry.spec(run["dataset"]), activations["node_selection"])
         table[name] = {
-            "run": {"name": name, "network": run["network"], "dataset": run["dataset"],
-                    "imported": bool(run.get("imported", False))},
+            "run": {
+                "name": name,
+                "network": run["network"],
+                "dataset": run["dataset"],
+                "imported": bool(run.get("imported", False)),
+            },
             "training": training,
             "activations": activations,
-            "resources": resources(size, run["dataset"], activations["n_samples"], config["training"]["epochs"],
-                                   config["topology"]["max_dim"], config["topology"]["max_epsilon"],
-                                   config["training"]["threads"], config["training"].get("gpus", 0)),
+            "resources": resources(
+                size,
+                run["dataset"],
+                activations["n_samples"],
+                config["training"]["epochs"],
+                config["topology"]["max_dim"],
+                config["topology"]["max_epsilon"],
+                config["training"]["threads"],
+                config["training"].get("gpus", 0),
+            ),
         }
     return table
