@@ -1,6 +1,6 @@
 # One command to set up and run the default job, one to set up and run the tests.
 #   make run     -> results/lenet_mnist5k/ (Betti-curve plots of LeNet learning real MNIST digits)
-#   make test    -> the test suite (real Snakemake runs, real training, DIPHA fixtures, SLURM)
+#   make test    -> lint and format checks, then the test suite (real Snakemake runs, real training, DIPHA fixtures, SLURM)
 #   make lint    -> ruff, snakefmt and snakemake --lint
 PYTHON ?= python3
 VENV   ?= .venv
@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml
 run: setup
 	$(BIN)/snakemake --cores $(CORES)
 
-test: setup
+# lint first: CI fails on a style or lint violation before the (long) suite runs
+test: setup lint
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest -ra --durations=15
 
 # static checks: ruff (lint and format), snakefmt (Snakefile and rules/*.smk), snakemake --lint
