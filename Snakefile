@@ -44,5 +44,10 @@ rule all:
         all_targets(),
 
 
+onsuccess:
+    cancel_rate_limiter_timers()
+
+
 onerror:
     forget_failed_jobs()
+    cancel_rate_limiter_timers()

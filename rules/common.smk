@@ -2,6 +2,7 @@
 
 import os
 import re
+import threading
 
 from snakemake.io import get_wildcard_names, is_flagged
 from snakemake.utils import validate
@@ -143,6 +144,20 @@ def forget_failed_jobs():
         for f in job.output:
             if not os.path.exists(f):
                 workflow.persistence.cleanup_metadata(f)
+
+
+def cancel_rate_limiter_timers():
+    """onsuccess/onerror: cancel the scheduler's pending re-evaluation timers, so the run ends with its last job.
+
+    Snakemake's job rate limiter (``--max-jobs-per-timespan``, default 100/1s) starts a non-daemon
+    ``threading.Timer`` of one timespan after every scheduling round, and Python waits for it at exit: each
+    run went on for up to a second (the timespan) after its last job, doing nothing. Once the run is over
+    no job is scheduled again, so nothing needs them.
+    """
+    for thread in threading.enumerate():
+        function = getattr(thread, "function", None)
+        if isinstance(thread, threading.Timer) and "JobScheduler." in getattr(function, "__qualname__", ""):
+            thread.cancel()
 
 
 def run_option(section, key=None):

@@ -194,6 +194,24 @@ def test_deleted_epoch_output_is_rebuilt_with_what_depends_on_it(run_copy):
     assert (root / target).read_bytes() == original
 
 
+def test_a_run_ends_when_its_last_job_ends(run_copy):
+    """Snakemake's job rate limiter leaves a timer of one timespan (default 1 s) that Python waits for at
+    exit; the workflow's onsuccess/onerror handlers cancel it. With a one-hour timespan the run would
+    otherwise sit idle for an hour after its job, and hit the timeout."""
+    root, cfg = run_copy
+    target = f"{RUN}/trial_0/epoch_2/betti_summary.csv"
+    (root / target).unlink()
+    proc = snakemake(root, target, "--max-jobs-per-timespan", "100/1h", config=cfg, timeout=300)
+    assert planned_jobs(proc) == {"betti_curves": 1}
+    assert (root / target).is_file()
+    # and after a failed job (onerror)
+    (root / target).unlink()
+    _corrupt(root / f"{RUN}/trial_0/epoch_2/diagram.bin")
+    proc = snakemake(root, target, "--max-jobs-per-timespan", "100/1h", config=cfg, check=False, timeout=300)
+    assert proc.returncode != 0
+    assert not (root / target).exists()
+
+
 def _corrupt(path: Path) -> bytes:
     """Replace ``path`` by its first 1000 bytes (a new file, newer than everything made from the old one)."""
     content = path.read_bytes()
