@@ -433,3 +433,12 @@ def test_failing_job_fails_the_workflow_under_slurm(slurm_cluster, tmp_path, cap
     assert not (tmp_path / "results/lenet_mnist5k/trial_0/epoch_0/diagram.bin").exists()
     with capsys.disabled():
         print(f"\n[slurm] failing job(s) {failed} -> snakemake exit {run.returncode} after {run.seconds:.0f} s")
+
+
+def test_the_slurm_executor_plugin_is_installed():
+    """profiles/slurm needs snakemake-executor-plugin-slurm, the `slurm` extra (`make setup-test` installs it)."""
+    import importlib.util
+
+    assert importlib.util.find_spec("snakemake_executor_plugin_slurm") is not None, (
+        "snakemake-executor-plugin-slurm is missing: pip install -e '.[slurm]' (make setup-slurm)"
+    )
