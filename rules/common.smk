@@ -8,7 +8,7 @@ from snakemake.io import get_wildcard_names, is_flagged
 from snakemake.utils import validate
 
 from dnn_topology.attack_config import adversarial_epochs, attack_table
-from dnn_topology.generalization import STUDY_FIGURES, STUDY_TABLES, study_options
+from dnn_topology.generalization_config import STUDY_FIGURES, STUDY_TABLES, study_options
 from dnn_topology.persistence import engine_from_config
 from dnn_topology.workflow_config import (
     check_config,

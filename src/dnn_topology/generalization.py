@@ -37,120 +37,30 @@ import pandas as pd
 
 from . import diagram_features as dfeat
 from .aggregate import trial_epoch_of
+from .generalization_config import (  # noqa: F401 (re-exported: the study's configuration, pandas-free)
+    DEFAULT_FEATURES,
+    MATCHED_PARAMETERS,
+    STUDY_DEFAULTS,
+    STUDY_FIGURES,
+    STUDY_TABLES,
+    check_studies,
+    run_activations,
+    study_options,
+    topology_parameters,
+)
 from .io_utils import atomic_path, get_logger
 
 MODEL_FORMAT = "dnn-topology generalization model"
 MODEL_VERSION = 1
-DEFAULT_FEATURES = ("life_h1", "midlife_h1")
 BASELINES: dict[str, tuple[str, ...]] = {"mean_gap": (), "train_acc": ("train_acc",), "train_loss": ("train_loss",)}
 CV_SCHEMES = {"leave_one_run_out": "run", "leave_one_network_out": "network"}
 METRICS = ("mae_pp", "rmse_pp", "r2_test_acc", "r2_gap")
-# topology parameters that must be equal for a diagram's features to be comparable with a model's
-STUDY_TABLES = ("table.csv", "predictions.csv", "metrics.csv", "metrics.md", "model.json")
-STUDY_FIGURES = ("gap_vs_features", "estimated_vs_true", "runs_over_epochs")
-MATCHED_PARAMETERS = ("split", "n_samples", "node_selection", "max_epsilon")
 TABLE_KEYS = ["run", "network", "dataset", "trial", "epoch"]
 INPUT_UNITS = {"train_acc": "percent", "train_loss": "mean NLL (nats)"}
 
 
 class TopologyMismatchError(ValueError):
     """A diagram computed under other topology parameters than a model's."""
-
-
-# --------------------------------------------------------------------------- configuration
-
-STUDY_DEFAULTS = {"features": list(DEFAULT_FEATURES), "min_persistence": 0.02, "bootstrap": 2000, "seed": 0}
-
-
-def run_activations(config: Mapping, run: Mapping) -> dict:
-    """The activation options of one configured run (global options, then the run's overrides)."""
-    return {**config["activations"], **run.get("activations", {})}
-
-
-def topology_parameters(activations: Mapping, topology: Mapping) -> dict:
-    """The parameters that a diagram's features depend on (recorded next to each study diagram)."""
-    return {
-        "split": activations["split"],
-        "n_samples": int(activations["n_samples"]),
-        "node_selection": dict(activations["node_selection"]),
-        "max_dim": int(topology["max_dim"]),
-        "max_epsilon": float(topology["max_epsilon"]),
-    }
-
-
-def study_options(config: Mapping) -> dict[str, dict]:
-    """Study name -> its options with defaults: ``runs`` (default: every trained run), ``epochs``
-    (default ``topology.epochs``), ``features``, ``min_persistence``, ``bootstrap``, ``seed``, and
-    ``topology`` (the parameters the model is fitted under)."""
-    from .workflow_config import run_name  # deferred: workflow_config imports this module
-
-    trained = [run_name(r) for r in config["runs"] if not r.get("imported", False)]
-    studies = {}
-    for study in config.get("generalization", []):
-        options = {**STUDY_DEFAULTS, "runs": trained, "epochs": sorted(config["topology"]["epochs"]), **study}
-        options["epochs"] = sorted(options["epochs"])
-        options["run_table"] = [
-            {"name": run_name(r), "network": r["network"], "dataset": r["dataset"]}
-            for name in options["runs"]
-            for r in config["runs"]
-            if run_name(r) == name
-        ]
-        first = next(r for r in config["runs"] if run_name(r) == options["runs"][0]) if options["runs"] else None
-        if first is not None:
-            options["topology"] = {
-                **topology_parameters(run_activations(config, first), config["topology"]),
-                "min_persistence": float(options["min_persistence"]),
-            }
-        studies[study["name"]] = options
-    return studies
-
-
-def check_studies(config: Mapping) -> None:
-    """Raise ValueError naming the ``generalization[i]`` key of a study the workflow cannot run."""
-    from .workflow_config import run_name  # deferred: workflow_config imports this module
-
-    runs = {run_name(r): r for r in config["runs"]}
-    names = [s["name"] for s in config.get("generalization", [])]
-    for i, (name, study) in enumerate(study_options(config).items()):
-        key = f"generalization[{i}]"
-        if names.count(name) > 1:
-            raise ValueError(f"{key}.name: study {name!r} appears more than once")
-        unknown = [r for r in study["runs"] if r not in runs]
-        if unknown:
-            raise ValueError(f"{key}.runs: {unknown} are not run names (runs are {sorted(runs)})")
-        imported = [r for r in study["runs"] if runs[r].get("imported", False)]
-        if imported:
-            raise ValueError(f"{key}.runs: {imported} are imported runs, without the training log the study needs")
-        if len(study["runs"]) < 2:
-            raise ValueError(f"{key}.runs: leave-one-run-out needs at least 2 runs, got {study['runs']}")
-        late = [e for e in study["epochs"] if e not in config["topology"]["epochs"]]
-        if late:
-            raise ValueError(f"{key}.epochs: {late} are not in topology.epochs")
-        for r in study["runs"]:
-            params = topology_parameters(run_activations(config, runs[r]), config["topology"])
-            if params["split"] != "train":
-                raise ValueError(
-                    f"{key}: run {r!r} has activations.split = {params['split']!r}; the study estimates "
-                    "the test error without a test set, so its graphs must come from training samples "
-                    "(activations.split: train)"
-                )
-            differ = {k: v for k, v in params.items() if study["topology"][k] != v}
-            if differ:
-                raise ValueError(
-                    f"{key}: run {r!r} differs from run {study['runs'][0]!r} in {sorted(differ)}; a "
-                    "study's runs must share their topology parameters (one model, one set)"
-                )
-        bad = [
-            f
-            for f in study["features"]
-            if dfeat.parse_feature_name(f) is None or dfeat.parse_feature_name(f)[1] > config["topology"]["max_dim"]
-        ]
-        if bad:
-            raise ValueError(
-                f"{key}.features: {bad} are not diagram features of dimension <= topology.max_dim "
-                f"({config['topology']['max_dim']}); use life_h<k>, midlife_h<k>, n_pairs_h<k>, "
-                "n_essential_h<k>"
-            )
 
 
 def write_topology_parameters(path: str | Path, parameters: Mapping) -> None:

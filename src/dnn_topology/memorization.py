@@ -11,7 +11,8 @@ The original code's ``--permute_labels`` and ``--binarize_labels``, and training
 :func:`apply_memorization_controls` returns the kept indices, their new labels and a record table
 (``index, original_label, new_label, permuted``) that training saves; :class:`RelabelledDataset`
 serves them; :func:`controlled_datasets` applies all of it to a train/test pair. This module
-does not import torch (the workflow checks ``binarize_class`` with it at start-up).
+does not import torch, nor pandas until a record table is made (the workflow checks ``binarize_class``
+with it while it parses).
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .datasets import DatasetSpec, dataset_labels
 
 if TYPE_CHECKING:
+    import pandas as pd
     from torch.utils.data import Dataset
 
 # independent random streams for the subset and the permutation, both from the one seed
@@ -126,6 +127,8 @@ def label_record(
     indices: np.ndarray, original: np.ndarray, new: np.ndarray, permuted: np.ndarray | None = None
 ) -> pd.DataFrame:
     """Table ``index, original_label, new_label, permuted`` to save for reproducibility."""
+    import pandas as pd  # deferred: see the module docstring
+
     indices = np.asarray(indices, dtype=np.int64)
     return pd.DataFrame(
         {

@@ -39,10 +39,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 METHODS = ("all", "random", "chunk_mean", "channel_mean")
 ALLOCATIONS = ("proportional", "equal")
@@ -141,13 +144,20 @@ class NodeSelection:
     method: str
     layer_names: tuple[str, ...]
     layer_shapes: tuple[tuple[int, ...], ...]
-    table: pd.DataFrame
+    columns: dict[str, np.ndarray]  # the node table's columns (TABLE_COLUMNS), one entry per output node
     layers: tuple[_LayerPlan, ...]
 
     @property
     def n_nodes(self) -> int:
         """Number of output nodes (columns of the activation matrix)."""
-        return len(self.table)
+        return len(self.columns["node"])
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        """One row per output node, columns :data:`TABLE_COLUMNS`."""
+        import pandas as pd  # deferred: the workflow plans selections while it parses, to count nodes
+
+        return pd.DataFrame({c: self.columns[c] for c in TABLE_COLUMNS})
 
     def apply(self, features: Sequence[Any]) -> np.ndarray:
         """The ``(n_samples, n_nodes)`` float32 matrix of selected/reduced activations."""
@@ -243,7 +253,7 @@ def plan_selection(
     counts = allocate(sizes, n_nodes, allocation) if n_nodes is not None else None
 
     plans: list[_LayerPlan] = []
-    rows: list[pd.DataFrame] = []
+    rows: list[dict[str, np.ndarray]] = []
     for i, (name, shape, size) in enumerate(zip(names, shapes, sizes)):
         if method == "all":
             plan, node, start, n_src = _LayerPlan(None), np.arange(size), np.arange(size), np.ones(size, np.int64)
@@ -272,20 +282,19 @@ def plan_selection(
                 start, n_src = _chunks(size, n_chunks)
                 plan = _LayerPlan(None) if n_chunks == size else _LayerPlan(None, start, n_src)
         plans.append(plan)
+        k = len(node)
         rows.append(
-            pd.DataFrame(
-                {
-                    "layer": name,
-                    "layer_index": i,
-                    "method": method,
-                    "node": np.asarray(node, dtype=np.int64),
-                    "source_start": np.asarray(start, dtype=np.int64),
-                    "n_source": np.asarray(n_src, dtype=np.int64),
-                }
-            )
+            {
+                "layer": np.full(k, name, dtype=object),
+                "layer_index": np.full(k, i, dtype=np.int64),
+                "method": np.full(k, method, dtype=object),
+                "node": np.asarray(node, dtype=np.int64),
+                "source_start": np.asarray(start, dtype=np.int64),
+                "n_source": np.asarray(n_src, dtype=np.int64),
+            }
         )
-    table = pd.concat(rows, ignore_index=True)[list(TABLE_COLUMNS)]
-    return NodeSelection(method, names, shapes, table, tuple(plans))
+    columns = {c: np.concatenate([r[c] for r in rows]) for c in TABLE_COLUMNS}
+    return NodeSelection(method, names, shapes, columns, tuple(plans))
 
 
 def select_nodes(

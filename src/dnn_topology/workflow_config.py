@@ -11,7 +11,7 @@ import re
 
 from . import datasets as dsets
 from .attack_config import check_adversarial
-from .generalization import check_studies
+from .generalization_config import check_studies
 from .memorization import effective_spec, subset_indices
 from .resources import NETWORK_NAMES, resources, run_size
 
