@@ -27,11 +27,17 @@ without setup) in a fresh directory, unpinned. Prints a table; not a test.
 
     python benchmarks/user_view.py                     # scratch dir benchmarks/out/user_view (kept)
     python benchmarks/user_view.py --repeat 5 --dipha dipha/build/dipha --full-run
+    python benchmarks/user_view.py --dipha dipha/build/dipha --max-dim 2   # H0..H2, as the speed issue measured
+
+Run it with the interpreter of the environment to measure (``.venv/bin/python``): its ``snakemake`` is the one
+timed. The output says whether that environment has the SLURM executor plugin (the ``slurm`` extra), since
+Snakemake imports every installed plugin at start-up and this one imports pandas (about 0.3 s a call).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import statistics
@@ -227,6 +233,12 @@ def main() -> None:
         "exported with `git archive` to compare against it under the same load",
     )
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument(
+        "--max-dim",
+        type=int,
+        help="topology.max_dim for both chains instead of the default config's (e.g. 2: H0..H2, the figures the "
+        "speed issue quoted); the workflow then runs with a copy of config/config.yaml that differs only there",
+    )
     p.add_argument("--dipha", help="DIPHA's dipha binary (default: dipha/build/dipha, then PATH)")
     p.add_argument("--mpiexec", default="mpiexec", help="MPI launcher for DIPHA (run with -n 1)")
     p.add_argument("--sample-ms", type=float, default=5.0, help="memory sampling period")
@@ -255,7 +267,14 @@ def main() -> None:
     env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
     import yaml
 
-    topology = yaml.safe_load((root / "config" / "config.yaml").read_text())["topology"]
+    config = yaml.safe_load((root / "config" / "config.yaml").read_text())
+    config_args = []
+    if a.max_dim is not None:
+        config["topology"]["max_dim"] = a.max_dim
+        changed = work / f"config_max_dim{a.max_dim}.yaml"
+        changed.write_text(yaml.safe_dump(config, sort_keys=False))
+        config_args = ["--configfile", str(changed)]  # last: --configfile takes several values
+    topology = config["topology"]
     upper_dim, max_eps = str(topology["max_dim"] + 1), str(topology["max_epsilon"])
     make_activations(work, env, log, root)
     epoch = work / EPOCH_DIR
@@ -271,7 +290,7 @@ def main() -> None:
     for _ in range(a.repeat):
         for name in CHAIN_OUTPUTS:
             (epoch / name).unlink(missing_ok=True)
-        chain.append(run([*snakemake, "--cores", "1", target]))
+        chain.append(run([*snakemake, "--cores", "1", target, *config_args]))
     rows["workflow: per-epoch chain (snakemake, one target)"] = chain
     ours = epoch / "diagram.bin"
     sparse = epoch / "distance_sparse.bin"
@@ -377,19 +396,21 @@ def main() -> None:
     # snakemake -n: everything to do (empty directory), and the epoch target (its chain deleted)
     with tempfile.TemporaryDirectory() as empty:
         rows["snakemake -n, default config, empty directory"] = [
-            run([*snakemake, "-n", "--cores", "1"], cwd=Path(empty)) for _ in range(a.repeat)
+            run([*snakemake, "-n", "--cores", "1", *config_args], cwd=Path(empty)) for _ in range(a.repeat)
         ]
     for name in CHAIN_OUTPUTS:
         (epoch / name).unlink(missing_ok=True)
-    rows["snakemake -n, the epoch target"] = [run([*snakemake, "-n", "--cores", "1", target]) for _ in range(a.repeat)]
+    rows["snakemake -n, the epoch target"] = [
+        run([*snakemake, "-n", "--cores", "1", target, *config_args]) for _ in range(a.repeat)
+    ]
     # leave the epoch complete for the next call
-    run([*snakemake, "--cores", "1", target])
+    run([*snakemake, "--cores", "1", target, *config_args])
 
     full_run = None
     if a.full_run:
         with tempfile.TemporaryDirectory() as fresh:
             full_run = measure(
-                [str(BIN / "snakemake"), "-s", str(root / "Snakefile"), "--cores", "2"],
+                [str(BIN / "snakemake"), "-s", str(root / "Snakefile"), "--cores", "2", *config_args],
                 Path(fresh),
                 env,
                 False,
@@ -405,7 +426,12 @@ def main() -> None:
         f"\nmachine: {cpu}, {os.cpu_count()} cores, {'pinned to core 0 (taskset -c 0)' if pin else 'not pinned'}; "
         f"load average {os.getloadavg()[0]:.2f}"
     )
-    print(f"workflow measured: {root}")
+    print(f"workflow measured: {root}" + (f" with {config_args[1]}" if config_args else ""))
+    slurm_plugin = importlib.util.find_spec("snakemake_executor_plugin_slurm") is not None
+    print(
+        f"environment: {BIN.parent}; SLURM executor plugin (extra 'slurm') "
+        + ("installed: every snakemake call also imports pandas through it" if slurm_plugin else "not installed")
+    )
     print(
         f"activations: {epoch / 'activations.npy'} ({RUN}, trial {TRIAL}, epoch {EPOCH}); the default config's "
         f"max_epsilon {max_eps}, DIPHA --upper_dim {upper_dim} (H0..H{int(upper_dim) - 1})"
