@@ -81,13 +81,9 @@ def stage_synthetic_activations(a, d: Path):
 def stage_functional_graph(a, d: Path):
     from dnn_topology.functional_graph import functional_graph_stage
 
-    functional_graph_stage(activations=d / "activations.npy", distance=d / "distance.bin")
-
-
-def stage_sparse_distance(a, d: Path):
-    from dnn_topology.functional_graph import sparse_distance_stage
-
-    sparse_distance_stage(distance=d / "distance.bin", sparse=d / "distance_sparse.bin", max_epsilon=a.max_epsilon)
+    functional_graph_stage(
+        activations=d / "activations.npy", sparse=d / "distance_sparse.bin", max_epsilon=a.max_epsilon
+    )
 
 
 def stage_persistence(a, d: Path):
@@ -137,7 +133,7 @@ def main() -> None:
     p.add_argument("--synthetic-nodes", type=int, default=0, help="skip training; N synthetic nodes")
     p.add_argument("--noise", type=float, default=1.0, help="noise level of the synthetic activations")
     p.add_argument("--groups", type=int, default=25, help="latent factors of the synthetic activations")
-    p.add_argument("--max-dim", type=int, default=2)
+    p.add_argument("--max-dim", type=int, default=3)
     p.add_argument("--max-epsilon", type=float, default=0.3)
     p.add_argument("--engine", default="giotto")
     p.add_argument("--threads", type=int, default=2)
@@ -161,7 +157,6 @@ def main() -> None:
     forwarded = [x for x in sys.argv[1:]]
     stages = (["synthetic_activations"] if a.synthetic_nodes else ["train", "activations"]) + [
         "functional_graph",
-        "sparse_distance",
         "persistence",
         "betti_curves",
     ]

@@ -32,8 +32,12 @@ ENGINE, ENGINE_OPTIONS = engine_from_config(config["topology"])
 COMPARISONS = {
     c["name"]: {"runs": c["runs"], "epochs": c.get("epochs", TOPOLOGY_EPOCHS)} for c in config["comparisons"]
 }
-# the full distance matrix is temp() unless asked for (imported runs' is the original's file: always kept)
-KEEP_DISTANCE_MATRIX = config["topology"]["keep_distance_matrix"] or any(r["run"]["imported"] for r in RUNS.values())
+# trained runs make their sparse distance matrix from activations (rule functional_graph), imported runs from the
+# original's full distance matrix (rule sparse_distance)
+TRAINED_RUNS = [run for run in RUNS if not RUNS[run]["run"]["imported"]]
+IMPORTED_RUNS = [run for run in RUNS if RUNS[run]["run"]["imported"]]
+TRAINED_RUN_PATTERN = "|".join(re.escape(r) for r in TRAINED_RUNS) or "NO_TRAINED_RUN"
+IMPORTED_RUN_PATTERN = "|".join(re.escape(r) for r in IMPORTED_RUNS) or "NO_IMPORTED_RUN"
 STUDIES = study_options(config)  # generalization study name -> options with defaults
 STUDY_FILES = [*STUDY_TABLES, *(f"figures/{f}.{ext}" for f in STUDY_FIGURES for ext in ("png", "pdf"))]
 PLOTS = ["betti_curves_density", "betti_curves_epsilon", "persistence_diagrams", "summaries"]
@@ -87,11 +91,10 @@ def all_targets():
     downstream: a failed job is retried on every run until it succeeds. temp() files are left out:
     they are meant to disappear.
     """
-    trained = [run for run in RUNS if not RUNS[run]["run"]["imported"]]
-    imported = [run for run in RUNS if RUNS[run]["run"]["imported"]]
+    trained, imported = TRAINED_RUNS, IMPORTED_RUNS
     per_run = [rules.train, rules.activations, rules.functional_graph]
-    # imported runs start from DIPHA files: only the stages from the sparse distance matrix on
-    from_dipha = [rules.sparse_distance, rules.persistence, rules.betti_curves]
+    # imported runs start from DIPHA files: the sparse distance matrix from their full one, then the same stages
+    from_dipha = [rules.persistence, rules.betti_curves]
     # attacked samples (inputs "<attack id>/") go through the same stages at the attacked epochs
     per_epoch_topology = [rules.functional_graph, *from_dipha]
     attacked = [f"{a}/" for a in ATTACKS]
@@ -116,6 +119,7 @@ def all_targets():
         ),
         # every intermediate file the workflow keeps (see the docstring)
         *(f for rule_ in per_run for f in kept_outputs(rule_, trained)),
+        *kept_outputs(rules.sparse_distance, imported),
         *(f for rule_ in from_dipha for f in kept_outputs(rule_, trained + imported)),
         *kept_outputs(rules.attack, trained, ADV_EPOCHS),
         *(f for rule_ in per_epoch_topology for f in kept_outputs(rule_, trained, ADV_EPOCHS, attacked)),
@@ -127,8 +131,9 @@ def all_targets():
 
 
 def full_distance_matrix(path):
-    """Output flag of the full distance matrix: temp() unless topology.keep_distance_matrix (see KEEP_DISTANCE_MATRIX)."""
-    return path if KEEP_DISTANCE_MATRIX else temp(path)
+    """Output of the full distance matrix, ``{"distance": path}``, only with topology.keep_distance_matrix: by
+    default the functional_graph job never writes it (its sparse cut is what the later stages read)."""
+    return {"distance": path} if config["topology"]["keep_distance_matrix"] else {}
 
 
 def forget_failed_jobs():

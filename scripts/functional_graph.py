@@ -4,4 +4,9 @@ from dnn_topology.functional_graph import functional_graph_stage
 from dnn_topology.io_utils import log_to_file
 
 with log_to_file(snakemake.log[0]):
-    functional_graph_stage(activations=snakemake.input.activations, distance=snakemake.output.distance)
+    functional_graph_stage(
+        activations=snakemake.input.activations,
+        sparse=snakemake.output.sparse,
+        max_epsilon=snakemake.params.max_epsilon,
+        distance=snakemake.output.get("distance"),  # only with topology.keep_distance_matrix
+    )

@@ -139,4 +139,4 @@ def test_one_attacked_epoch_is_rebuilt_alone(tmp_path):
             config=write_config(tmp_path, other),
         )
     )
-    assert jobs == {"attack": 1, "functional_graph": 1, "sparse_distance": 1, "persistence": 1, "betti_curves": 1}
+    assert jobs == {"attack": 1, "functional_graph": 1, "persistence": 1, "betti_curves": 1}

@@ -8,7 +8,14 @@ import torch
 
 from dnn_topology import datasets, models
 from dnn_topology.dipha_io import full_to_sparse
-from dnn_topology.functional_graph import abs_correlation, distance_matrix, edge_density, load_activations
+from dnn_topology.functional_graph import (
+    abs_correlation,
+    distance_matrix,
+    edge_density,
+    functional_graph_stage,
+    load_activations,
+    sparse_distance_stage,
+)
 from dnn_topology.node_selection import select_nodes
 
 
@@ -99,3 +106,22 @@ def test_every_network_yields_a_functional_graph(network):
     assert d.shape == (64, 64) and np.isfinite(d).all() and (d == d.T).all()
     sparse = full_to_sparse(d, 0.3)
     assert sparse.n == 64
+
+
+@pytest.mark.parametrize("max_epsilon", [0.0, 0.2, 0.3, 0.5])
+def test_the_stage_cuts_in_memory_exactly_as_dipha_cuts_the_full_file(acts, tmp_path, max_epsilon):
+    """Rule functional_graph writes the sparse matrix directly; it is the file that DIPHA's
+    full_to_sparse_distance_matrix (sparse_distance_stage) makes from the full matrix, byte for byte."""
+    np.save(tmp_path / "acts.npy", acts)
+    functional_graph_stage(activations=tmp_path / "acts.npy", sparse=tmp_path / "direct.bin", max_epsilon=max_epsilon)
+    assert not (tmp_path / "full.bin").exists()
+    functional_graph_stage(
+        activations=tmp_path / "acts.npy",
+        sparse=tmp_path / "also.bin",
+        max_epsilon=max_epsilon,
+        distance=tmp_path / "full.bin",
+    )
+    sparse_distance_stage(distance=tmp_path / "full.bin", sparse=tmp_path / "cut.bin", max_epsilon=max_epsilon)
+    direct = (tmp_path / "direct.bin").read_bytes()
+    assert direct == (tmp_path / "cut.bin").read_bytes() == (tmp_path / "also.bin").read_bytes()
+    assert len(direct) > 32  # a header and at least the row offsets

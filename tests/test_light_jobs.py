@@ -17,7 +17,7 @@ HEAVY = ("torch", "torchvision", "pandas", "sklearn", "matplotlib", "snakemake")
 STAGES = {  # each stage's entry point, as its rule's script calls it
     "functional_graph": (
         "from dnn_topology.functional_graph import functional_graph_stage\n"
-        "functional_graph_stage(activations='activations.npy', distance='distance.bin')"
+        "functional_graph_stage(activations='activations.npy', sparse='cut.bin', max_epsilon=0.3, distance='distance.bin')"
     ),
     "sparse_distance": (
         "from dnn_topology.functional_graph import sparse_distance_stage\n"

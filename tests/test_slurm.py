@@ -41,14 +41,15 @@ RUN = "results/lenet_mnist5k"
 PARTITION = "debug"  # the test cluster's only partition, passed the way users pass theirs: $SLURM_PARTITION
 
 # LeNet on mnist5k, 300 random nodes, 1 training epoch, topology at epochs 0 and 1: train, 2 x activations,
-# 2 x four topology jobs, and the per-run jobs (aggregate, plot, ...); each epoch's four topology jobs are one
-# SLURM job, so the run submits 3 x 2 = 6 SLURM jobs fewer than it has jobs
+# 2 x three topology jobs, and the per-run jobs (aggregate, plot, ...); each epoch's three topology jobs are one
+# SLURM job, so the run submits 2 x 2 = 4 SLURM jobs fewer than it has jobs
 SLURM_CONFIG = copy.deepcopy(TINY_CONFIG)
 SLURM_CONFIG["training"]["epochs"] = 1
 SLURM_CONFIG["topology"]["epochs"] = [0, 1]
-STAGES = ["activations", "functional_graph", "sparse_distance", "persistence", "betti_curves"]
-# profiles/slurm groups these per (run, trial, epoch): one SLURM job runs the four
-GROUPED = ["functional_graph", "sparse_distance", "persistence", "betti_curves"]
+STAGES = ["activations", "functional_graph", "persistence", "betti_curves"]
+# profiles/slurm groups these per (run, trial, epoch): one SLURM job runs the three (and sparse_distance, which
+# only imported runs have)
+GROUPED = ["functional_graph", "persistence", "betti_curves"]
 
 SNAKEMAKE_TIMEOUT_S = 900  # a whole SLURM run; it takes about 2 minutes on 2 cores
 PEND_LIMIT_S = 240  # a job pending longer than this means the cluster cannot run it
@@ -347,8 +348,11 @@ def test_workflow_runs_as_slurm_jobs_and_matches_a_local_run(slurm_cluster, tmp_
     for job in jobs:
         if job.rule in GROUPED:
             groups.setdefault(job.epoch, []).append(job)
-    assert len(groups) == len(SLURM_CONFIG["topology"]["epochs"]) and all(len(g) == 4 for g in groups.values())
-    expected_submissions = n_jobs - 3 * len(groups)  # one SLURM job per epoch group instead of four
+    assert len(groups) == len(SLURM_CONFIG["topology"]["epochs"]) and all(
+        len(g) == len(GROUPED) for g in groups.values()
+    )
+    # one SLURM job per epoch group instead of one per job
+    expected_submissions = n_jobs - (len(GROUPED) - 1) * len(groups)
 
     run = _slurm_snakemake(slurm_cluster, remote, cfg)
     assert run.returncode == 0, run.output[-8000:]
@@ -376,7 +380,7 @@ def test_workflow_runs_as_slurm_jobs_and_matches_a_local_run(slurm_cluster, tmp_
             k: v for k, v in in_logs.items() if k.startswith(epoch_dir + "/") and not k.endswith("activations.log")
         }
         assert sorted(members) == sorted(f"{epoch_dir}/{rule}.log" for rule in GROUPED), members
-        assert set(members.values()) == {job_id}, members  # one SLURM job ran the four
+        assert set(members.values()) == {job_id}, members  # one SLURM job ran the three
         run_name, trial, epoch = re.fullmatch(r"(.+)/trial_(\d+)/epoch_(\d+)", epoch_dir).groups()
         group = groups[f"run={run_name}, trial={trial}, epoch={epoch}"]
         tres = dict(kv.split("=", 1) for kv in by_id[job_id]["Tres"].split(","))

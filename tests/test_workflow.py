@@ -16,7 +16,7 @@ from dnn_topology.dipha_io import read_persistence_diagram
 pytestmark = pytest.mark.workflow
 
 RUN = "results/lenet_mnist5k"
-# kept per epoch; the full distance.bin is temp() by default (topology.keep_distance_matrix)
+# kept per epoch; the full distance.bin is not written by default (topology.keep_distance_matrix)
 EPOCH_FILES = [
     "activations.npy",
     "nodes.csv",
@@ -105,7 +105,6 @@ def test_changed_checkpoint_reruns_only_that_epoch_and_aggregates(run_copy):
     assert planned_jobs(snakemake(root, "-n", config=cfg)) == {
         "activations": 1,
         "functional_graph": 1,
-        "sparse_distance": 1,
         "persistence": 1,
         "betti_curves": 1,
         "aggregate": 1,
@@ -136,7 +135,6 @@ def test_topology_parameter_change_reruns_topology_not_training(run_copy):
     # the cut needs the full matrix, a temp() file that is gone: it is recomputed from the kept activations
     assert jobs == {
         "functional_graph": 3,
-        "sparse_distance": 3,
         "persistence": 3,
         "betti_curves": 3,
         "aggregate": 1,
@@ -156,7 +154,7 @@ def test_one_epoch_target_runs_only_what_it_needs(tmp_path, keep):
     cfg = write_config(tmp_path, config)
     target = f"{RUN}/trial_0/epoch_1/diagram.bin"
     jobs = planned_jobs(snakemake(tmp_path, target, "-n", config=cfg))
-    assert jobs == {"train": 1, "activations": 1, "functional_graph": 1, "sparse_distance": 1, "persistence": 1}
+    assert jobs == {"train": 1, "activations": 1, "functional_graph": 1, "persistence": 1}
     snakemake(tmp_path, target, config=cfg)
     made = {
         p.relative_to(tmp_path).as_posix()
@@ -172,7 +170,7 @@ def test_one_epoch_target_runs_only_what_it_needs(tmp_path, keep):
     assert not any("/epoch_0/" in f or "/epoch_2/" in f or "plots" in f for f in made)
     # the next epoch as a target: only its own chain runs, whether or not epoch 1's full matrix is still there
     jobs = planned_jobs(snakemake(tmp_path, f"{RUN}/trial_0/epoch_2/betti_curves.csv", "-n", config=cfg))
-    assert jobs == {"activations": 1, "functional_graph": 1, "sparse_distance": 1, "persistence": 1, "betti_curves": 1}
+    assert jobs == {"activations": 1, "functional_graph": 1, "persistence": 1, "betti_curves": 1}
     assert planned_jobs(snakemake(tmp_path, target, "-n", config=cfg)) == {}
 
 
@@ -243,7 +241,6 @@ def test_a_failed_job_is_retried_on_every_run_until_its_input_is_fixed(run_copy)
     assert jobs == {
         "activations": 1,
         "functional_graph": 1,
-        "sparse_distance": 1,
         "persistence": 1,
         "betti_curves": 1,
         "aggregate": 1,

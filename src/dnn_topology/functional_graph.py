@@ -1,6 +1,9 @@
 """Functional-graph stage: nodes are units, edge (i, j) has weight |Pearson corr(a_i, a_j)|
-over the fixed sample set, and distance 1 - |corr|. Stages :func:`functional_graph_stage` (the
-full DIPHA distance matrix) and :func:`sparse_distance_stage` (cut at ``max_epsilon``).
+over the fixed sample set, and distance 1 - |corr|. Stages :func:`functional_graph_stage` (from an
+activations file to the distance matrix cut at ``max_epsilon``, DIPHA's sparse input, and optionally the
+full DIPHA distance matrix) and :func:`sparse_distance_stage` (the cut of a full distance-matrix file, as
+DIPHA's ``full_to_sparse_distance_matrix``; for imported original results and ``dnn-topology full-to-sparse``).
+The sparse file is the same, byte for byte, whether the cut is made in memory or from the full file.
 
 Nodes whose activation is constant over the samples ("dead" nodes) have correlation 0 with
 every other node (distance 1), never NaN. The distance matrix is exactly symmetric with an
@@ -137,29 +140,40 @@ def load_activations(path: str | Path) -> np.ndarray:
     return acts
 
 
-def functional_graph_stage(*, activations: str | Path, distance: str | Path) -> np.ndarray:
-    """Stage ``functional_graph``: the distance matrix 1 - |corr| of an activations file.
+def functional_graph_stage(
+    *, activations: str | Path, sparse: str | Path, max_epsilon: float, distance: str | Path | None = None
+) -> dio.SparseDistanceMatrix:
+    """Stage ``functional_graph``: the distance matrix 1 - |corr| of an activations file, cut at ``max_epsilon``.
+
+    One job instead of two (the full matrix written, read back and cut): what is written is the same as
+    :func:`sparse_distance_stage` writes from the full file.
 
     Parameters
     ----------
     activations : str or Path
         ``.npy`` file of shape (samples, nodes), see :func:`load_activations`.
-    distance : str or Path
-        DIPHA DISTANCE_MATRIX file to write (atomically).
+    sparse : str or Path
+        DIPHA SPARSE_DISTANCE_MATRIX file to write (atomically): the off-diagonal distances
+        ``d <= 2 * max_epsilon``.
+    max_epsilon : float
+        The cut, in DIPHA's filtration units (distance / 2).
+    distance : str or Path, optional
+        DIPHA DISTANCE_MATRIX file to write (atomically) as well: the full (nodes, nodes) matrix.
 
     Returns
     -------
-    numpy.ndarray
-        The (nodes, nodes) distance matrix written.
+    SparseDistanceMatrix
+        The sparse matrix written.
     """
     distances = distance_matrix(load_activations(activations))
-    dio.write_distance_matrix(distance, distances)
-    get_logger().info("%d x %d distance matrix -> %s", *distances.shape, distance)
-    return distances
+    if distance is not None:
+        dio.write_distance_matrix(distance, distances)
+        get_logger().info("%d x %d distance matrix -> %s", *distances.shape, distance)
+    return _write_cut(distances, sparse, max_epsilon, activations)
 
 
 def sparse_distance_stage(*, distance: str | Path, sparse: str | Path, max_epsilon: float) -> dio.SparseDistanceMatrix:
-    """Stage ``sparse_distance`` (and ``dnn-topology full-to-sparse``): DIPHA's
+    """Stage ``sparse_distance`` (imported runs, and ``dnn-topology full-to-sparse``): DIPHA's
     ``full_to_sparse_distance_matrix``, byte for byte.
 
     Parameters
@@ -177,7 +191,12 @@ def sparse_distance_stage(*, distance: str | Path, sparse: str | Path, max_epsil
     SparseDistanceMatrix
         The matrix written.
     """
-    result = dio.full_to_sparse(dio.read_distance_matrix(distance), max_epsilon, distance)
+    return _write_cut(dio.read_distance_matrix(distance), sparse, max_epsilon, distance)
+
+
+def _write_cut(distances: np.ndarray, sparse: str | Path, max_epsilon: float, source: str | Path):
+    """Cut ``distances`` (read from, or made from, ``source``: named in errors) and write the sparse matrix."""
+    result = dio.full_to_sparse(distances, max_epsilon, source)
     dio.write_sparse_distance_matrix(sparse, result)
-    get_logger().info("kept %d directed entries with distance <= %g", len(result.values), 2 * max_epsilon)
+    get_logger().info("kept %d directed entries with distance <= %g -> %s", len(result.values), 2 * max_epsilon, sparse)
     return result
