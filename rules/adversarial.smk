@@ -1,5 +1,5 @@
 # Adversarial inputs (issue 13): attacked copies of the fixed samples go through the same per-epoch stages
-# (functional_graph, sparse_distance, persistence, betti_curves) under epoch_<E>/<attack id>/; a batch-level
+# (functional_graph, persistence, betti_curves) under epoch_<E>/<attack id>/; a batch-level
 # detector compares the topology of clean and attacked batches with non-topological baselines.
 
 
