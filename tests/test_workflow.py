@@ -147,7 +147,7 @@ def test_topology_parameter_change_reruns_topology_not_training(run_copy):
     assert diag.deaths.max() <= 0.25
 
 
-@pytest.mark.parametrize("keep", [False, True], ids=["distance-temp", "distance-kept"])
+@pytest.mark.parametrize("keep", [False, True], ids=["distance-not-written", "distance-kept"])
 def test_one_epoch_target_runs_only_what_it_needs(tmp_path, keep):
     config = copy.deepcopy(TINY_CONFIG)
     config["topology"]["keep_distance_matrix"] = keep
