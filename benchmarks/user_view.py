@@ -300,35 +300,21 @@ def main() -> None:
     orig = work / "original"
     orig.mkdir(exist_ok=True)
     full, orig_sparse, orig_diagram = orig / "adj.bin", orig / f"adj_{max_eps}.bin", orig / f"adj_{max_eps}.bin.out"
+    options = ["--upper_dim", upper_dim, "--benchmark", "--dual"]
+
+    def dipha_cmd(inp, out):  # DIPHA's dipha, one MPI process
+        return [a.mpiexec, "-n", "1", dipha, *options, inp, out]
+
+    def engine_cmd(inp, out):  # this package's drop-in, one thread
+        return [BIN / "dnn-topology", "dipha", *options, "--threads", "1", inp, out]
+
     if dipha:
         to_sparse = [converter, max_eps, full, orig_sparse]
-        persist = [
-            a.mpiexec,
-            "-n",
-            "1",
-            dipha,
-            "--upper_dim",
-            upper_dim,
-            "--benchmark",
-            "--dual",
-            orig_sparse,
-            orig_diagram,
-        ]
+        persist = dipha_cmd(orig_sparse, orig_diagram)
         who = f"DIPHA {dipha}"
     else:
         to_sparse = [BIN / "dnn-topology", "full-to-sparse", max_eps, full, orig_sparse]
-        persist = [
-            BIN / "dnn-topology",
-            "dipha",
-            "--upper_dim",
-            upper_dim,
-            "--benchmark",
-            "--dual",
-            "--threads",
-            "1",
-            orig_sparse,
-            orig_diagram,
-        ]
+        persist = engine_cmd(orig_sparse, orig_diagram)
         who = "STAND-IN dnn-topology full-to-sparse / dnn-topology dipha (no DIPHA build found)"
     steps = {
         "corrcoef + full matrix": [sys.executable, "-c", ORIGINAL_GRAPH, epoch / "activations.npy", full],
@@ -358,39 +344,11 @@ def main() -> None:
 
     # persistence alone, on the workflow's sparse matrix
     rows["persistence alone: dnn-topology dipha"] = [
-        run(
-            [
-                BIN / "dnn-topology",
-                "dipha",
-                "--upper_dim",
-                upper_dim,
-                "--benchmark",
-                "--dual",
-                "--threads",
-                "1",
-                sparse,
-                orig / "engine.diagram",
-            ]
-        )
-        for _ in range(a.repeat)
+        run(engine_cmd(sparse, orig / "engine.diagram")) for _ in range(a.repeat)
     ]
     if dipha:
         rows["persistence alone: dipha (DIPHA, mpiexec -n 1)"] = [
-            run(
-                [
-                    a.mpiexec,
-                    "-n",
-                    "1",
-                    dipha,
-                    "--upper_dim",
-                    upper_dim,
-                    "--benchmark",
-                    "--dual",
-                    sparse,
-                    orig / "dipha.diagram",
-                ]
-            )
-            for _ in range(a.repeat)
+            run(dipha_cmd(sparse, orig / "dipha.diagram")) for _ in range(a.repeat)
         ]
 
     # snakemake -n: everything to do (empty directory), and the epoch target (its chain deleted)
