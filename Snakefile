@@ -11,7 +11,7 @@ min_version("8.0")
 # the workflow and its scripts use the dnn_topology package of this checkout (also inside conda envs)
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
-from dnn_topology.workflow_config import read_config_file
+from dnn_topology.workflow.config import read_config_file
 
 # the embedded default, unless a study's own file is given with --configfile (no silent merging)
 if not workflow.overwrite_configfiles:

@@ -45,8 +45,8 @@ def correlation_distances(n: int, seed: int, samples: int = 1000, factors: int =
 
 
 def measure(n: int, variant: str, threads: int, upper_dim: int, max_eps: float, seed: int) -> dict:
-    from dnn_topology.dipha_io import full_to_sparse
-    from dnn_topology.persistence import compute_persistence
+    from dnn_topology.topology.dipha_files import full_to_sparse
+    from dnn_topology.topology.persistence import compute_persistence
 
     D = correlation_distances(n, seed)
     t0 = time.perf_counter()

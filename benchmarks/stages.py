@@ -24,7 +24,7 @@ from pathlib import Path
 
 
 def stage_train(a, d: Path):
-    from dnn_topology.training import train_stage
+    from dnn_topology.networks.training import train_stage
 
     train_stage(
         network=a.network,
@@ -41,7 +41,7 @@ def stage_train(a, d: Path):
 
 
 def stage_activations(a, d: Path):
-    from dnn_topology.activations import activations_stage
+    from dnn_topology.networks.activations import activations_stage
 
     selection = {"method": a.selection, "n_nodes": a.n_nodes} if a.n_nodes else {"method": "all"}
     activations_stage(
@@ -63,7 +63,7 @@ def stage_synthetic_activations(a, d: Path):
     import numpy as np
     import pandas as pd
 
-    from dnn_topology.activations import save_activations
+    from dnn_topology.networks.activations import save_activations
 
     rng = np.random.default_rng(0)
     n, N, k = a.n_samples, a.synthetic_nodes, a.groups
@@ -79,7 +79,7 @@ def stage_synthetic_activations(a, d: Path):
 
 
 def stage_functional_graph(a, d: Path):
-    from dnn_topology.functional_graph import functional_graph_stage
+    from dnn_topology.topology.graph import functional_graph_stage
 
     functional_graph_stage(
         activations=d / "activations.npy", sparse=d / "distance_sparse.bin", max_epsilon=a.max_epsilon
@@ -87,7 +87,7 @@ def stage_functional_graph(a, d: Path):
 
 
 def stage_persistence(a, d: Path):
-    from dnn_topology.persistence import persistence_stage
+    from dnn_topology.topology.persistence import persistence_stage
 
     persistence_stage(
         distance=d / "distance_sparse.bin",
@@ -99,7 +99,7 @@ def stage_persistence(a, d: Path):
 
 
 def stage_betti_curves(a, d: Path):
-    from dnn_topology.betti_curves import betti_curves_stage
+    from dnn_topology.topology.betti import betti_curves_stage
 
     betti_curves_stage(
         diagram=d / "diagram.bin",
@@ -167,7 +167,7 @@ def main() -> None:
         import numpy as np
 
         n = np.load(workdir / "activations.npy", mmap_mode="r").shape[1]
-        from dnn_topology.dipha_io import read_persistence_diagram, read_sparse_distance_matrix
+        from dnn_topology.topology.dipha_files import read_persistence_diagram, read_sparse_distance_matrix
 
         sp = read_sparse_distance_matrix(workdir / "distance_sparse.bin")
         dg = read_persistence_diagram(workdir / "diagram.bin")

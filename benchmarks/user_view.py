@@ -190,7 +190,7 @@ def compare(sparse: Path, diagram: Path, orig_sparse: Path, orig_diagram: Path) 
     correlation round differently in the last bits, so the values are compared, not the bytes)."""
     import numpy as np
 
-    from dnn_topology.dipha_io import read_persistence_diagram, read_sparse_distance_matrix
+    from dnn_topology.topology.dipha_files import read_persistence_diagram, read_sparse_distance_matrix
 
     if sparse.read_bytes() == orig_sparse.read_bytes() and diagram.read_bytes() == orig_diagram.read_bytes():
         return "byte-identical sparse matrices and diagrams"

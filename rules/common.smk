@@ -7,10 +7,10 @@ import threading
 from snakemake.io import get_wildcard_names, is_flagged
 from snakemake.utils import validate
 
-from dnn_topology.attack_config import adversarial_epochs, attack_table
-from dnn_topology.generalization_config import STUDY_FIGURES, STUDY_TABLES, study_options
-from dnn_topology.persistence import engine_from_config
-from dnn_topology.workflow_config import (
+from dnn_topology.studies.adversarial.config import adversarial_epochs, attack_table
+from dnn_topology.studies.generalization.config import STUDY_FIGURES, STUDY_TABLES, study_options
+from dnn_topology.topology.persistence import engine_from_config
+from dnn_topology.workflow.config import (
     check_config,
     config_datasets,
     export_package_path,

@@ -1,7 +1,7 @@
 """Snakemake script of rule activations (see rules/activations.smk)."""
 
-from dnn_topology.activations import activations_stage
 from dnn_topology.io_utils import log_to_file
+from dnn_topology.networks.activations import activations_stage
 
 with log_to_file(snakemake.log[0]):
     activations_stage(

@@ -1,7 +1,7 @@
 """Snakemake script of rule adversarial_aggregate (see rules/adversarial.smk)."""
 
-from dnn_topology.aggregate import adversarial_aggregate_stage
 from dnn_topology.io_utils import log_to_file
+from dnn_topology.studies.aggregate import adversarial_aggregate_stage
 
 with log_to_file(snakemake.log[0]):
     adversarial_aggregate_stage(

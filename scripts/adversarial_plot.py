@@ -1,7 +1,7 @@
 """Snakemake script of rule adversarial_plot (see rules/adversarial.smk)."""
 
-from dnn_topology.adversarial_plots import adversarial_plot_stage
 from dnn_topology.io_utils import log_to_file
+from dnn_topology.studies.adversarial.figures import adversarial_plot_stage
 
 with log_to_file(snakemake.log[0]):
     adversarial_plot_stage(

@@ -1,7 +1,7 @@
 """Snakemake script of rule aggregate (see rules/aggregate.smk)."""
 
-from dnn_topology.aggregate import aggregate_stage
 from dnn_topology.io_utils import log_to_file
+from dnn_topology.studies.aggregate import aggregate_stage
 
 with log_to_file(snakemake.log[0]):
     aggregate_stage(

@@ -1,7 +1,7 @@
 """Snakemake script of rule attack (see rules/adversarial.smk)."""
 
-from dnn_topology.attacks import attack_stage
 from dnn_topology.io_utils import log_to_file
+from dnn_topology.studies.adversarial.attacks import attack_stage
 
 with log_to_file(snakemake.log[0]):
     attack_stage(

@@ -1,7 +1,7 @@
 """Snakemake script of rule betti_curves (see rules/betti_curves.smk)."""
 
-from dnn_topology.betti_curves import betti_curves_stage
 from dnn_topology.io_utils import log_to_file
+from dnn_topology.topology.betti import betti_curves_stage
 
 with log_to_file(snakemake.log[0]):
     betti_curves_stage(

@@ -1,7 +1,7 @@
 """Snakemake script of rules claims and claims_comparison (see rules/claims.smk)."""
 
-from dnn_topology.claims import claims_stage
 from dnn_topology.io_utils import log_to_file
+from dnn_topology.studies.claims import claims_stage
 
 with log_to_file(snakemake.log[0]):
     claims_stage(

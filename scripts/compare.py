@@ -1,7 +1,7 @@
 """Snakemake script of rule compare (see rules/compare.smk)."""
 
 from dnn_topology.io_utils import log_to_file
-from dnn_topology.plots import compare_stage
+from dnn_topology.plots.run_figures import compare_stage
 
 with log_to_file(snakemake.log[0]):
     compare_stage(

@@ -1,7 +1,7 @@
 """Snakemake script of rule diagram_topology (see rules/generalization.smk)."""
 
-from dnn_topology.generalization import diagram_topology_stage
 from dnn_topology.io_utils import log_to_file
+from dnn_topology.studies.generalization.model import diagram_topology_stage
 
 with log_to_file(snakemake.log[0]):
     diagram_topology_stage(

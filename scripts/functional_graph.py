@@ -1,7 +1,7 @@
 """Snakemake script of rule functional_graph (see rules/functional_graph.smk)."""
 
-from dnn_topology.functional_graph import functional_graph_stage
 from dnn_topology.io_utils import log_to_file
+from dnn_topology.topology.graph import functional_graph_stage
 
 with log_to_file(snakemake.log[0]):
     functional_graph_stage(

@@ -1,7 +1,7 @@
 """Snakemake script of rule generalization_fit (see rules/generalization.smk)."""
 
-from dnn_topology.generalization import generalization_fit_stage
 from dnn_topology.io_utils import log_to_file
+from dnn_topology.studies.generalization.model import generalization_fit_stage
 
 with log_to_file(snakemake.log[0]):
     generalization_fit_stage(

@@ -1,7 +1,7 @@
 """Snakemake script of rule generalization_plots (see rules/generalization.smk)."""
 
-from dnn_topology.generalization_plots import generalization_plots_stage
 from dnn_topology.io_utils import log_to_file
+from dnn_topology.studies.generalization.figures import generalization_plots_stage
 
 with log_to_file(snakemake.log[0]):
     generalization_plots_stage(

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from dnn_topology.io_utils import log_to_file
-from dnn_topology.persistence import persistence_stage
+from dnn_topology.topology.persistence import persistence_stage
 
 with log_to_file(snakemake.log[0]):
     persistence_stage(

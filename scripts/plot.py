@@ -1,7 +1,7 @@
 """Snakemake script of rule plot (see rules/plot.smk)."""
 
 from dnn_topology.io_utils import log_to_file
-from dnn_topology.plots import plot_stage
+from dnn_topology.plots.run_figures import plot_stage
 
 with log_to_file(snakemake.log[0]):
     plot_stage(

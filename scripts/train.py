@@ -1,7 +1,7 @@
 """Snakemake script of rule train (see rules/train.smk)."""
 
 from dnn_topology.io_utils import log_to_file
-from dnn_topology.training import train_stage
+from dnn_topology.networks.training import train_stage
 
 with log_to_file(snakemake.log[0], keep=f"{snakemake.params.state_dir}/train.log"):  # kept across attempts
     train_stage(

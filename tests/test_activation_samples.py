@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dnn_topology.activations import fixed_samples, sample_indices
-from dnn_topology.memorization import subset_indices
+from dnn_topology.networks.activations import fixed_samples, sample_indices
+from dnn_topology.networks.labels import subset_indices
 
 
 def test_test_split_is_the_first_n():

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dnn_topology.aggregate import aggregate_stage
-from dnn_topology.betti_curves import betti_curves_stage
-from dnn_topology.plots import compare_stage, plot_stage
+from dnn_topology.plots.run_figures import compare_stage, plot_stage
+from dnn_topology.studies.aggregate import aggregate_stage
+from dnn_topology.topology.betti import betti_curves_stage
 
 FIXTURES = Path(__file__).parent / "data" / "dipha"
 PLOTS = ["betti_curves_density", "betti_curves_epsilon", "persistence_diagrams", "summaries"]

@@ -8,10 +8,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from dnn_topology import datasets as dsets
-from dnn_topology import models
-from dnn_topology.attack_config import AttackSpec, attack_of_input_set, attack_table, input_set
-from dnn_topology.attacks import (
+from dnn_topology.networks import datasets as dsets
+from dnn_topology.networks import models
+from dnn_topology.studies.adversarial.attacks import (
     RECORD_COLUMNS,
     attack,
     attack_record,
@@ -20,6 +19,7 @@ from dnn_topology.attacks import (
     sample_pixels,
     to_pixels,
 )
+from dnn_topology.studies.adversarial.config import AttackSpec, attack_of_input_set, attack_table, input_set
 
 MEAN, STD = dsets.normalization("mnist5k")
 
@@ -162,7 +162,7 @@ def test_attack_stage_writes_its_files(trained, tmp_path):
 
 
 def test_adversarial_config_errors_name_the_key():
-    from dnn_topology.attack_config import check_adversarial
+    from dnn_topology.studies.adversarial.config import check_adversarial
 
     base = {
         "topology": {"epochs": [1, 4]},

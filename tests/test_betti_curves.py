@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dnn_topology.betti_curves import betti_curves, betti_curves_stage, epsilon_grid, summarize
+from dnn_topology.topology.betti import betti_curves, betti_curves_stage, epsilon_grid, summarize
 
 FIXTURES = Path(__file__).parent / "data" / "dipha"
 

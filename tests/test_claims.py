@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dnn_topology.claims import (
+from dnn_topology.studies.claims import (
     DOES_NOT_HOLD,
     HOLDS,
     INCONCLUSIVE,

@@ -10,8 +10,8 @@ import pytest
 from test_dipha_io import FIXTURE_DIR, diagram_cases, sparse_cases
 from test_persistence import logged_calls, stand_in_dipha
 
-from dnn_topology import dipha_io as dio
 from dnn_topology.cli import CliError, main, resolve_threads
+from dnn_topology.topology import dipha_files as dio
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dnn_topology import workflow_config
+from dnn_topology.workflow import config as workflow_config
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((REPO / "schemas" / "config.schema.yaml").read_text())

@@ -12,8 +12,8 @@ import pytest
 import torch
 import torchvision
 
-from dnn_topology import datasets as ds
-from dnn_topology.datasets import (
+from dnn_topology.networks import datasets as ds
+from dnn_topology.networks.datasets import (
     CIFAR_MEAN,
     CIFAR_STD,
     DatasetSpec,

@@ -8,10 +8,10 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from dnn_topology import datasets as dsets
-from dnn_topology import models
-from dnn_topology.attack_config import AttackSpec
-from dnn_topology.detection import (
+from dnn_topology.networks import datasets as dsets
+from dnn_topology.networks import models
+from dnn_topology.studies.adversarial.config import AttackSpec
+from dnn_topology.studies.adversarial.detection import (
     auc_interval,
     baseline_features,
     cut_batches,

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from dnn_topology.diagram_features import diagram_file_features, life_midlife, parse_feature_name, required_dims
-from dnn_topology.dipha_io import Diagram, write_persistence_diagram
+from dnn_topology.topology.dipha_files import Diagram, write_persistence_diagram
+from dnn_topology.topology.features import diagram_file_features, life_midlife, parse_feature_name, required_dims
 
 # DIPHA coding: dim -k-1 = essential class of H_k (its "death" is the cut-off, not a property of the class)
 DIMS = np.array([0, 0, -1, 1, 1, 1, -2, 2])

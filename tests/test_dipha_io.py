@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dnn_topology import dipha_io as dio
-from dnn_topology.dipha_io import Diagram, DiphaFormatError, SparseDistanceMatrix
+from dnn_topology.topology import dipha_files as dio
+from dnn_topology.topology.dipha_files import Diagram, DiphaFormatError, SparseDistanceMatrix
 
 FIXTURE_DIR = Path(__file__).parent / "data" / "dipha"
 MANIFEST = json.loads((FIXTURE_DIR / "MANIFEST.json").read_text())["files"]

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from test_generalization import synthetic_table
 
-from dnn_topology import generalization as gen
-from dnn_topology.diagram_features import life_midlife
-from dnn_topology.dipha_io import Diagram, write_persistence_diagram
+from dnn_topology.studies.generalization import model as gen
+from dnn_topology.topology.dipha_files import Diagram, write_persistence_diagram
+from dnn_topology.topology.features import life_midlife
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 TOPOLOGY = {
@@ -98,11 +98,11 @@ def test_a_diagram_without_recorded_parameters_is_refused(study, tmp_path):
 
 def test_estimate_from_a_checkpoint(study, tmp_path):
     """A really trained network: its diagram is computed under the model's parameters, from its training samples."""
-    from dnn_topology.activations import compute_activations
-    from dnn_topology.dipha_io import full_to_sparse
-    from dnn_topology.functional_graph import distance_matrix
-    from dnn_topology.persistence import compute_persistence
-    from dnn_topology.training import TrainConfig, train
+    from dnn_topology.networks.activations import compute_activations
+    from dnn_topology.networks.training import TrainConfig, train
+    from dnn_topology.topology.dipha_files import full_to_sparse
+    from dnn_topology.topology.graph import distance_matrix
+    from dnn_topology.topology.persistence import compute_persistence
 
     _, model_json, _ = study
     cfg = TrainConfig(network="lenet_300_100", dataset="mnist5k", epochs=1, subset=0.5, seed=3)

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from dnn_topology import datasets, models
-from dnn_topology.dipha_io import full_to_sparse
-from dnn_topology.functional_graph import (
+from dnn_topology.networks import datasets, models
+from dnn_topology.networks.nodes import select_nodes
+from dnn_topology.topology.dipha_files import full_to_sparse
+from dnn_topology.topology.graph import (
     abs_correlation,
     distance_matrix,
     edge_density,
@@ -16,7 +17,6 @@ from dnn_topology.functional_graph import (
     load_activations,
     sparse_distance_stage,
 )
-from dnn_topology.node_selection import select_nodes
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dnn_topology import generalization as gen
-from dnn_topology.dipha_io import Diagram, write_persistence_diagram
+from dnn_topology.studies.generalization import model as gen
+from dnn_topology.topology.dipha_files import Diagram, write_persistence_diagram
 
 TOPOLOGY = {
     "split": "train",
@@ -202,7 +202,7 @@ def test_study_table_from_files(tmp_path):
 
 
 def test_run_study_and_figures(tmp_path):
-    from dnn_topology.generalization_plots import figure_paths, generalization_plots_stage
+    from dnn_topology.studies.generalization.figures import figure_paths, generalization_plots_stage
 
     table = synthetic_table(noise=1.0)
     table.loc[0, "life_h1"] = np.nan  # a diagram without any H1 pair above the minimum persistence

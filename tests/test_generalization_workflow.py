@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from workflow_helpers import run_config, snakemake, write_config
 
-from dnn_topology import generalization as gen
+from dnn_topology.studies.generalization import model as gen
 
 pytestmark = pytest.mark.workflow
 

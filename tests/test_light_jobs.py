@@ -16,19 +16,19 @@ HEAVY = ("torch", "torchvision", "pandas", "sklearn", "matplotlib", "snakemake")
 
 STAGES = {  # each stage's entry point, as its rule's script calls it
     "functional_graph": (
-        "from dnn_topology.functional_graph import functional_graph_stage\n"
+        "from dnn_topology.topology.graph import functional_graph_stage\n"
         "functional_graph_stage(activations='activations.npy', sparse='cut.bin', max_epsilon=0.3, distance='distance.bin')"
     ),
     "sparse_distance": (
-        "from dnn_topology.functional_graph import sparse_distance_stage\n"
+        "from dnn_topology.topology.graph import sparse_distance_stage\n"
         "sparse_distance_stage(distance='distance.bin', sparse='distance_sparse.bin', max_epsilon=0.3)"
     ),
     "persistence": (
-        "from dnn_topology.persistence import persistence_stage\n"
+        "from dnn_topology.topology.persistence import persistence_stage\n"
         "print(persistence_stage(distance='distance_sparse.bin', diagram='diagram.bin', upper_dim=3).summary())"
     ),
     "betti_curves": (
-        "from dnn_topology.betti_curves import betti_curves_stage\n"
+        "from dnn_topology.topology.betti import betti_curves_stage\n"
         "betti_curves_stage(diagram='diagram.bin', sparse='distance_sparse.bin', curves='curves.csv',"
         " summary='summary.csv', max_dim=2, max_epsilon=0.3, n_points=31)"
     ),
@@ -54,8 +54,8 @@ def test_per_epoch_stages_import_only_what_they_use(tmp_path):
 def test_training_and_activations_jobs_import_torchvision_only_for_its_networks():
     """torchvision (about 2 s of CPU and 170 MB per job) is imported for the ResNets only."""
     probe = (
-        "import sys\nfrom dnn_topology import activations, training, models\n"
-        "from dnn_topology.datasets import get_spec\n"
+        "import sys\nfrom dnn_topology.networks import activations, training, models\n"
+        "from dnn_topology.networks.datasets import get_spec\n"
         "models.build_network('lenet', get_spec('mnist5k'))\nprint('torchvision' in sys.modules)\n"
         "models.build_network('resnet18', get_spec('cifar10'))\nprint('torchvision' in sys.modules)"
     )

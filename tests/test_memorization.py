@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from dnn_topology.datasets import DatasetSpec, dataset_labels, get_spec
-from dnn_topology.memorization import (
+from dnn_topology.networks.datasets import DatasetSpec, dataset_labels, get_spec
+from dnn_topology.networks.labels import (
     RelabelledDataset,
     apply_memorization_controls,
     binarize_labels,

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dnn_topology.datasets import DatasetSpec, get_spec
-from dnn_topology.models import DEFAULT_DATASETS, NETWORKS, build_network, feature_shapes, node_counts
+from dnn_topology.networks.datasets import DatasetSpec, get_spec
+from dnn_topology.networks.models import DEFAULT_DATASETS, NETWORKS, build_network, feature_shapes, node_counts
 
 # total nodes of each network on its default dataset (MNIST 1x28x28 or CIFAR-10 3x32x32)
 EXPECTED_TOTAL = {

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from dnn_topology.node_selection import TABLE_COLUMNS, allocate, plan_selection, select_nodes
+from dnn_topology.networks.nodes import TABLE_COLUMNS, allocate, plan_selection, select_nodes
 
 NAMES = ["conv1", "conv2", "fc1", "fc2"]
 SHAPES = [(10, 12, 12), (20, 4, 4), (50,), (10,)]  # LeNet: 1,440 + 320 + 50 + 10 = 1,820

@@ -16,12 +16,12 @@ import pytest
 import torch
 from test_dipha_io import FIXTURE_DIR
 
-from dnn_topology import dipha_io as dio
-from dnn_topology.checkpoints import strip_module_prefix
 from dnn_topology.cli import main
-from dnn_topology.datasets import get_spec
-from dnn_topology.models import build_network
-from dnn_topology.original_import import ImportOriginalError, find_original_epochs, import_original
+from dnn_topology.networks.checkpoints import strip_module_prefix
+from dnn_topology.networks.datasets import get_spec
+from dnn_topology.networks.models import build_network
+from dnn_topology.networks.original import ImportOriginalError, find_original_epochs, import_original
+from dnn_topology.topology import dipha_files as dio
 
 FULL = FIXTURE_DIR / "corr80.full.bin"
 DIAGRAM = FIXTURE_DIR / "corr80.sparse_eps0.3.upper_dim3.diagram"
@@ -239,7 +239,7 @@ def test_imported_results_feed_the_workflow(original_root, tmp_path):
 def test_a_crafted_t7_is_refused_and_its_code_never_runs(original_root, tmp_path, capsys, legacy):
     from workflow_helpers import write_malicious_checkpoint
 
-    from dnn_topology.checkpoints import read_checkpoint
+    from dnn_topology.networks.checkpoints import read_checkpoint
 
     ckpt = original_root / "checkpoint" / "lenet_mnist" / "ckpt_trial_1_epoch_3.t7"
     state = read_checkpoint(ckpt, numpy_scalars=True)  # real weights: only the payload is wrong

@@ -1,5 +1,5 @@
 """Parsing the workflow costs nothing: `snakemake -n` on the default configuration imports no torch,
-builds no network and reads no dataset (resource sizing comes from dnn_topology.resources' table).
+builds no network and reads no dataset (resource sizing comes from dnn_topology.workflow.resources' table).
 
 Snakemake parses the workflow for every command and, on a cluster, again inside every job, so each of
 those would otherwise pay torch's import (seconds, ~650 MB) next to its own memory request.

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from test_dipha_io import FIXTURE_DIR, corr_distance_matrix, diagram_cases, fresh_seed, random_distance_matrix
 
-from dnn_topology import dipha_io as dio
-from dnn_topology import persistence as pers
-from dnn_topology.dipha_io import Diagram, SparseDistanceMatrix
+from dnn_topology.topology import dipha_files as dio
+from dnn_topology.topology import persistence as pers
+from dnn_topology.topology.dipha_files import Diagram, SparseDistanceMatrix
 
 HAVE_GUDHI = pers._gudhi_reduce_graph() is not None
 PY_ENGINES = {

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from test_models import _one_thread  # noqa: F401 (autouse: torch on one thread)
 
-from dnn_topology import models, resources
-from dnn_topology.datasets import DatasetSpec, get_spec
+from dnn_topology.networks import models
+from dnn_topology.networks.datasets import DatasetSpec, get_spec
+from dnn_topology.workflow import resources
 
 
 def test_the_table_names_every_network_and_each_on_every_built_in_shape():

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import torch
 
-from dnn_topology import datasets
-from dnn_topology.checkpoints import load_checkpoint
-from dnn_topology.training import TrainConfig, TrainingDivergedError, train
+from dnn_topology.networks import datasets
+from dnn_topology.networks.checkpoints import load_checkpoint
+from dnn_topology.networks.training import TrainConfig, TrainingDivergedError, train
 
 CFG = dict(network="lenet", dataset="mnist5k", lr=0.01, batch_size=64, seed=3)
 
@@ -75,10 +75,10 @@ def test_resume_after_kill_matches_uninterrupted_run(reference, tmp_path):
     state = tmp_path / "state" / TrainConfig(epochs=4, **CFG).fingerprint()  # one folder per configuration
     code = (
         "from pathlib import Path\n"
-        "from dnn_topology.training import TrainConfig, train\n"
+        "from dnn_topology.networks.training import TrainConfig, train\n"
         f"root = Path({str(tmp_path)!r})\n"
         f"cfg = TrainConfig(epochs=4, **{CFG!r})\n"
-        "import time, dnn_topology.training as t\n"
+        "import time, dnn_topology.networks.training as t\n"
         "orig = t._save_state\n"
         "def slow(*a, **k):\n"
         "    orig(*a, **k); time.sleep(1.0)\n"  # give the test time to kill between epochs
@@ -179,7 +179,7 @@ def test_a_full_disk_during_training_says_so_and_names_the_file(tmp_path):
     disk.mkdir()
     code = (
         "from pathlib import Path\n"
-        "from dnn_topology.training import TrainConfig, train\n"
+        "from dnn_topology.networks.training import TrainConfig, train\n"
         f"root = Path({str(tmp_path)!r})\n"
         f"train(TrainConfig(epochs=1, **{CFG!r}), [root / 'e0.pt', root / 'e1.pt'], root / 'm.csv',\n"
         f"      Path({str(disk)!r}) / 'state', progress=False)\n"
@@ -200,7 +200,7 @@ def test_a_training_state_of_the_older_format_is_not_read_and_training_starts_ag
     same result as a fresh run."""
     import numpy as np
 
-    from dnn_topology.checkpoints import read_checkpoint
+    from dnn_topology.networks.checkpoints import read_checkpoint
 
     cfg = TrainConfig(epochs=1, **CFG)
     fresh = tmp_path / "fresh"

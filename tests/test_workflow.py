@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from workflow_helpers import TINY_CONFIG, planned_jobs, snakemake, write_config
 
-from dnn_topology.dipha_io import read_persistence_diagram
+from dnn_topology.topology.dipha_files import read_persistence_diagram
 
 pytestmark = pytest.mark.workflow
 
@@ -367,7 +367,7 @@ def test_interrupted_training_resumes_when_the_workflow_is_rerun(tmp_path):
     import torch
     from workflow_helpers import REPO, SNAKEFILE
 
-    from dnn_topology.training import TrainConfig, train
+    from dnn_topology.networks.training import TrainConfig, train
 
     config = copy.deepcopy(TINY_CONFIG)
     config["training"].update(epochs=5, batch_size=8)  # ~1-3 s per epoch: time to interrupt it

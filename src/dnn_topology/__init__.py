@@ -15,38 +15,17 @@ Units: distances are 1 - |corr|; diagrams are in DIPHA's filtration units epsilo
 ``import dnn_topology`` imports numpy only (not torch, pandas or scipy: the persistence functions
 are loaded on first use, pandas when a table is built), so every workflow job starts light.
 
-One module per subject:
+Subpackages by subject, each a layer that imports only from the layers below it (checked by
+import-linter, ``make lint``):
 
-* :mod:`dnn_topology.datasets`         -- datasets (offline ``mnist5k`` default, torchvision loaders, ImageFolders)
-* :mod:`dnn_topology.memorization`     -- memorization controls (training subsets, permuted and binarized labels)
-* :mod:`dnn_topology.models`           -- networks and the layers that feed the functional graph
-* :mod:`dnn_topology.checkpoints`      -- reading and writing checkpoints, device choice
-* :mod:`dnn_topology.training`         -- resumable, deterministic training with per-epoch checkpoints
-* :mod:`dnn_topology.node_selection`   -- which nodes of a network become graph vertices
-* :mod:`dnn_topology.activations`      -- node activations of a checkpoint on a fixed sample set
-* :mod:`dnn_topology.functional_graph` -- |Pearson correlation| graph and its (sparse) distance matrix
-* :mod:`dnn_topology.dipha_io`         -- DIPHA file formats (read/write)
-* :mod:`dnn_topology.persistence`      -- Vietoris-Rips persistence with DIPHA's conventions
-* :mod:`dnn_topology.betti_curves`     -- Betti curves and their summaries
-* :mod:`dnn_topology.aggregate`        -- per-run tables
-* :mod:`dnn_topology.plots`            -- figures
-* :mod:`dnn_topology.claims`           -- the paper's claims checked on a run or a comparison
-* :mod:`dnn_topology.attack_config`    -- adversarial attacks as the config names them
-* :mod:`dnn_topology.attacks`          -- FGSM/PGD attacks against a checkpoint
-* :mod:`dnn_topology.detection`        -- the batch-level adversarial detector
-* :mod:`dnn_topology.adversarial_plots` -- figures of the adversarial study
-* :mod:`dnn_topology.diagram_features` -- life and midlife features of a diagram
-* :mod:`dnn_topology.generalization`   -- test accuracy without a test set (CVPR 2020), and its figures
-  (:mod:`dnn_topology.generalization_plots`)
-* :mod:`dnn_topology.estimate`         -- one network's test accuracy from a fitted generalization model
-* :mod:`dnn_topology.original_import`  -- the original code's results in our layout
-* :mod:`dnn_topology.attack_config`    -- attack ids and the adversarial config section
-* :mod:`dnn_topology.attacks`          -- FGSM/PGD attacks in pixel units and the attack record
-* :mod:`dnn_topology.detection`        -- batch-level detection of adversarial inputs and its cross-validation
-* :mod:`dnn_topology.adversarial_plots` -- figures of the adversarial study
-* :mod:`dnn_topology.workflow_config`  -- configuration checks and the per-run option table
-* :mod:`dnn_topology.resources`        -- resource requests of the workflow's jobs
-* :mod:`dnn_topology.cli`              -- the ``dnn-topology`` command
+* :mod:`dnn_topology.topology` -- the functional graph, DIPHA files, persistence, Betti curves, diagram features
+* :mod:`dnn_topology.networks` -- datasets, models, checkpoints, training, node selection, activations
+* :mod:`dnn_topology.plots`    -- figures of a run and of a comparison, and the house style
+* :mod:`dnn_topology.studies`  -- per-run tables, the papers' claims, adversarial inputs, test error without a test set
+* :mod:`dnn_topology.workflow` -- what Snakemake needs while it parses: configuration checks, resource requests
+* :mod:`dnn_topology.cli`      -- the ``dnn-topology`` command
+* :mod:`dnn_topology.layout`   -- where every result is written (results paths, built and parsed)
+* :mod:`dnn_topology.io_utils` -- atomic writes and logging, below everything
 
 Each workflow stage is one keyword-only function, ``<stage>_stage(...)``, that reads its input
 files and writes its outputs; rule ``<stage>`` calls it from ``scripts/<stage>.py``.
@@ -57,8 +36,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .betti_curves import betti_curves, epsilon_grid, summarize
-from .dipha_io import (
+from .topology.betti import betti_curves, epsilon_grid, summarize
+from .topology.dipha_files import (
     Diagram,
     DiphaFormatError,
     SparseDistanceMatrix,
@@ -70,15 +49,15 @@ from .dipha_io import (
     write_persistence_diagram,
     write_sparse_distance_matrix,
 )
-from .functional_graph import abs_correlation, distance_matrix, edge_density
+from .topology.graph import abs_correlation, distance_matrix, edge_density
 
 if TYPE_CHECKING:
-    from .persistence import compute_persistence, compute_persistence_file
+    from .topology.persistence import compute_persistence, compute_persistence_file
 
 __version__ = "0.1.0"
 
 # loaded on first use: persistence imports scipy, which the workflow's start-up and most jobs never need
-_LAZY = {"compute_persistence": "persistence", "compute_persistence_file": "persistence"}
+_LAZY = {"compute_persistence": "topology.persistence", "compute_persistence_file": "topology.persistence"}
 
 __all__ = [
     "Diagram",

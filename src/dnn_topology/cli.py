@@ -26,10 +26,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import dipha_io as dio
-from . import persistence as pers
-from .functional_graph import sparse_distance_stage
-from .original_import import ImportOriginalError, import_original, summarize
+from .networks.original import ImportOriginalError, import_original, summarize
+from .topology import dipha_files as dio
+from .topology import persistence as pers
+from .topology.graph import sparse_distance_stage
 
 PROG = "dnn-topology"
 THREAD_ENV_VARS = ("DNN_TOPOLOGY_THREADS", "OMP_NUM_THREADS")
@@ -266,7 +266,7 @@ def _add_check_config(sub) -> None:
 def _run_check_config(args: argparse.Namespace) -> int:
     from snakemake.utils import validate
 
-    from . import workflow_config as wc
+    from .workflow import config as wc
 
     schema = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
     for path in args.files:
@@ -332,8 +332,8 @@ def _add_estimate_test_error(sub) -> None:
 def _run_estimate_test_error(args: argparse.Namespace) -> int:
     import json
 
-    from . import estimate as est
-    from .generalization import read_model
+    from .studies.generalization import estimate as est
+    from .studies.generalization.model import read_model
 
     model = read_model(args.model)
     if args.diagram is not None:

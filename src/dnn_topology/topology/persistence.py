@@ -52,9 +52,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import dipha_io as dio
-from .dipha_io import Diagram, DiphaFormatError, SparseDistanceMatrix
-from .io_utils import get_logger
+from ..io_utils import get_logger
+from . import dipha_files as dio
+from .dipha_files import Diagram, DiphaFormatError, SparseDistanceMatrix
 
 if TYPE_CHECKING:  # scipy is imported where it is used: Snakemake imports this module to parse the workflow
     import scipy.sparse as sps

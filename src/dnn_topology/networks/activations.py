@@ -23,12 +23,12 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from ..io_utils import atomic_path, get_logger
 from . import datasets as dsets
 from .checkpoints import load_checkpoint, resolve_device
-from .io_utils import atomic_path, get_logger
-from .memorization import effective_spec, subset_indices, trial_seed
+from .labels import effective_spec, subset_indices, trial_seed
 from .models import feature_shapes
-from .node_selection import NodeSelection, plan_selection
+from .nodes import NodeSelection, plan_selection
 
 _TRAIN_SAMPLES_STREAM = 3  # generator stream of the train-split draw (memorization uses 1 and 2)
 
@@ -189,7 +189,7 @@ def activations_stage(
     Parameters
     ----------
     checkpoint : str or Path
-        The checkpoint of one epoch (see :mod:`dnn_topology.checkpoints`).
+        The checkpoint of one epoch (see :mod:`dnn_topology.networks.checkpoints`).
     activations, nodes, samples : str or Path
         Files to write (atomically): the (n_samples, N) float32 ``.npy``, the node table and the
         sample record (CSV).
@@ -205,7 +205,7 @@ def activations_stage(
     data_dir, download, device, threads
         Config keys ``data_dir``, ``download``, ``device``; torch threads.
     imagefolders : dict, optional
-        Config key ``imagefolders`` (see :func:`dnn_topology.datasets.dataset_registry`).
+        Config key ``imagefolders`` (see :func:`dnn_topology.networks.datasets.dataset_registry`).
     """
     acts, node_table, record = compute_activations(
         checkpoint,

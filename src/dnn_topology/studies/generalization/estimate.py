@@ -1,11 +1,11 @@
 """Estimate one network's test accuracy with a fitted generalization model (no test sample used).
 
-Two ways in, both ending in :func:`dnn_topology.generalization.estimate`:
+Two ways in, both ending in :func:`dnn_topology.studies.generalization.model.estimate`:
 
 * **a diagram** (``diagram.bin`` of the workflow) and the topology parameters it was computed
   under: the ``topology.json`` that the workflow writes in the run's folder (found in the diagram's
   folder or one of its three parents) or a given file. A diagram computed under other parameters
-  than the model's is refused (:class:`~dnn_topology.generalization.TopologyMismatchError`).
+  than the model's is refused (:class:`~dnn_topology.studies.generalization.model.TopologyMismatchError`).
 * **a checkpoint**: its diagram is computed here under exactly the model's parameters, from
   training samples the network was trained on (``training.subset`` and the trial's seed, read from
   the checkpoint's ``config`` when it has one). Nothing is written.
@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from . import diagram_features as dfeat
-from . import generalization as gen
+from ...topology import features as dfeat
+from . import model as gen
 
 SIDECAR = "topology.json"
 
@@ -49,7 +49,7 @@ def from_diagram(model: Mapping, diagram: str | Path, train_acc: float, topology
 
 def checkpoint_training(checkpoint: str | Path, network: str | None, dataset: str | None) -> dict:
     """Network, dataset, training subset and seed of a checkpoint (its ``config``; arguments win)."""
-    from .checkpoints import read_checkpoint  # deferred: torch, needed for checkpoints only
+    from ...networks.checkpoints import read_checkpoint  # deferred: torch, needed for checkpoints only
 
     config = read_checkpoint(checkpoint).get("config") or {}
     out = {
@@ -79,10 +79,10 @@ def checkpoint_features(
 ) -> dict[str, float]:
     """Diagram features of a checkpoint, computed under the model's topology parameters."""
     # deferred: torch and the topology stages, needed for checkpoints only (a diagram needs neither)
-    from .activations import compute_activations
-    from .dipha_io import full_to_sparse
-    from .functional_graph import distance_matrix
-    from .persistence import compute_persistence
+    from ...networks.activations import compute_activations
+    from ...topology.dipha_files import full_to_sparse
+    from ...topology.graph import distance_matrix
+    from ...topology.persistence import compute_persistence
 
     fitted = model["topology"]
     training = checkpoint_training(checkpoint, network, dataset)

@@ -14,41 +14,13 @@ differs between epochs and runs, so each curve's end is marked (a triangle) and 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from .betti_curves import split_diagram  # noqa: E402
-from .dipha_io import PathLike, read_persistence_diagram  # noqa: E402
-from .io_utils import atomic_path  # noqa: E402
-
-AXIS_LABELS = {
-    "density": "edge density (% of node pairs)",
-    "epsilon": r"filtration value $\varepsilon$ (= (1 - |corr|) / 2)",
-    "corr_threshold": "|corr| threshold",
-}
-AXIS_SCALE = {"density": 100.0}  # density is plotted in percent
-STYLE = {
-    "font.size": 8,
-    "axes.titlesize": 9,
-    "axes.labelsize": 8,
-    "legend.fontsize": 7,
-    "xtick.labelsize": 7,
-    "ytick.labelsize": 7,
-    "lines.linewidth": 1.2,
-}
-
-
-def save_figure(fig, png: str | Path, pdf: str | Path) -> None:
-    for path, fmt in ((png, "png"), (pdf, "pdf")):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=200, bbox_inches="tight")
-    plt.close(fig)
+from ..topology.betti import split_diagram
+from ..topology.dipha_files import PathLike, read_persistence_diagram
+from .style import AXIS_LABELS, AXIS_SCALE, STYLE, plt, save_figure
 
 
 def cut_note(curves: pd.DataFrame) -> str:
@@ -210,7 +182,7 @@ def plot_stage(
     run : str
         Run name (in the titles).
     curves, summary, training : str or Path
-        The run's aggregated CSV files (see :func:`dnn_topology.aggregate.aggregate_stage`).
+        The run's aggregated CSV files (see :func:`dnn_topology.studies.aggregate.aggregate_stage`).
     epochs : sequence of int
         The epochs of ``diagrams``.
     diagrams : sequence of paths

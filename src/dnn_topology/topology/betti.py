@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .dipha_io import PathLike, read_persistence_diagram, read_sparse_distance_matrix
-from .functional_graph import edge_density
-from .io_utils import atomic_path
+from ..io_utils import atomic_path
+from .dipha_files import PathLike, read_persistence_diagram, read_sparse_distance_matrix
+from .graph import edge_density
 
 if TYPE_CHECKING:  # pandas is imported by the functions that build tables: `import dnn_topology` stays light
     import pandas as pd

@@ -37,7 +37,7 @@ the original code used for Tiny ImageNet, or 0.5/0.5 for one channel). The test 
 called ``test`` or ``val``.
 
 The memorization controls (label permutation, training subsets, one-vs-rest labels) are in
-:mod:`dnn_topology.memorization`.
+:mod:`dnn_topology.networks.labels`.
 
 This module's metadata (names, shapes, split sizes, expected files) does not import torch, so
 that a workflow can check a configuration without it: torch and torchvision are imported only by
@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .io_utils import atomic_path
+from ..io_utils import atomic_path
 
 if TYPE_CHECKING:  # torch is imported by the loaders only (see the module docstring)
     from torch.utils.data import Dataset

@@ -2,14 +2,15 @@
 
 Pandas-free and torch-free: the workflow imports this module while it parses (every ``snakemake`` call,
 and every cluster job, parses the workflow again). The study itself is in
-:mod:`dnn_topology.generalization`, which re-exports these names.
+:mod:`dnn_topology.studies.generalization.model`, which re-exports these names.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from . import diagram_features as dfeat
+from ...layout import run_name
+from ...topology import features as dfeat
 
 DEFAULT_FEATURES = ("life_h1", "midlife_h1")
 # topology parameters that must be equal for a diagram's features to be comparable with a model's
@@ -40,7 +41,6 @@ def study_options(config: Mapping) -> dict[str, dict]:
     """Study name -> its options with defaults: ``runs`` (default: every trained run), ``epochs``
     (default ``topology.epochs``), ``features``, ``min_persistence``, ``bootstrap``, ``seed``, and
     ``topology`` (the parameters the model is fitted under)."""
-    from .workflow_config import run_name  # deferred: workflow_config imports this module
 
     trained = [run_name(r) for r in config["runs"] if not r.get("imported", False)]
     studies = {}
@@ -65,7 +65,6 @@ def study_options(config: Mapping) -> dict[str, dict]:
 
 def check_studies(config: Mapping) -> None:
     """Raise ValueError naming the ``generalization[i]`` key of a study the workflow cannot run."""
-    from .workflow_config import run_name  # deferred: workflow_config imports this module
 
     runs = {run_name(r): r for r in config["runs"]}
     names = [s["name"] for s in config.get("generalization", [])]

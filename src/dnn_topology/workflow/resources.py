@@ -7,7 +7,7 @@ one forward pass -- comes from :data:`NETWORK_COSTS`, a table of every network o
 of the built-in datasets (1 x 28 x 28: MNIST, Fashion-MNIST, mnist5k; 3 x 32 x 32: CIFAR-10, SVHN).
 ``tests/test_resources.py`` builds each network and checks the table against it, layer by layer.
 An input shape outside the table (an ImageFolder of another size) is measured once with a dummy
-forward pass (:func:`dnn_topology.models.forward_cost`, which imports torch).
+forward pass (:func:`dnn_topology.networks.models.forward_cost`, which imports torch).
 
 Units: ``mem_mb`` in MB (10^6 bytes), ``runtime`` in minutes, MACs per sample.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .datasets import DatasetSpec, split_size
+from ..networks.datasets import DatasetSpec, split_size
 
 # Conservative sustained multiply-accumulates per second of one training job.
 MACS_PER_SECOND = {"cpu_thread": 5e9, "gpu": 5e11}
@@ -132,7 +132,7 @@ NETWORK_COSTS: dict[tuple[str, int, int], NetworkCost] = {
 ``tests/test_resources.py``)."""
 
 NETWORK_NAMES: tuple[str, ...] = tuple(sorted({network for network, _, _ in NETWORK_COSTS}))
-"""The networks the workflow can build (the keys of :data:`dnn_topology.models.NETWORKS`), known without torch."""
+"""The networks the workflow can build (the keys of :data:`dnn_topology.networks.models.NETWORKS`), known without torch."""
 
 
 @dataclass(frozen=True)
@@ -154,14 +154,14 @@ def network_cost(network: str, spec: DatasetSpec) -> tuple[dict[str, Shape], int
     cost = NETWORK_COSTS.get((network, spec.in_channels, spec.input_size))
     if cost is not None:
         return cost.shapes(spec.num_classes), cost.total_macs(spec.num_classes)
-    from .models import build_network, forward_cost
+    from ..networks.models import build_network, forward_cost
 
     return forward_cost(build_network(network, spec), spec)
 
 
 def run_size(network: str, spec: DatasetSpec, node_selection: dict) -> RunSize:
     """Node count (after ``node_selection``) and forward cost of ``network`` on a dataset of shape ``spec``."""
-    from .node_selection import plan_selection
+    from ..networks.nodes import plan_selection
 
     shapes, macs = network_cost(network, spec)
     n_nodes = plan_selection(list(shapes.values()), list(shapes), **node_selection).n_nodes

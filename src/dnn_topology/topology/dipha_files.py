@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
-from .io_utils import atomic_path
+from ..io_utils import atomic_path
 
 if TYPE_CHECKING:  # pandas is imported by Diagram.to_frame only: the per-epoch jobs start without it
     import pandas as pd

@@ -1,7 +1,7 @@
 """Adversarial attacks as the workflow names them: one *attack id* per (attack, epsilon).
 
 This module is torch-free (the workflow imports it while parsing). The attacks themselves are in
-:mod:`dnn_topology.attacks`, the detection study in :mod:`dnn_topology.detection`.
+:mod:`dnn_topology.studies.adversarial.attacks`, the detection study in :mod:`dnn_topology.studies.adversarial.detection`.
 
 Units and conventions
 ---------------------

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .plots import AXIS_LABELS, STYLE, save_figure  # noqa: E402
+from ...plots.style import AXIS_LABELS, STYLE, save_figure  # noqa: E402
 
 PLOTS = [
     "betti_curves_density",
@@ -204,9 +204,9 @@ def adversarial_plot_stage(
     run : str
         Run name (figure titles).
     curves_csv, summary_csv, records_csv : str or Path
-        The tables of :func:`dnn_topology.aggregate.adversarial_aggregate_stage`.
+        The tables of :func:`dnn_topology.studies.aggregate.adversarial_aggregate_stage`.
     detection_csv : str or Path or None
-        The detection table (:func:`dnn_topology.detection.detection_stage`); None when detection is off.
+        The detection table (:func:`dnn_topology.studies.adversarial.detection.detection_stage`); None when detection is off.
     outputs : mapping
         ``<plot>_png`` / ``<plot>_pdf`` -> path, for the figures of :data:`PLOTS` to draw.
     """

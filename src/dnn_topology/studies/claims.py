@@ -57,8 +57,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .dipha_io import PathLike
-from .io_utils import atomic_path
+from ..io_utils import atomic_path
+from ..topology.dipha_files import PathLike
 
 HOLDS, DOES_NOT_HOLD, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
 
@@ -398,7 +398,7 @@ def claims_tables(
 def plot_claims(claims: pd.DataFrame, evidence: pd.DataFrame, png, pdf, title: str = "") -> None:
     """One panel per claims-table row: the measured quantity against epoch (mean over trials, [min, max]
     band; paired claims: both runs), titled with the verdict."""
-    from .plots import STYLE, plt, save_figure
+    from ..plots.style import STYLE, plt, save_figure
 
     n = len(claims)
     ncol = min(n, 3)

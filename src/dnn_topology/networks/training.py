@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from ..io_utils import atomic_path, get_logger
 from . import datasets as dsets
 from .checkpoints import (
     CheckpointError,
@@ -38,8 +39,7 @@ from .checkpoints import (
     resolve_device,
     save_checkpoint,
 )
-from .io_utils import atomic_path, get_logger
-from .memorization import controlled_datasets, trial_seed
+from .labels import controlled_datasets, trial_seed
 from .models import build_network
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"]
@@ -127,7 +127,7 @@ def training_data(
 ) -> tuple[Dataset, Dataset, dsets.DatasetSpec, pd.DataFrame | None]:
     """Train and test sets with the memorization controls of ``cfg`` applied.
 
-    Returns ``(train, test, spec, label_record)``, see :func:`dnn_topology.memorization.controlled_datasets`.
+    Returns ``(train, test, spec, label_record)``, see :func:`dnn_topology.networks.labels.controlled_datasets`.
     """
     return controlled_datasets(
         dsets.load_split(cfg.dataset, "train", cfg.data_dir, cfg.download, registry=registry),
@@ -377,7 +377,7 @@ def train_stage(
     data_dir, download, device, threads
         Config keys ``data_dir``, ``download``, ``device``; torch threads.
     imagefolders : dict, optional
-        Config key ``imagefolders`` (see :func:`dnn_topology.datasets.dataset_registry`).
+        Config key ``imagefolders`` (see :func:`dnn_topology.networks.datasets.dataset_registry`).
 
     Returns
     -------

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .io_utils import atomic_path
+from ..io_utils import atomic_path
 
 _TRIAL_EPOCH = re.compile(r"trial_(\d+)/epoch_(\d+)/")
 _TRIAL = re.compile(r"trial_(\d+)/")

@@ -2,7 +2,7 @@
 
 For many trained networks and epochs, the persistence diagram of the functional graph built from
 *training* samples is summarised by diagram features (life and midlife of H1 by default, see
-:mod:`dnn_topology.diagram_features`), and a linear function g of them is fitted to the
+:mod:`dnn_topology.topology.features`), and a linear function g of them is fitted to the
 generalization gap. A network's test accuracy is then estimated as ``train_acc - g(features)``.
 
 Units and conventions
@@ -35,9 +35,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import diagram_features as dfeat
-from .aggregate import trial_epoch_of
-from .generalization_config import (  # noqa: F401 (re-exported: the study's configuration, pandas-free)
+from ...io_utils import atomic_path, get_logger
+from ...topology import features as dfeat
+from ..aggregate import trial_epoch_of
+from .config import (  # noqa: F401 (re-exported: the study's configuration, pandas-free)
     DEFAULT_FEATURES,
     MATCHED_PARAMETERS,
     STUDY_DEFAULTS,
@@ -48,7 +49,6 @@ from .generalization_config import (  # noqa: F401 (re-exported: the study's con
     study_options,
     topology_parameters,
 )
-from .io_utils import atomic_path, get_logger
 
 MODEL_FORMAT = "dnn-topology generalization model"
 MODEL_VERSION = 1
@@ -480,7 +480,7 @@ def generalization_table_stage(
         ``.../<run>/trial_<T>/epoch_<E>/diagram.bin`` of the runs' analysed epochs.
     max_dim, min_persistence
         Highest homology dimension of the features, and the pairs dropped (see
-        :func:`dnn_topology.diagram_features.life_midlife`).
+        :func:`dnn_topology.topology.features.life_midlife`).
     table : str or Path
         CSV to write.
     """

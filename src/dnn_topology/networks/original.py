@@ -34,7 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import dipha_io as dio
+from ..topology import dipha_files as dio
 
 PathLike = dio.PathLike
 

@@ -1,10 +1,10 @@
 """Checkpoints: reading and writing them, DataParallel's ``module.`` prefixes, and the device.
 
 A checkpoint is a ``torch.save``'d dict with at least ``'net'``, the network's state dict (float
-tensors on the CPU, parameter names as in :mod:`dnn_topology.models`). Ours add ``'epoch'``,
+tensors on the CPU, parameter names as in :mod:`dnn_topology.networks.models`). Ours add ``'epoch'``,
 ``'test_acc'`` (a fraction), ``'acc'`` (the original code's test accuracy, in percent) and
 ``'config'``; the original code's have ``'net'``, ``'acc'`` and ``'epoch'``, with ``module.``
-prefixes when it trained under DataParallel. Training states (see :mod:`dnn_topology.training`)
+prefixes when it trained under DataParallel. Training states (see :mod:`dnn_topology.networks.training`)
 are written and read here too. Every file is read with :func:`read_checkpoint` and written
 atomically with :func:`save_checkpoint`. Checkpoints are pickles, so they are read with
 ``torch.load(weights_only=True)``: tensors, numbers, strings and containers only; a file holding any
@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..io_utils import atomic_path
 from .datasets import DatasetSpec
-from .io_utils import atomic_path
 from .models import build_network
 
 PathLike = str | Path
@@ -148,7 +148,7 @@ def load_checkpoint(
     path : str or Path
         The checkpoint file; ``module.`` prefixes of its ``'net'`` state dict are removed.
     network : str
-        Network name (config key ``network``), see :data:`dnn_topology.models.NETWORKS`.
+        Network name (config key ``network``), see :data:`dnn_topology.networks.models.NETWORKS`.
     spec : DatasetSpec
         Shape of the dataset the network was trained on (2 classes when labels were binarized).
     device : torch.device or str

@@ -12,7 +12,7 @@ Protocol
    * **topology** (``topo_*``): the functional graph of the batch (distance 1 - |corr| over its m samples),
      Vietoris-Rips persistence H0..H``max_dim`` cut at ``max_epsilon`` (DIPHA units), the Betti curves at
      ``n_points`` epsilons and their summaries (max beta_k, density at the peak, areas, finite classes,
-     mean life and midlife; see :mod:`dnn_topology.betti_curves`);
+     mean life and midlife; see :mod:`dnn_topology.topology.betti`);
    * **baseline** (``base_*``): non-topological statistics of the same activations: per layer the mean and
      the variance of the batch's activations, and the softmax confidence (mean and std of the top-class
      probability, mean entropy) of the network's outputs;
@@ -95,10 +95,10 @@ def topological_features(
     acts: np.ndarray, max_dim: int, max_epsilon: float, n_points: int, engine: str = "giotto", threads: int = 1
 ) -> dict[str, float]:
     """Betti-curve and summary features of the functional graph of one batch (samples x nodes)."""
-    from .betti_curves import betti_curves, epsilon_grid, summarize
-    from .dipha_io import full_to_sparse
-    from .functional_graph import distance_matrix
-    from .persistence import compute_persistence
+    from ...topology.betti import betti_curves, epsilon_grid, summarize
+    from ...topology.dipha_files import full_to_sparse
+    from ...topology.graph import distance_matrix
+    from ...topology.persistence import compute_persistence
 
     sparse = full_to_sparse(distance_matrix(acts), max_epsilon)
     diagram = compute_persistence(sparse, max_dim + 1, engine=engine, n_threads=threads)
@@ -173,12 +173,12 @@ def detection_features(
     import torch
     from torch.utils.data import Subset
 
-    from . import datasets as dsets
-    from .activations import fixed_samples
-    from .attack_config import AttackSpec
+    from ...io_utils import get_logger
+    from ...networks import datasets as dsets
+    from ...networks.activations import fixed_samples
+    from ...networks.checkpoints import resolve_device
     from .attacks import attack, load_network, logits_of, pixel_activations, sample_pixels
-    from .checkpoints import resolve_device
-    from .io_utils import get_logger
+    from .config import AttackSpec
 
     torch.set_num_threads(max(1, int(threads)))
     dev = resolve_device(device)
@@ -253,8 +253,8 @@ def detection_features_stage(
     binarize_class, data_dir, download, device, threads, imagefolders
         Config keys; torch threads.
     """
-    from .datasets import dataset_registry
-    from .io_utils import atomic_path
+    from ...io_utils import atomic_path
+    from ...networks.datasets import dataset_registry
 
     table = detection_features(
         checkpoint=checkpoint,
@@ -405,7 +405,7 @@ def detection_stage(*, clean_csvs, attacked_csvs, table, attacks: Mapping[str, d
     detection : dict
         Config section ``adversarial.detection`` (``batch_size``, ``folds``, ``seed``, ``n_bootstrap``).
     """
-    from .aggregate import input_set_of, trial_epoch_of, write_csv
+    from ..aggregate import input_set_of, trial_epoch_of, write_csv
 
     result = detection_table(
         {trial_epoch_of(p): p for p in clean_csvs},

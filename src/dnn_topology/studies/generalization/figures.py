@@ -1,4 +1,4 @@
-"""Figures of a generalization study (see :mod:`dnn_topology.generalization`).
+"""Figures of a generalization study (see :mod:`dnn_topology.studies.generalization.model`).
 
 * ``gap_vs_features``: the generalization gap (pp) against each feature of the fitted model, one
   colour per network; the line is the fitted model along that feature, the other features held at
@@ -23,9 +23,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .generalization import STUDY_FIGURES as FIGURES  # noqa: E402
-from .generalization import read_model  # noqa: E402
-from .plots import STYLE, save_figure  # noqa: E402
+from ...plots.style import STYLE, save_figure  # noqa: E402
+from .model import STUDY_FIGURES as FIGURES  # noqa: E402
+from .model import read_model  # noqa: E402
 
 
 def _network_colors(networks):

@@ -3,8 +3,8 @@
 The attacks are foolbox's (``LinfFastGradientAttack`` without random start = FGSM, ``LinfPGD``), on the
 network wrapped so that it takes **pixels in [0, 1]**: the dataset's normalisation ``(x - mean) / std``
 is foolbox's preprocessing, so epsilon and PGD's step size are in pixel units and every adversarial
-image is clipped to [0, 1] (see :mod:`dnn_topology.attack_config`). The samples, stored normalised by
-:func:`dnn_topology.datasets.load_split`, are mapped back to pixels first.
+image is clipped to [0, 1] (see :mod:`dnn_topology.studies.adversarial.config`). The samples, stored normalised by
+:func:`dnn_topology.networks.datasets.load_split`, are mapped back to pixels first.
 
 Why foolbox: it installs next to this project's torch with one extra package (eagerpy), where
 torchattacks 3.5.1 pins ``requests~=2.25.1`` and would downgrade requests, urllib3 and idna.
@@ -25,14 +25,14 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from . import datasets as dsets
-from .activations import fixed_samples, node_activations
-from .attack_config import AttackSpec
-from .checkpoints import load_checkpoint, resolve_device
-from .io_utils import atomic_path, get_logger
-from .memorization import binarize_labels, effective_spec
-from .models import feature_shapes
-from .node_selection import NodeSelection, plan_selection
+from ...io_utils import atomic_path, get_logger
+from ...networks import datasets as dsets
+from ...networks.activations import fixed_samples, node_activations
+from ...networks.checkpoints import load_checkpoint, resolve_device
+from ...networks.labels import binarize_labels, effective_spec
+from ...networks.models import feature_shapes
+from ...networks.nodes import NodeSelection, plan_selection
+from .config import AttackSpec
 
 RECORD_COLUMNS = [
     "attack",
@@ -202,7 +202,7 @@ def attacked_activations(
     registry: dsets.DatasetRegistry = dsets.BUILTIN,
 ):
     """Attack the fixed sample set of the activations stage (``split``, ``subset`` and ``training_seed`` as in
-    :func:`dnn_topology.activations.fixed_samples`); return the attacked samples' node activations,
+    :func:`dnn_topology.networks.activations.fixed_samples`); return the attacked samples' node activations,
     the node table, the attack record (one-row DataFrame) and the adversarial pixels (n, C, H, W)."""
     torch.set_num_threads(max(1, int(threads)))
     dev = resolve_device(device)
@@ -266,11 +266,11 @@ def attack_stage(
     network, dataset : str
         Config keys ``runs[].network`` and ``runs[].dataset``.
     attack_spec : dict
-        The attack (fields of :class:`dnn_topology.attack_config.AttackSpec`).
+        The attack (fields of :class:`dnn_topology.studies.adversarial.config.AttackSpec`).
     n_samples, split, node_selection
         Config section ``activations``: the same samples and nodes as the clean activations.
     binarize_class, subset, seed, trial
-        As for :func:`dnn_topology.activations.activations_stage` (binarized labels are the attack's labels).
+        As for :func:`dnn_topology.networks.activations.activations_stage` (binarized labels are the attack's labels).
     data_dir, download, device, threads, imagefolders
         Config keys ``data_dir``, ``download``, ``device``, ``imagefolders``; torch threads.
 
@@ -279,8 +279,8 @@ def attack_stage(
     pandas.DataFrame
         The attack record.
     """
-    from .activations import save_activations
-    from .memorization import trial_seed
+    from ...networks.activations import save_activations
+    from ...networks.labels import trial_seed
 
     acts, node_table, attack_record_, x_adv = attacked_activations(
         checkpoint=checkpoint,

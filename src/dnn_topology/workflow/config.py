@@ -1,6 +1,6 @@
 """Checks of the workflow configuration beyond its JSON schema, and the per-run option table
 that the rules read (global options with each run's overrides applied, and each run's resource
-requests from :mod:`dnn_topology.resources`)."""
+requests from :mod:`dnn_topology.workflow.resources`)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import math
 import os
 import re
 
-from . import datasets as dsets
-from .attack_config import check_adversarial
-from .generalization_config import check_studies
-from .memorization import effective_spec, subset_indices
+from ..layout import run_name
+from ..networks import datasets as dsets
+from ..networks.labels import effective_spec, subset_indices
+from ..studies.adversarial.config import check_adversarial
+from ..studies.generalization.config import check_studies
 from .resources import NETWORK_NAMES, resources, run_size
 
 TRAINING_KEYS = ("lr", "momentum", "weight_decay", "batch_size", "seed", "permute_labels", "subset", "binarize_class")
@@ -24,10 +25,6 @@ class ConfigError(ValueError):
 
 # a name that becomes one path component (results/<name>/, logs/<name>/): no separator, no "..", no leading dot
 PATH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-
-
-def run_name(run: dict) -> str:
-    return run.get("name") or f"{run['network']}_{run['dataset']}"
 
 
 def check_path_name(name, key: str) -> str:

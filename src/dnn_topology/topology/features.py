@@ -7,7 +7,7 @@ paper), and regresses the generalization gap on them.
 Units and conventions
 ---------------------
 * Births and deaths are DIPHA filtration values epsilon = distance / 2, distance = 1 - |corr|
-  (see :mod:`dnn_topology.betti_curves`), so life and midlife are in the same epsilon units.
+  (see :mod:`dnn_topology.topology.betti`), so life and midlife are in the same epsilon units.
 * **Essential classes are excluded.** An essential class (DIPHA dim -k-1) is still alive where the
   filtration was cut (``topology.max_epsilon``): it has no death, and the value DIPHA writes in its
   place is the cut-off, not a property of the class. They are counted in ``n_essential_h<k>``.
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .betti_curves import split_diagram
+from .betti import split_diagram
 
 FEATURE_KINDS = ("life", "midlife", "n_pairs", "n_essential")
 FEATURE_UNITS = {
@@ -102,7 +102,7 @@ def life_midlife(dims, births, deaths, max_dim: int, min_persistence: float = 0.
 
 def diagram_file_features(path: str | Path, max_dim: int, min_persistence: float = 0.0) -> dict[str, float]:
     """:func:`life_midlife` of a DIPHA ``PERSISTENCE_DIAGRAM`` file."""
-    from .dipha_io import read_persistence_diagram
+    from .dipha_files import read_persistence_diagram
 
     diagram = read_persistence_diagram(path)
     return life_midlife(diagram.dims, diagram.births, diagram.deaths, max_dim, min_persistence)

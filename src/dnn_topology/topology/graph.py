@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import dipha_io as dio
-from .io_utils import get_logger
+from ..io_utils import get_logger
+from . import dipha_files as dio
 
 DEFAULT_BLOCK = 1024
 
@@ -95,7 +95,7 @@ def distance_matrix(acts: np.ndarray, block: int = DEFAULT_BLOCK) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        (N, N) float64 distances, ready for :func:`dnn_topology.dipha_io.write_distance_matrix`.
+        (N, N) float64 distances, ready for :func:`dnn_topology.topology.dipha_files.write_distance_matrix`.
     """
     d = abs_correlation(acts, block)  # exactly symmetric already
     np.subtract(1.0, d, out=d)

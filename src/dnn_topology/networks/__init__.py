@@ -1,0 +1,35 @@
+"""Networks and what they compute: datasets, models, checkpoints, training, node selection, activations.
+
+* :mod:`~dnn_topology.networks.datasets`    -- datasets (offline ``mnist5k`` default, torchvision loaders, ImageFolders)
+* :mod:`~dnn_topology.networks.labels`      -- memorization controls (training subsets, permuted and binarized labels)
+* :mod:`~dnn_topology.networks.models`      -- networks and the layers that feed the functional graph
+* :mod:`~dnn_topology.networks.checkpoints` -- reading and writing checkpoints (``weights_only``), device choice
+* :mod:`~dnn_topology.networks.training`    -- resumable, deterministic training with per-epoch checkpoints
+* :mod:`~dnn_topology.networks.nodes`       -- which nodes of a network become graph vertices
+* :mod:`~dnn_topology.networks.activations` -- node activations of a checkpoint on a fixed sample set
+* :mod:`~dnn_topology.networks.original`    -- the original code's checkpoints and DIPHA files in our layout
+
+Above :mod:`dnn_topology.topology`, below the studies.
+"""
+
+from .._lazy import attach
+
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        "DatasetSpec": "datasets",
+        "get_spec": "datasets",
+        "dataset_registry": "datasets",
+        "NETWORKS": "models",
+        "build_network": "models",
+        "feature_shapes": "models",
+        "read_checkpoint": "checkpoints",
+        "load_checkpoint": "checkpoints",
+        "save_checkpoint": "checkpoints",
+        "TrainConfig": "training",
+        "train": "training",
+        "select_nodes": "nodes",
+        "compute_activations": "activations",
+        "import_original": "original",
+    },
+)
