@@ -54,6 +54,8 @@ from .topology.graph import abs_correlation, distance_matrix, edge_density
 if TYPE_CHECKING:
     from .topology.persistence import compute_persistence, compute_persistence_file
 
+# the one place the version is written: pyproject.toml reads it from here (setuptools' dynamic version), and
+# CITATION.cff and CHANGELOG.md repeat it (tests/test_version.py)
 __version__ = "0.1.0"
 
 # loaded on first use: persistence imports scipy, which the workflow's start-up and most jobs never need

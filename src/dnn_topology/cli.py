@@ -15,6 +15,8 @@ Subcommands:
     A network's test accuracy estimated from the topology of its training-sample graph with a
     model fitted by a generalization study, and its prediction interval. No test sample is used.
 
+``dnn-topology --version`` prints the package's version.
+
 Errors are reported as ``dnn-topology: error: ...`` (naming the file) with exit status 2.
 """
 
@@ -26,6 +28,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import __version__
 from .networks.original import ImportOriginalError, import_original, summarize
 from .topology import dipha_files as dio
 from .topology import persistence as pers
@@ -366,6 +369,7 @@ SUBCOMMANDS = (_add_full_to_sparse, _add_dipha, _add_import_original, _add_check
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Topology of deep-network activations: DIPHA-compatible tools.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in SUBCOMMANDS:
         add(sub)
