@@ -13,7 +13,7 @@ TESTSTAMP = $(VENV)/.installed-test
 
 .PHONY: setup setup-test setup-slurm run test test-fast lint docs benchmark report clean
 
-# what the workflow needs; the SLURM executor plugin is its own extra (`make setup-slurm`: see README.md)
+# what the workflow needs; the SLURM executor plugin is its own extra (`make setup-slurm`: see docs/slurm.md)
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml

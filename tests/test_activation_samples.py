@@ -29,6 +29,7 @@ def test_too_many_samples_for_the_trained_subset():
         sample_indices(4000, 500, "train", subset=0.1)
 
 
+@pytest.mark.slow
 def test_fixed_samples_record_the_split_indices_and_labels():
     samples, record = fixed_samples("mnist5k", 50, "train", subset=0.5, training_seed=1)
     assert list(record.columns) == ["split", "index", "label"] and (record["split"] == "train").all()

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from workflow_helpers import REPO, planned_jobs, snakemake, write_config
 
-pytestmark = pytest.mark.workflow
+pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
 RUN = "results/lenet_mnist5k"
 ATTACK_IDS = ["adv_fgsm_eps0.1", "adv_pgd_eps0.1"]

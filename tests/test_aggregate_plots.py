@@ -92,6 +92,7 @@ def test_aggregate_rejects_paths_without_trial_and_epoch(tmp_path):
         )
 
 
+@pytest.mark.slow
 def test_plots_are_written_as_png_and_pdf(run_dir):
     _aggregate(run_dir)
     outputs = {f"{p}_{ext}": run_dir / "plots" / f"{p}.{ext}" for p in PLOTS for ext in ("png", "pdf")}

@@ -40,6 +40,7 @@ def trained():
     return net, x, y
 
 
+@pytest.mark.slow
 def test_samples_are_mapped_back_to_the_raw_pixels():
     _, _, x_test, _ = dsets.mnist5k_arrays()
     x, _ = sample_pixels(Subset(dsets.load_split("mnist5k", "test"), range(20)), MEAN, STD)
@@ -48,6 +49,7 @@ def test_samples_are_mapped_back_to_the_raw_pixels():
     assert dsets.normalization("cifar10")[1] == dsets.CIFAR_STD
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["fgsm", "pgd"])
 @pytest.mark.parametrize("eps", [0.02, 0.1, 0.3])
 def test_perturbation_bound_and_pixel_range_hold(trained, method, eps):
@@ -60,6 +62,7 @@ def test_perturbation_bound_and_pixel_range_hold(trained, method, eps):
     assert x_adv.min() >= 0.0 and x_adv.max() <= 1.0
 
 
+@pytest.mark.slow
 def test_fgsm_is_one_signed_gradient_step_of_size_epsilon(trained):
     net, x, y = trained
     eps = 0.1
@@ -75,6 +78,7 @@ def test_fgsm_is_one_signed_gradient_step_of_size_epsilon(trained):
     assert torch.equal(step.sign(), xg.grad.sign()[inside])
 
 
+@pytest.mark.slow
 def test_pgd_is_at_least_as_strong_as_fgsm(trained):
     net, x, y = trained
     for eps in (0.05, 0.15):
@@ -87,6 +91,7 @@ def test_pgd_is_at_least_as_strong_as_fgsm(trained):
         assert r_pgd["success_rate"] >= r_fgsm["success_rate"] > 0
 
 
+@pytest.mark.slow
 def test_record_success_rate_counts_only_correctly_classified_samples(trained):
     net, x, y = trained
     spec = AttackSpec("fgsm", "fgsm", 0.1)
@@ -101,6 +106,7 @@ def test_record_success_rate_counts_only_correctly_classified_samples(trained):
     assert set(r) == set(RECORD_COLUMNS)
 
 
+@pytest.mark.slow
 def test_pgd_random_start_is_seeded(trained):
     net, x, y = trained
     spec = AttackSpec("pgd", "pgd", 0.1, steps=3, step_size=0.03, random_start=True, seed=7)
@@ -129,6 +135,7 @@ def test_attack_table_ids_and_errors():
         attack_table({"attacks": [{"method": "fgsm", "name": "a/b", "epsilons": [0.1]}]})
 
 
+@pytest.mark.slow
 def test_attack_stage_writes_its_files(trained, tmp_path):
     net, _, _ = trained
     torch.save({"net": net.state_dict()}, tmp_path / "epoch_1.pt")

@@ -157,6 +157,7 @@ def test_maxima_at_the_cut_are_counted():
     assert claims.set_index("claim").loc["max_beta2_grows", "peak_at_cut"] == "4 of 6"
 
 
+@pytest.mark.slow
 def test_claims_stage_writes_table_evidence_and_figure(tmp_path):
     paths = []
     for run in ("learn", "mem"):

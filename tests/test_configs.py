@@ -56,7 +56,7 @@ def test_memorization_config_compares_true_and_permuted_labels():
 
 def test_shipped_configs_compute_3d_cavities():
     # adversarial.yaml keeps H0..H2: 21 topology chains (clean and 18 attacked) within its offline time budget;
-    # its measured results in README.md are for H0..H2. generalization.yaml (CVPR 2020) regresses on H1 features
+    # its measured results in docs/studies/adversarial.md are for H0..H2. generalization.yaml (CVPR 2020) regresses on H1 features
     # only, so it computes H0..H1
     expected = {"adversarial.yaml": 2, "generalization.yaml": 1}
     for path in CONFIGS:

@@ -100,6 +100,7 @@ def test_topological_and_baseline_features_of_real_activations():
     assert b["base_confidence_mean"] == pytest.approx(0.1) and b["base_entropy_mean"] == pytest.approx(np.log(10))
 
 
+@pytest.mark.slow
 def test_detection_features_on_a_real_checkpoint(tmp_path):
     torch.manual_seed(0)
     net = models.build_network("lenet", dsets.get_spec("mnist5k"))

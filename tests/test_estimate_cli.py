@@ -81,6 +81,7 @@ def test_a_diagram_of_other_topology_parameters_is_refused(study, tmp_path):
     assert proc.stdout == ""
 
 
+@pytest.mark.slow
 def test_a_diagram_without_recorded_parameters_is_refused(study, tmp_path):
     _, model_json, _ = study
     lone = tmp_path / "elsewhere/diagram.bin"
@@ -96,6 +97,7 @@ def test_a_diagram_without_recorded_parameters_is_refused(study, tmp_path):
     assert notmodel.returncode == 2 and "Traceback" not in notmodel.stderr
 
 
+@pytest.mark.slow
 def test_estimate_from_a_checkpoint(study, tmp_path):
     """A really trained network: its diagram is computed under the model's parameters, from its training samples."""
     from dnn_topology.networks.activations import compute_activations

@@ -201,6 +201,7 @@ def test_study_table_from_files(tmp_path):
     assert "mean_life_h1" not in table.columns
 
 
+@pytest.mark.slow
 def test_run_study_and_figures(tmp_path):
     from dnn_topology.studies.generalization.figures import figure_paths, generalization_plots_stage
 

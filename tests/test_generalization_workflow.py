@@ -11,7 +11,7 @@ from workflow_helpers import run_config, snakemake, write_config
 
 from dnn_topology.studies.generalization import model as gen
 
-pytestmark = pytest.mark.workflow
+pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
 STUDY = "results/generalization/tiny"
 TINY_STUDY = {

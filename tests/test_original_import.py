@@ -204,6 +204,7 @@ def test_cli_import_original(original_root, tmp_path, capsys):
     assert code == 2 and err.startswith("dnn-topology: error: ") and str(original_root) in err
 
 
+@pytest.mark.slow
 def test_imported_results_feed_the_workflow(original_root, tmp_path):
     """The original's files, imported, go through our Betti-curve stage with a real Snakemake run
     that is not allowed to train or recompute activations (the dataset files are not even here)."""

@@ -38,6 +38,7 @@ def reference(tmp_path_factory):
     return root, metrics
 
 
+@pytest.mark.slow
 def test_checkpoints_and_metrics(reference):
     root, metrics = reference
     assert list(metrics["epoch"]) == [0, 1, 2, 3, 4]
@@ -57,6 +58,7 @@ def test_checkpoints_and_metrics(reference):
         prev = w
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_per_seed(reference, tmp_path):
     root, _ = reference
     train(TrainConfig(epochs=1, **CFG), _paths(tmp_path, 1), tmp_path / "m.csv", tmp_path / "state", progress=False)
@@ -68,6 +70,7 @@ def test_training_is_deterministic_per_seed(reference, tmp_path):
     assert not _same(_weights(other / "checkpoints/epoch_1.pt"), _weights(root / "checkpoints/epoch_1.pt"))
 
 
+@pytest.mark.slow
 def test_resume_after_kill_matches_uninterrupted_run(reference, tmp_path):
     """Kill a training process after its second epoch, then run it again: it resumes from the last
     complete epoch (no epoch redone, none lost) and ends with the uninterrupted run's weights."""
@@ -109,6 +112,7 @@ def test_resume_after_kill_matches_uninterrupted_run(reference, tmp_path):
     pd.testing.assert_frame_equal(metrics.drop(columns="seconds"), ref_metrics.drop(columns="seconds"))
 
 
+@pytest.mark.slow
 def test_state_of_another_configuration_is_not_resumed(reference, tmp_path):
     root, _ = reference
     state = tmp_path / "state"
@@ -124,6 +128,7 @@ def test_state_of_another_configuration_is_not_resumed(reference, tmp_path):
     assert len(list(state.iterdir())) == 2  # each configuration keeps its own states
 
 
+@pytest.mark.slow
 def test_published_checkpoint_is_not_the_training_state(reference, tmp_path):
     """Overwriting a published checkpoint (as a user may, to rerun one epoch) leaves training intact."""
     train(TrainConfig(epochs=1, **CFG), _paths(tmp_path, 1), tmp_path / "m.csv", tmp_path / "state", progress=False)
@@ -139,6 +144,7 @@ def test_bad_checkpoint_names_the_file(tmp_path):
         load_checkpoint(bad, "lenet", datasets.get_spec("mnist5k"))
 
 
+@pytest.mark.slow
 def test_divergence_stops_training_at_the_first_nonfinite_loss(tmp_path):
     """lr = 50 makes the loss NaN within epoch 1: training stops there, naming the epoch and the key to
     change, and writes no checkpoint, no metrics and no state for the diverged epoch."""
@@ -168,6 +174,7 @@ def _private_mount_prefix() -> list[str] | None:
     return None
 
 
+@pytest.mark.slow
 def test_a_full_disk_during_training_says_so_and_names_the_file(tmp_path):
     """A real full disk: the training states go to a 256 kB tmpfs (mounted in a private mount namespace,
     so nothing outside the test sees it). The initial state (105 kB) fits, epoch 1's (194 kB) does not:
@@ -194,6 +201,7 @@ def test_a_full_disk_during_training_says_so_and_names_the_file(tmp_path):
     assert not list(disk.iterdir())  # the tmpfs lived only in the child's namespace
 
 
+@pytest.mark.slow
 def test_a_training_state_of_the_older_format_is_not_read_and_training_starts_again(tmp_path):
     """States written before the RNG state was stored as tensors and numbers hold NumPy's state as a
     pickled array: they are not read (weights_only=True); training says so and starts again, with the

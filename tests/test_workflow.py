@@ -58,6 +58,7 @@ def full_run(tmp_path_factory):
     return root, cfg
 
 
+@pytest.mark.slow
 def test_full_run_produces_every_expected_file(full_run):
     root, _ = full_run
     missing = [f for f in expected_files(TINY_CONFIG) if not (root / f).is_file()]
@@ -74,11 +75,13 @@ def test_full_run_produces_every_expected_file(full_run):
     assert np.all(diag.deaths <= 0.3) and np.all(np.diff(diag.dims) >= 0)
 
 
+@pytest.mark.slow
 def test_nothing_to_do_after_full_run(full_run):
     root, cfg = full_run
     assert planned_jobs(snakemake(root, "-n", config=cfg)) == {}
 
 
+@pytest.mark.slow
 def test_lint_reports_nothing(full_run):
     root, cfg = full_run
     proc = snakemake(root, "--lint", config=cfg, check=False)
@@ -96,6 +99,7 @@ def run_copy(full_run, tmp_path):
     return work, write_config(work, TINY_CONFIG)
 
 
+@pytest.mark.slow
 def test_changed_checkpoint_reruns_only_that_epoch_and_aggregates(run_copy):
     root, cfg = run_copy
     ckpt = root / RUN / "trial_0/checkpoints/epoch_1.pt"
@@ -126,6 +130,7 @@ def test_changed_checkpoint_reruns_only_that_epoch_and_aggregates(run_copy):
     np.testing.assert_array_equal(a1, a2)
 
 
+@pytest.mark.slow
 def test_topology_parameter_change_reruns_topology_not_training(run_copy):
     root, _ = run_copy
     config = copy.deepcopy(TINY_CONFIG)
@@ -147,6 +152,7 @@ def test_topology_parameter_change_reruns_topology_not_training(run_copy):
     assert diag.deaths.max() <= 0.25
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("keep", [False, True], ids=["distance-not-written", "distance-kept"])
 def test_one_epoch_target_runs_only_what_it_needs(tmp_path, keep):
     config = copy.deepcopy(TINY_CONFIG)
@@ -174,6 +180,7 @@ def test_one_epoch_target_runs_only_what_it_needs(tmp_path, keep):
     assert planned_jobs(snakemake(tmp_path, target, "-n", config=cfg)) == {}
 
 
+@pytest.mark.slow
 def test_deleted_epoch_output_is_rebuilt_with_what_depends_on_it(run_copy):
     root, cfg = run_copy
     target = f"{RUN}/trial_0/epoch_2/diagram.bin"
@@ -192,6 +199,7 @@ def test_deleted_epoch_output_is_rebuilt_with_what_depends_on_it(run_copy):
     assert (root / target).read_bytes() == original
 
 
+@pytest.mark.slow
 def test_a_run_ends_when_its_last_job_ends(run_copy):
     """Snakemake's job rate limiter leaves a timer of one timespan (default 1 s) that Python waits for at
     exit; the workflow's onsuccess/onerror handlers cancel it. With a one-hour timespan the run would
@@ -218,6 +226,7 @@ def _corrupt(path: Path) -> bytes:
     return content
 
 
+@pytest.mark.slow
 def test_a_failed_job_is_retried_on_every_run_until_its_input_is_fixed(run_copy):
     """A truncated checkpoint: the activations job fails and Snakemake removes its outputs. The next
     run must not report 'Nothing to be done' on the old epoch-1 results: it retries, and fails again,
@@ -254,6 +263,7 @@ def test_a_failed_job_is_retried_on_every_run_until_its_input_is_fixed(run_copy)
     assert planned_jobs(snakemake(root, "-n", config=cfg)) == {}
 
 
+@pytest.mark.slow
 def test_a_failure_downstream_of_a_bad_intermediate_file_is_retried(run_copy):
     """A truncated activations.npy (a small file, so Snakemake compares checksums): the functional
     graph job fails, and keeps failing on every run until activations.npy is rebuilt."""
@@ -272,6 +282,7 @@ def test_a_failure_downstream_of_a_bad_intermediate_file_is_retried(run_copy):
     assert acts.read_bytes() == good
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "change, key",
     [
@@ -294,6 +305,7 @@ def test_bad_config_names_the_key(tmp_path, change, key):
     assert key in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_semantic_config_errors_name_the_key(tmp_path):
     config = copy.deepcopy(TINY_CONFIG)
     config["topology"]["epochs"] = [0, 5]
@@ -323,6 +335,7 @@ def tiny_memorization_config() -> dict:
     return config
 
 
+@pytest.mark.slow
 def test_memorization_config_reaches_the_memorizing_regime(tmp_path):
     """config/memorization.yaml's training: the 100%-permuted network fits its random labels (train
     accuracy >= 0.95) while its test accuracy stays near chance (0.1); the true-label network learns;
@@ -355,6 +368,7 @@ def test_memorization_config_reaches_the_memorizing_regime(tmp_path):
     assert set(curves["epoch"]) == {0, last} and set(curves["dim"]) == {0, 1, 2, 3}
 
 
+@pytest.mark.slow
 def test_interrupted_training_resumes_when_the_workflow_is_rerun(tmp_path):
     """Kill the whole Snakemake process group in the middle of training, then run the same command
     again: training resumes from its last complete epoch and ends with the uninterrupted weights."""
@@ -425,6 +439,7 @@ def test_interrupted_training_resumes_when_the_workflow_is_rerun(tmp_path):
         assert all(torch.equal(ours[k], ref[k]) for k in ref), f"epoch {e} differs"
 
 
+@pytest.mark.slow
 def test_a_study_config_is_not_merged_with_the_default(tmp_path):
     """--configfile replaces config/config.yaml: keys the study leaves out take the schema defaults
     (trials: [0]), not the embedded default's values (trials: [0, 1])."""
@@ -434,6 +449,7 @@ def test_a_study_config_is_not_merged_with_the_default(tmp_path):
     assert jobs["train"] == 1
 
 
+@pytest.mark.slow
 def test_no_configured_name_can_make_the_workflow_write_outside_the_project(tmp_path):
     """An ImageFolder dataset name is not bound by the run-name pattern, but it becomes the default run
     name <network>_<dataset>, hence results/<run>/ and logs/<run>/: '..' in it must be refused, naming
@@ -458,6 +474,7 @@ def test_no_configured_name_can_make_the_workflow_write_outside_the_project(tmp_
     assert not (project / "results").exists() and not (project / "logs").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "section, key, value, named",
     [
@@ -479,6 +496,7 @@ def test_nan_or_infinite_numbers_are_refused_naming_the_key(tmp_path, section, k
     assert "Traceback" not in out
 
 
+@pytest.mark.slow
 def test_divergence_fails_the_train_job_and_every_rerun(run_copy):
     """lr = 50 (real training): the train job stops at the first NaN loss naming the epoch and
     training.lr; no later stage runs on its weights, and the next run retries instead of keeping the
@@ -497,6 +515,7 @@ def test_divergence_fails_the_train_job_and_every_rerun(run_copy):
     assert not (root / RUN / "trial_0/checkpoints/epoch_0.pt").exists()
 
 
+@pytest.mark.slow
 def test_a_crafted_checkpoint_is_refused_and_its_code_never_runs(run_copy):
     """A checkpoint in results/ that carries, next to real weights, an object whose unpickling creates a
     file: the activations job refuses it naming the file, and the payload never runs."""
