@@ -3,11 +3,11 @@ rule activations:
     input:
         checkpoint=checkpoint_of,
     output:
-        activations="results/{run}/trial_{trial}/epoch_{epoch}/activations.npy",
-        nodes="results/{run}/trial_{trial}/epoch_{epoch}/nodes.csv",
-        samples="results/{run}/trial_{trial}/epoch_{epoch}/samples.csv",
+        activations=layout.epoch_file("activations.npy", inputs=False),
+        nodes=layout.epoch_file("nodes.csv", inputs=False),
+        samples=layout.epoch_file("samples.csv", inputs=False),
     log:
-        "logs/{run}/trial_{trial}/epoch_{epoch}/activations.log",
+        layout.epoch_file("activations.log", layout.LOGS, inputs=False),
     conda:
         ENV
     threads: 1

@@ -1,14 +1,14 @@
 # Configuration checks, target lists and input functions shared by every rule.
 
 import os
-import re
 import threading
 
 from snakemake.io import get_wildcard_names, is_flagged
 from snakemake.utils import validate
 
+from dnn_topology import layout
 from dnn_topology.studies.adversarial.config import adversarial_epochs, attack_table
-from dnn_topology.studies.generalization.config import STUDY_FIGURES, STUDY_TABLES, study_options
+from dnn_topology.studies.generalization.config import study_options
 from dnn_topology.topology.persistence import engine_from_config
 from dnn_topology.workflow.config import (
     check_config,
@@ -36,29 +36,23 @@ COMPARISONS = {
 # original's full distance matrix (rule sparse_distance)
 TRAINED_RUNS = [run for run in RUNS if not RUNS[run]["run"]["imported"]]
 IMPORTED_RUNS = [run for run in RUNS if RUNS[run]["run"]["imported"]]
-TRAINED_RUN_PATTERN = "|".join(re.escape(r) for r in TRAINED_RUNS) or "NO_TRAINED_RUN"
-IMPORTED_RUN_PATTERN = "|".join(re.escape(r) for r in IMPORTED_RUNS) or "NO_IMPORTED_RUN"
+TRAINED_RUN_PATTERN = layout.names_pattern(TRAINED_RUNS, "NO_TRAINED_RUN")
+IMPORTED_RUN_PATTERN = layout.names_pattern(IMPORTED_RUNS, "NO_IMPORTED_RUN")
 STUDIES = study_options(config)  # generalization study name -> options with defaults
-STUDY_FILES = [*STUDY_TABLES, *(f"figures/{f}.{ext}" for f in STUDY_FIGURES for ext in ("png", "pdf"))]
-PLOTS = ["betti_curves_density", "betti_curves_epsilon", "persistence_diagrams", "summaries"]
+STUDY_FILES = [*layout.STUDY_TABLES, *(f"figures/{f}.{ext}" for f in layout.STUDY_FIGURES for ext in ("png", "pdf"))]
 # adversarial inputs: attack id -> AttackSpec, the epochs attacked, the detector's options
 ATTACKS = attack_table(config["adversarial"])
 ADV_EPOCHS = adversarial_epochs(config) if ATTACKS else []
 DETECTION = config["adversarial"]["detection"]
-ADV_PLOTS = ["betti_curves_density", "betti_curves_epsilon", "summaries_vs_epsilon", "accuracy_under_attack"]
-ADV_PLOTS += ["detection_auc"] if DETECTION["enabled"] else []
+ADV_PLOTS = [p for p in layout.ADVERSARIAL_PLOTS if DETECTION["enabled"] or p != "detection_auc"]
+ADV_TABLES = [t for t in layout.ADVERSARIAL_TABLES if DETECTION["enabled"] or t != "detection"]
 ENV = "../envs/dnn_topology.yaml"
 
 
+# run, comparison, attack and study match the configured names only; inputs (the input set of a per-epoch
+# file) is "" (clean, directly in epoch_<E>/) or "<attack id>/"
 wildcard_constraints:
-    run="|".join(re.escape(r) for r in RUNS),
-    trial=r"\d+",
-    epoch=r"\d+",
-    comparison="|".join(re.escape(c) for c in COMPARISONS) or "NO_COMPARISON",
-    # the input set of a per-epoch file: "" (clean, directly in epoch_<E>/) or "<attack id>/"
-    inputs="(?:" + "|".join(re.escape(f"{a}/") for a in ATTACKS) + ")?",
-    attack="|".join(re.escape(a) for a in ATTACKS) or "NO_ATTACK",
-    study="|".join(re.escape(s) for s in STUDIES) or "NO_STUDY",
+    **layout.wildcard_constraints(RUNS, COMPARISONS, ATTACKS, STUDIES),
 
 
 def kept_outputs(rule_, runs, epochs=None, inputs=("",)):
@@ -99,23 +93,23 @@ def all_targets():
     per_epoch_topology = [rules.functional_graph, *from_dipha]
     attacked = [f"{a}/" for a in ATTACKS]
     return [
-        *expand("results/{run}/{table}.csv", run=trained, table=["betti_curves", "betti_summary", "training"]),
-        *expand("results/{run}/plots/{plot}.{ext}", run=trained, plot=PLOTS, ext=["png", "pdf"]),
+        *expand(layout.run_file("{table}.csv"), run=trained, table=layout.RUN_TABLES),
+        *expand(layout.run_plot("{plot}", "{ext}"), run=trained, plot=layout.RUN_PLOTS, ext=layout.FIGURE_FORMATS),
         # imported runs have no training log: their per-epoch curves only
         *expand(
-            "results/{run}/trial_{trial}/epoch_{epoch}/betti_curves.csv",
+            layout.epoch_file("betti_curves.csv", inputs=False),
             run=imported,
             trial=TRIALS,
             epoch=TOPOLOGY_EPOCHS,
         ),
         *adversarial_targets(trained),
-        *expand("results/{run}/claims.csv", run=trained),
-        *expand("results/comparisons/{comparison}/claims.csv", comparison=COMPARISONS),
+        *expand(layout.run_file("claims.csv"), run=trained),
+        *expand(layout.comparison_file("claims.csv"), comparison=COMPARISONS),
         *expand(
-            "results/comparisons/{comparison}/betti_curves_{x}.{ext}",
+            layout.comparison_file("betti_curves_{x}.{ext}"),
             comparison=COMPARISONS,
             x=["density", "epsilon"],
-            ext=["png", "pdf"],
+            ext=layout.FIGURE_FORMATS,
         ),
         # every intermediate file the workflow keeps (see the docstring)
         *(f for rule_ in per_run for f in kept_outputs(rule_, trained)),
@@ -125,8 +119,8 @@ def all_targets():
         *(f for rule_ in per_epoch_topology for f in kept_outputs(rule_, trained, ADV_EPOCHS, attacked)),
         *(kept_outputs(rules.detection_features, trained, ADV_EPOCHS, ["", *attacked]) if DETECTION["enabled"] else []),
         # generalization studies: the topology.json of their runs, the tables, the model and the figures
-        *expand("results/{run}/topology.json", run=sorted({r for s in STUDIES.values() for r in s["runs"]})),
-        *expand("results/generalization/{study}/{file}", study=STUDIES, file=STUDY_FILES),
+        *expand(layout.run_file("topology.json"), run=sorted({r for s in STUDIES.values() for r in s["runs"]})),
+        *expand(layout.study_file("{file}"), study=STUDIES, file=STUDY_FILES),
     ]
 
 
@@ -183,12 +177,12 @@ def study_option(key):
     return lambda wildcards: STUDIES[wildcards.study][key]
 
 
-def per_epoch(pattern):
-    """Input function: ``pattern`` (relative to an epoch directory) for every trial and topology epoch."""
+def per_epoch(name):
+    """Input function: file ``name`` of the clean samples' epoch directory, for every trial and topology epoch."""
 
     def files(wildcards):
         return expand(
-            f"results/{{run}}/trial_{{trial}}/epoch_{{epoch}}/{pattern}",
+            layout.epoch_file(name, inputs=False),
             run=wildcards.run,
             trial=TRIALS,
             epoch=TOPOLOGY_EPOCHS,
@@ -207,30 +201,26 @@ def labels_permuted(runs):
     return lambda wildcards: [RUNS[run]["training"]["permute_labels"] for run in runs(wildcards)]
 
 
-def comparison_files(pattern):
-    """Input function: ``pattern`` (with ``{run}``) for every run of the job's comparison."""
-    return lambda wildcards: expand(pattern, run=COMPARISONS[wildcards.comparison]["runs"])
+def comparison_files(name):
+    """Input function: file ``name`` of each run (``results/<run>/<name>``) of the job's comparison."""
+    return lambda wildcards: expand(layout.run_file(name), run=COMPARISONS[wildcards.comparison]["runs"])
 
 
 def checkpoint_of(wildcards):
+    """Input function: the checkpoint of the job's run, trial and epoch."""
     if int(wildcards.epoch) > EPOCHS:
         raise ValueError(f"epoch {wildcards.epoch} was requested but training.epochs is {EPOCHS}")
-    return f"results/{wildcards.run}/trial_{wildcards.trial}/checkpoints/epoch_{wildcards.epoch}.pt"
+    return layout.fill(layout.checkpoint(), run=wildcards.run, trial=wildcards.trial, epoch=wildcards.epoch)
 
 
 def plotted_diagrams(wildcards):
     """Input function (plot): the diagrams of the first trial, one per topology epoch."""
     return expand(
-        "results/{run}/trial_{trial}/epoch_{epoch}/diagram.bin",
+        layout.epoch_file("diagram.bin", inputs=False),
         run=wildcards.run,
         trial=TRIALS[0],
         epoch=TOPOLOGY_EPOCHS,
     )
-
-
-def comparison_curves(wildcards):
-    """Input function (compare): the aggregated Betti curves of each run compared."""
-    return expand("results/{run}/betti_curves.csv", run=COMPARISONS[wildcards.comparison]["runs"])
 
 
 # ---------------------------------------------------------------------------------------------- adversarial
@@ -240,21 +230,20 @@ def adversarial_targets(runs):
     """The adversarial study's tables and figures of ``runs`` (nothing when no attack is configured)."""
     if not ATTACKS:
         return []
-    tables = ["attacks", "betti_curves", "betti_summary"] + (["detection"] if DETECTION["enabled"] else [])
     return [
-        *expand("results/{run}/adversarial/{table}.csv", run=runs, table=tables),
-        *expand("results/{run}/adversarial/plots/{plot}.{ext}", run=runs, plot=ADV_PLOTS, ext=["png", "pdf"]),
+        *expand(layout.adversarial_file("{table}.csv"), run=runs, table=ADV_TABLES),
+        *expand(layout.adversarial_plot("{plot}", "{ext}"), run=runs, plot=ADV_PLOTS, ext=layout.FIGURE_FORMATS),
     ]
 
 
-def per_attacked_epoch(pattern, clean=True, attacked=True):
-    """Input function: ``pattern`` in the epoch directory of every trial and attacked epoch, for the clean
-    inputs (``epoch_<E>/pattern``) and/or every attack (``epoch_<E>/<attack id>/pattern``)."""
-    input_sets = ([""] if clean else []) + ([f"{a}/" for a in ATTACKS] if attacked else [])
+def per_attacked_epoch(name, clean=True, attacked=True):
+    """Input function: file ``name`` in the epoch directory of every trial and attacked epoch, for the clean
+    inputs (``epoch_<E>/<name>``) and/or every attack (``epoch_<E>/<attack id>/<name>``)."""
+    input_sets = [layout.input_set(a) for a in ([None] if clean else []) + (list(ATTACKS) if attacked else [])]
 
     def files(wildcards):
         return expand(
-            f"results/{{run}}/trial_{{trial}}/epoch_{{epoch}}/{{inputs}}{pattern}",
+            layout.epoch_file(name),
             run=wildcards.run,
             trial=TRIALS,
             epoch=ADV_EPOCHS,
@@ -266,7 +255,7 @@ def per_attacked_epoch(pattern, clean=True, attacked=True):
 
 def attack_spec(wildcards):
     """Param function: the attack of the job's input set (None for the clean inputs)."""
-    attack = wildcards.get("attack") or wildcards.get("inputs", "").strip("/")
+    attack = wildcards.get("attack") or layout.attack_of_input_set(wildcards.get("inputs", ""))
     return ATTACKS[attack].to_dict() if attack else None
 
 
@@ -274,12 +263,12 @@ def attack_spec(wildcards):
 
 
 def study_files(pattern):
-    """Input function: ``pattern`` (relative to ``results/<run>/``) for every run of the study, in the
-    study's run order; a pattern with ``{trial}`` and ``{epoch}`` is expanded over trials and study epochs."""
+    """Input function: ``pattern`` (a run's file, e.g. ``layout.run_file(name)``) for every run of the study, in
+    the study's run order; a pattern with ``{trial}`` and ``{epoch}`` is expanded over trials and study epochs."""
 
     def files(wildcards):
         study = STUDIES[wildcards.study]
-        paths = expand(f"results/{{run}}/{pattern}", run=study["runs"], trial=TRIALS, epoch=study["epochs"])
+        paths = expand(pattern, run=study["runs"], trial=TRIALS, epoch=study["epochs"])
         return list(dict.fromkeys(paths))  # a pattern without {trial}/{epoch}: once per run
 
     return files

@@ -7,9 +7,9 @@ rule diagram_topology:
     input:
         diagrams=per_epoch("diagram.bin"),
     output:
-        parameters="results/{run}/topology.json",
+        parameters=layout.run_file("topology.json"),
     log:
-        "logs/{run}/diagram_topology.log",
+        layout.run_file("diagram_topology.log", layout.LOGS),
     conda:
         ENV
     threads: 1
@@ -26,14 +26,14 @@ rule diagram_topology:
 rule generalization_table:
     """One row per (run, trial, epoch) of a study: diagram features, Betti summaries, train/test metrics."""
     input:
-        training=study_files("training.csv"),
-        summaries=study_files("betti_summary.csv"),
-        diagrams=study_files("trial_{trial}/epoch_{epoch}/diagram.bin"),
-        parameters=study_files("topology.json"),
+        training=study_files(layout.run_file("training.csv")),
+        summaries=study_files(layout.run_file("betti_summary.csv")),
+        diagrams=study_files(layout.epoch_file("diagram.bin", inputs=False)),
+        parameters=study_files(layout.run_file("topology.json")),
     output:
-        table="results/generalization/{study}/table.csv",
+        table=layout.study_file("table.csv"),
     log:
-        "logs/generalization/{study}/table.log",
+        layout.study_file("table.log", layout.LOGS),
     conda:
         ENV
     threads: 1
@@ -51,14 +51,14 @@ rule generalization_table:
 rule generalization_fit:
     """Grouped cross-validation of the topology model and the baselines; the model fitted on all rows."""
     input:
-        table="results/generalization/{study}/table.csv",
+        table=layout.study_file("table.csv"),
     output:
-        predictions="results/generalization/{study}/predictions.csv",
-        metrics="results/generalization/{study}/metrics.csv",
-        metrics_md="results/generalization/{study}/metrics.md",
-        model="results/generalization/{study}/model.json",
+        predictions=layout.study_file("predictions.csv"),
+        metrics=layout.study_file("metrics.csv"),
+        metrics_md=layout.study_file("metrics.md"),
+        model=layout.study_file("model.json"),
     log:
-        "logs/generalization/{study}/fit.log",
+        layout.study_file("fit.log", layout.LOGS),
     conda:
         ENV
     threads: 1
@@ -77,25 +77,25 @@ rule generalization_fit:
 rule generalization_plots:
     """Figures of a study: gap vs features with the fit, estimated vs true test accuracy, runs over epochs."""
     input:
-        table="results/generalization/{study}/table.csv",
-        predictions="results/generalization/{study}/predictions.csv",
-        model="results/generalization/{study}/model.json",
+        table=layout.study_file("table.csv"),
+        predictions=layout.study_file("predictions.csv"),
+        model=layout.study_file("model.json"),
     output:
         **{
             f"{figure}_{ext}": (
                 report(
-                    f"results/generalization/{{study}}/figures/{figure}.{ext}",
+                    layout.study_figure(figure, ext),
                     caption=f"../report/{figure}.rst",
                     category="generalization {study}",
                 )
                 if ext == "png"
-                else f"results/generalization/{{study}}/figures/{figure}.{ext}"
+                else layout.study_figure(figure, ext)
             )
-            for figure in STUDY_FIGURES
-            for ext in ("png", "pdf")
+            for figure in layout.STUDY_FIGURES
+            for ext in layout.FIGURE_FORMATS
         },
     log:
-        "logs/generalization/{study}/plots.log",
+        layout.study_file("plots.log", layout.LOGS),
     conda:
         ENV
     threads: 1

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Subset
 
+from dnn_topology.layout import attack_of_input_set, input_set
 from dnn_topology.networks import datasets as dsets
 from dnn_topology.networks import models
 from dnn_topology.studies.adversarial.attacks import (
@@ -19,7 +20,7 @@ from dnn_topology.studies.adversarial.attacks import (
     sample_pixels,
     to_pixels,
 )
-from dnn_topology.studies.adversarial.config import AttackSpec, attack_of_input_set, attack_table, input_set
+from dnn_topology.studies.adversarial.config import AttackSpec, attack_table
 
 MEAN, STD = dsets.normalization("mnist5k")
 

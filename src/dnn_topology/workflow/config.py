@@ -9,7 +9,7 @@ import math
 import os
 import re
 
-from ..layout import run_name
+from ..layout import RESERVED_RUN_NAMES, run_name
 from ..networks import datasets as dsets
 from ..networks.labels import effective_spec, subset_indices
 from ..studies.adversarial.config import check_adversarial
@@ -129,7 +129,7 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
         raise ConfigError(
             f"runs: run names must be unique, {dup} appear more than once (give each run a distinct 'name')"
         )
-    for reserved in ("comparisons", "generalization"):
+    for reserved in RESERVED_RUN_NAMES:
         if reserved in names:
             raise ConfigError(f"runs: {reserved!r} is reserved for results/{reserved}/; give the run another name")
     epochs = config["training"]["epochs"]

@@ -11,8 +11,7 @@ Units and conventions
 * PGD's ``step_size`` is in the same pixel units (foolbox's ``abs_stepsize``).
 * An attack's results live under ``results/<run>/trial_<T>/epoch_<E>/<attack id>/``, with the attack
   id ``adv_<name>_eps<epsilon>`` (e.g. ``adv_fgsm_eps0.1``): the clean results stay where they are,
-  directly under ``epoch_<E>/``. Every attack id starts with ``adv_`` and no run, trial or epoch path
-  component can, so the clean and attacked paths never collide.
+  directly under ``epoch_<E>/`` (see :mod:`dnn_topology.layout`, which builds and parses these paths).
 """
 
 from __future__ import annotations
@@ -20,11 +19,9 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-METHODS = ("fgsm", "pgd")
-PREFIX = "adv_"
-INPUT_SET_PATTERN = r"(?:adv_[A-Za-z0-9_.-]+/)?"
-"""Regex of the workflow's ``inputs`` path component: empty (clean) or ``<attack id>/``."""
+from ...layout import attack_id
 
+METHODS = ("fgsm", "pgd")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
 
 
@@ -57,7 +54,7 @@ class AttackSpec:
 
     @property
     def attack_id(self) -> str:
-        return f"{PREFIX}{self.name}_eps{self.epsilon:g}"
+        return attack_id(self.name, self.epsilon)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -133,14 +130,3 @@ def check_adversarial(config: dict, test_split_sizes: dict[str, int | None]) -> 
             f"adversarial.detection: halves of n_pool = {n_pool} samples hold {fit} batches of "
             f"batch_size {batch_size}, {wanted} are needed per half"
         )
-
-
-def input_set(attack_id: str | None) -> str:
-    """The ``inputs`` path component of an input set: ``''`` for clean inputs, ``'<attack id>/'`` otherwise."""
-    return f"{attack_id}/" if attack_id else ""
-
-
-def attack_of_input_set(inputs: str) -> str | None:
-    """Inverse of :func:`input_set`: the attack id, or None for the clean inputs."""
-    inputs = inputs.strip("/")
-    return inputs or None

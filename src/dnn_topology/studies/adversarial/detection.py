@@ -33,6 +33,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ...io_utils import write_csv
+from ...layout import parse_epoch_path
+
 FEATURE_SETS = {"topology": ("topo_",), "baseline": ("base_",), "combined": ("topo_", "base_")}
 SUMMARY_FEATURES = [
     "max_betti",
@@ -405,11 +408,11 @@ def detection_stage(*, clean_csvs, attacked_csvs, table, attacks: Mapping[str, d
     detection : dict
         Config section ``adversarial.detection`` (``batch_size``, ``folds``, ``seed``, ``n_bootstrap``).
     """
-    from ..aggregate import input_set_of, trial_epoch_of, write_csv
-
+    clean = [parse_epoch_path(p) for p in clean_csvs]
+    attacked = [parse_epoch_path(p) for p in attacked_csvs]
     result = detection_table(
-        {trial_epoch_of(p): p for p in clean_csvs},
-        {(*trial_epoch_of(p), input_set_of(p)): p for p in attacked_csvs},
+        {(c.trial, c.epoch): p for c, p in zip(clean, clean_csvs)},
+        {(a.trial, a.epoch, a.attack): p for a, p in zip(attacked, attacked_csvs)},
         attacks,
         detection["batch_size"],
         detection["folds"],

@@ -23,13 +23,6 @@ import pandas as pd  # noqa: E402
 
 from ...plots.style import AXIS_LABELS, STYLE, save_figure  # noqa: E402
 
-PLOTS = [
-    "betti_curves_density",
-    "betti_curves_epsilon",
-    "summaries_vs_epsilon",
-    "accuracy_under_attack",
-    "detection_auc",
-]
 _CMAPS = {"fgsm": "Blues", "pgd": "Reds"}
 _FEATURE_COLORS = {"topology": "tab:purple", "baseline": "tab:gray", "combined": "tab:green"}
 
@@ -208,7 +201,7 @@ def adversarial_plot_stage(
     detection_csv : str or Path or None
         The detection table (:func:`dnn_topology.studies.adversarial.detection.detection_stage`); None when detection is off.
     outputs : mapping
-        ``<plot>_png`` / ``<plot>_pdf`` -> path, for the figures of :data:`PLOTS` to draw.
+        ``<plot>_png`` / ``<plot>_pdf`` -> path, for the figures of :data:`dnn_topology.layout.ADVERSARIAL_PLOTS` to draw.
     """
     curves, summary = pd.read_csv(curves_csv), pd.read_csv(summary_csv)
     title = f"{run}: clean vs adversarial inputs"

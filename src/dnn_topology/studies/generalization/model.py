@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 
 from ...io_utils import atomic_path, get_logger
+from ...layout import parse_epoch_path
 from ...topology import features as dfeat
-from ..aggregate import trial_epoch_of
 from .config import (  # noqa: F401 (re-exported: the study's configuration, pandas-free)
     DEFAULT_FEATURES,
     MATCHED_PARAMETERS,
@@ -486,10 +486,10 @@ def generalization_table_stage(
     """
     by_run: dict[str, dict] = {r["name"]: {} for r in runs}
     for path in diagrams:
-        run = Path(path).parents[2].name
-        if run not in by_run:
+        where = parse_epoch_path(path)
+        if where.run not in by_run:
             raise ValueError(f"diagram {path} is not in the folder of any of the study's runs {sorted(by_run)}")
-        by_run[run][trial_epoch_of(path)] = path
+        by_run[where.run][(where.trial, where.epoch)] = path
     items = [
         {
             "run": r["name"],
