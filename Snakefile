@@ -44,10 +44,11 @@ rule all:
         all_targets(),
 
 
+# see dnn_topology.workflow.snakemake_compat: the run ends with its last job, and a failed job is retried
 onsuccess:
-    cancel_rate_limiter_timers()
+    snakemake_compat.cancel_rate_limiter_timers()
 
 
 onerror:
-    forget_failed_jobs()
-    cancel_rate_limiter_timers()
+    snakemake_compat.forget_failed_jobs(workflow)
+    snakemake_compat.cancel_rate_limiter_timers()

@@ -1,7 +1,6 @@
 # Configuration checks, target lists and input functions shared by every rule.
 
 import os
-import threading
 
 from snakemake.io import get_wildcard_names, is_flagged
 from snakemake.utils import validate
@@ -10,6 +9,7 @@ from dnn_topology import layout
 from dnn_topology.studies.adversarial.config import adversarial_epochs, attack_table
 from dnn_topology.studies.generalization.config import study_options
 from dnn_topology.topology.persistence import engine_from_config
+from dnn_topology.workflow import snakemake_compat
 from dnn_topology.workflow.config import (
     check_config,
     config_datasets,
@@ -18,6 +18,8 @@ from dnn_topology.workflow.config import (
 )
 
 export_package_path(os.path.join(workflow.basedir, "src"))
+# the Snakefile's onsuccess/onerror hooks reach into Snakemake's private objects: warn now if they changed
+snakemake_compat.check_hooks(workflow)
 
 validate(config, schema="../schemas/config.schema.yaml")
 DATASETS = config_datasets(config)  # the built-in datasets and the config's imagefolders
@@ -128,35 +130,6 @@ def full_distance_matrix(path):
     """Output of the full distance matrix, ``{"distance": path}``, only with topology.keep_distance_matrix: by
     default the functional_graph job never writes it (its sparse cut is what the later stages read)."""
     return {"distance": path} if config["topology"]["keep_distance_matrix"] else {}
-
-
-def forget_failed_jobs():
-    """onerror: erase what Snakemake recorded about the failed jobs' missing outputs.
-
-    Snakemake records a failed job's params and input checksums as if it had run
-    (snakemake/snakemake#3808). For a temp() output, which all_targets() cannot ask for, the next run
-    would take the failed job's inputs for inputs it has processed, and skip it. Without the record, the
-    job is judged by file dates alone: its input is newer than the files made after it, so it is retried.
-    Outputs that exist (e.g. of the jobs of a SLURM group that did succeed) keep their records.
-    """
-    for job in workflow.scheduler.failed:
-        for f in job.output:
-            if not os.path.exists(f):
-                workflow.persistence.cleanup_metadata(f)
-
-
-def cancel_rate_limiter_timers():
-    """onsuccess/onerror: cancel the scheduler's pending re-evaluation timers, so the run ends with its last job.
-
-    Snakemake's job rate limiter (``--max-jobs-per-timespan``, default 100/1s) starts a non-daemon
-    ``threading.Timer`` of one timespan after every scheduling round, and Python waits for it at exit: each
-    run went on for up to a second (the timespan) after its last job, doing nothing. Once the run is over
-    no job is scheduled again, so nothing needs them.
-    """
-    for thread in threading.enumerate():
-        function = getattr(thread, "function", None)
-        if isinstance(thread, threading.Timer) and "JobScheduler." in getattr(function, "__qualname__", ""):
-            thread.cancel()
 
 
 def run_option(section, key=None):

@@ -2,6 +2,8 @@
 
 * :mod:`~dnn_topology.workflow.config`    -- reading and checking the configuration, the per-run option table
 * :mod:`~dnn_topology.workflow.resources` -- the resource requests (threads, memory, runtime) of each job
+* :mod:`~dnn_topology.workflow.snakemake_compat` -- the Snakefile's hooks into Snakemake's private objects,
+  each checked against the installed Snakemake (imported by the Snakefile only: it imports Snakemake)
 
 Parse-time modules import no torch, pandas or matplotlib (every ``snakemake`` call, and every
 cluster job, parses the workflow): checked by import-linter (``make lint``) and ``tests/test_parse.py``.
