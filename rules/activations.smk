@@ -16,11 +16,8 @@ rule activations:
         runtime=10,
     params:
         network=run_option("run", "network"),
-        dataset=run_option("run", "dataset"),
-        options=run_option("activations"),
-        binarize_class=run_option("training", "binarize_class"),
         # activations.split train: drawn from the samples trained on (training subset of the trial's seed)
-        subset=run_option("training", "subset"),
-        seed=run_option("training", "seed"),
+        sample_set=sample_set_params,
+        node_selection=run_option("activations", "node_selection"),
     script:
         "../scripts/activations.py"

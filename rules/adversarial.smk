@@ -22,12 +22,9 @@ rule attack:
         runtime=15,
     params:
         network=run_option("run", "network"),
-        dataset=run_option("run", "dataset"),
+        sample_set=sample_set_params,
+        node_selection=run_option("activations", "node_selection"),
         attack_spec=attack_spec,
-        options=run_option("activations"),
-        binarize_class=run_option("training", "binarize_class"),
-        subset=run_option("training", "subset"),
-        seed=run_option("training", "seed"),
     script:
         "../scripts/attack.py"
 
@@ -48,10 +45,9 @@ rule detection_features:
         runtime=20,
     params:
         network=run_option("run", "network"),
-        dataset=run_option("run", "dataset"),
+        sample_set=detection_pool_params,
         attack_spec=attack_spec,
         detection=DETECTION,
-        binarize_class=run_option("training", "binarize_class"),
     script:
         "../scripts/detection_features.py"
 

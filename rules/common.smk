@@ -6,7 +6,8 @@ from snakemake.io import get_wildcard_names, is_flagged
 from snakemake.utils import validate
 
 from dnn_topology import layout
-from dnn_topology.studies.adversarial.config import adversarial_epochs, attack_table
+from dnn_topology.networks.samples import run_sample_set
+from dnn_topology.studies.adversarial.config import adversarial_epochs, attack_table, detection_pool
 from dnn_topology.studies.generalization.config import study_options
 from dnn_topology.topology.persistence import engine_from_config
 from dnn_topology.workflow import snakemake_compat
@@ -138,6 +139,18 @@ def run_option(section, key=None):
     if key is None:
         return lambda wildcards: RUNS[wildcards.run][section]
     return lambda wildcards: RUNS[wildcards.run][section][key]
+
+
+def sample_set_params(wildcards):
+    """Param function: what the samples of the job's run and trial are (``SampleSet.params()``); the script adds
+    where the data lives from the config (``SampleSet.from_params``), so moving the data reruns nothing."""
+    return run_sample_set(RUNS[wildcards.run], int(wildcards.trial)).params()
+
+
+def detection_pool_params(wildcards):
+    """Param function (detection_features): the adversarial detector's pool of the job's run, as
+    :func:`sample_set_params` (it depends on the run's dataset and labels only, not on its activations options)."""
+    return detection_pool(run_sample_set(RUNS[wildcards.run], int(wildcards.trial)), DETECTION).params()
 
 
 def comparison_option(key):

@@ -7,6 +7,7 @@ import pytest
 
 from dnn_topology.networks.activations import fixed_samples, sample_indices
 from dnn_topology.networks.labels import subset_indices
+from dnn_topology.networks.samples import SampleSet
 
 
 def test_test_split_is_the_first_n():
@@ -31,7 +32,7 @@ def test_too_many_samples_for_the_trained_subset():
 
 @pytest.mark.slow
 def test_fixed_samples_record_the_split_indices_and_labels():
-    samples, record = fixed_samples("mnist5k", 50, "train", subset=0.5, training_seed=1)
+    samples, record = fixed_samples(SampleSet("mnist5k", 50, "train", subset=0.5, seed=1))
     assert list(record.columns) == ["split", "index", "label"] and (record["split"] == "train").all()
     np.testing.assert_array_equal(record["index"], sample_indices(4000, 50, "train", 0.5, 1))
     assert [int(samples[i][1]) for i in range(5)] == record["label"].tolist()[:5]

@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, Subset
 from dnn_topology.layout import attack_of_input_set, input_set
 from dnn_topology.networks import datasets as dsets
 from dnn_topology.networks import models
+from dnn_topology.networks.samples import SampleSet
 from dnn_topology.studies.adversarial.attacks import (
     RECORD_COLUMNS,
     attack,
@@ -152,10 +153,8 @@ def test_attack_stage_writes_its_files(trained, tmp_path):
     attack_stage(
         checkpoint=tmp_path / "epoch_1.pt",
         network="lenet",
-        dataset="mnist5k",
+        sample_set=SampleSet("mnist5k", n_samples=50, split="test"),
         attack_spec=AttackSpec("fgsm", "fgsm", 0.1).to_dict(),
-        n_samples=50,
-        split="test",
         node_selection={"method": "random", "n_nodes": 40, "seed": 0},
         device="cpu",
         **out,

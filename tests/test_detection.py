@@ -10,6 +10,7 @@ from sklearn.metrics import roc_auc_score
 
 from dnn_topology.networks import datasets as dsets
 from dnn_topology.networks import models
+from dnn_topology.networks.samples import SampleSet
 from dnn_topology.studies.adversarial.config import AttackSpec
 from dnn_topology.studies.adversarial.detection import (
     auc_interval,
@@ -116,7 +117,11 @@ def test_detection_features_on_a_real_checkpoint(tmp_path):
         "n_points": 11,
     }
     common = dict(
-        checkpoint=tmp_path / "epoch_0.pt", network="lenet", dataset="mnist5k", detection=detection, device="cpu"
+        checkpoint=tmp_path / "epoch_0.pt",
+        network="lenet",
+        sample_set=SampleSet("mnist5k", n_samples=90, split="test"),
+        detection=detection,
+        device="cpu",
     )
     clean = detection_features(attack_spec=None, **common)
     attacked = detection_features(attack_spec=AttackSpec("fgsm", "fgsm", 0.2).to_dict(), **common)

@@ -101,6 +101,7 @@ def test_a_diagram_without_recorded_parameters_is_refused(study, tmp_path):
 def test_estimate_from_a_checkpoint(study, tmp_path):
     """A really trained network: its diagram is computed under the model's parameters, from its training samples."""
     from dnn_topology.networks.activations import compute_activations
+    from dnn_topology.networks.samples import SampleSet
     from dnn_topology.networks.training import TrainConfig, train
     from dnn_topology.topology.dipha_files import full_to_sparse
     from dnn_topology.topology.graph import distance_matrix
@@ -118,12 +119,8 @@ def test_estimate_from_a_checkpoint(study, tmp_path):
     acts, _, samples = compute_activations(
         ckpts[1],
         "lenet_300_100",
-        "mnist5k",
-        100,
+        SampleSet("mnist5k", 100, split="train", subset=0.5, seed=3),
         TOPOLOGY["node_selection"],
-        split="train",
-        subset=0.5,
-        training_seed=3,
     )
     d = compute_persistence(full_to_sparse(distance_matrix(acts), 0.3), 2)
     expected = life_midlife(d.dims, d.births, d.deaths, 1, 0.02)

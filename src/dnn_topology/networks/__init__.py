@@ -6,6 +6,7 @@
 * :mod:`~dnn_topology.networks.checkpoints` -- reading and writing checkpoints (``weights_only``), device choice
 * :mod:`~dnn_topology.networks.training`    -- resumable, deterministic training with per-epoch checkpoints
 * :mod:`~dnn_topology.networks.nodes`       -- which nodes of a network become graph vertices
+* :mod:`~dnn_topology.networks.samples`     -- the fixed sample set shown to a network, as one value (parse-time)
 * :mod:`~dnn_topology.networks.activations` -- node activations of a checkpoint on a fixed sample set
 * :mod:`~dnn_topology.networks.original`    -- the original code's checkpoints and DIPHA files in our layout
 
@@ -29,6 +30,8 @@ __getattr__, __dir__, __all__ = attach(
         "TrainConfig": "training",
         "train": "training",
         "select_nodes": "nodes",
+        "SampleSet": "samples",
+        "run_sample_set": "samples",
         "compute_activations": "activations",
         "import_original": "original",
     },

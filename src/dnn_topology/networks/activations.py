@@ -25,10 +25,11 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from ..io_utils import atomic_path, get_logger
 from . import datasets as dsets
-from .checkpoints import load_checkpoint, resolve_device
-from .labels import effective_spec, subset_indices, trial_seed
+from .checkpoints import load_checkpoint, torch_setup
+from .labels import subset_indices
 from .models import feature_shapes
 from .nodes import NodeSelection, plan_selection
+from .samples import SampleSet
 
 _TRAIN_SAMPLES_STREAM = 3  # generator stream of the train-split draw (memorization uses 1 and 2)
 
@@ -66,24 +67,31 @@ def sample_indices(
     return np.sort(rng.choice(pool, size=n_samples, replace=False)).astype(np.int64)
 
 
-def fixed_samples(
-    dataset: str,
-    n_samples: int,
-    split: str = "test",
-    data_dir: str | Path = "data",
-    download: bool = False,
-    subset: float = 1.0,
-    training_seed: int = 0,
-    registry: dsets.DatasetRegistry = dsets.BUILTIN,
-) -> tuple[Dataset, pd.DataFrame]:
+def fixed_samples(sample_set: SampleSet) -> tuple[Dataset, pd.DataFrame]:
     """The fixed samples of the module docstring, and their record (``split``, ``index``, ``label``)."""
-    ds = dsets.load_split(dataset, split, data_dir, download, registry=registry)
+    ds = dsets.load_split(
+        sample_set.dataset, sample_set.split, sample_set.data_dir, sample_set.download, registry=sample_set.registry
+    )
     try:
-        indices = sample_indices(len(ds), n_samples, split, subset, training_seed)
+        indices = sample_indices(len(ds), sample_set.n_samples, sample_set.split, sample_set.subset, sample_set.seed)
     except ValueError as err:
-        raise ValueError(f"dataset {dataset!r}: {err}") from None
+        raise ValueError(f"dataset {sample_set.dataset!r}: {err}") from None
     labels = dsets.dataset_labels(ds)[indices]
-    return Subset(ds, indices.tolist()), pd.DataFrame({"split": split, "index": indices, "label": labels})
+    return Subset(ds, indices.tolist()), pd.DataFrame({"split": sample_set.split, "index": indices, "label": labels})
+
+
+def load_network(
+    checkpoint: str | Path,
+    network: str,
+    sample_set: SampleSet,
+    node_selection: dict | None = None,
+    device: torch.device | str = "cpu",
+) -> tuple[torch.nn.Module, NodeSelection]:
+    """The checkpoint's network (built for ``sample_set``'s classes) and the nodes ``node_selection`` selects."""
+    spec = sample_set.network_spec
+    net, _ = load_checkpoint(checkpoint, network, spec, device)
+    shapes = feature_shapes(net, spec)
+    return net, plan_selection(list(shapes.values()), list(shapes), **dict(node_selection or {}))
 
 
 def node_activations(
@@ -105,28 +113,16 @@ def node_activations(
 def compute_activations(
     checkpoint: str | Path,
     network: str,
-    dataset: str,
-    n_samples: int,
+    sample_set: SampleSet,
     node_selection: dict | None = None,
-    split: str = "test",
-    data_dir: str | Path = "data",
-    download: bool = False,
     device: str = "auto",
     threads: int = 1,
-    binarize_class: int | None = None,
-    subset: float = 1.0,
-    training_seed: int = 0,
-    registry: dsets.DatasetRegistry = dsets.BUILTIN,
 ) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
-    """Node activations (n_samples, N) of ``checkpoint``, the table describing each node, and the
-    record of the samples (see :func:`fixed_samples`)."""
-    torch.set_num_threads(max(1, int(threads)))
-    dev = resolve_device(device)
-    spec = effective_spec(registry.spec(dataset), binarize_class)
-    net, _ = load_checkpoint(checkpoint, network, spec, dev)
-    shapes = feature_shapes(net, spec)
-    selection = plan_selection(list(shapes.values()), list(shapes), **dict(node_selection or {}))
-    samples, record = fixed_samples(dataset, n_samples, split, data_dir, download, subset, training_seed, registry)
+    """Node activations (n_samples, N) of ``checkpoint`` on ``sample_set``, the table describing each node, and
+    the record of the samples (see :func:`fixed_samples`)."""
+    dev = torch_setup(device, threads)
+    net, selection = load_network(checkpoint, network, sample_set, node_selection, dev)
+    samples, record = fixed_samples(sample_set)
     acts = node_activations(net, samples, selection, dev)
     if not np.isfinite(acts).all():
         bad = np.unique(np.nonzero(~np.isfinite(acts))[1])
@@ -170,19 +166,10 @@ def activations_stage(
     nodes: str | Path,
     samples: str | Path,
     network: str,
-    dataset: str,
-    n_samples: int,
-    split: str = "test",
+    sample_set: SampleSet,
     node_selection: dict | None = None,
-    binarize_class: int | None = None,
-    subset: float = 1.0,
-    seed: int = 0,
-    trial: int = 0,
-    data_dir: str | Path = "data",
-    download: bool = False,
     device: str = "auto",
     threads: int = 1,
-    imagefolders: dict | None = None,
 ) -> None:
     """Stage ``activations``: the activations of one checkpoint's selected nodes on the fixed samples.
 
@@ -193,34 +180,14 @@ def activations_stage(
     activations, nodes, samples : str or Path
         Files to write (atomically): the (n_samples, N) float32 ``.npy``, the node table and the
         sample record (CSV).
-    network, dataset : str
-        Config keys ``runs[].network`` and ``runs[].dataset``.
-    n_samples, split, node_selection : int, str, dict
-        Config section ``activations`` (see the module docstring).
-    binarize_class, subset, seed : int or None, float, int
-        Config keys ``training.binarize_class``, ``training.subset`` and ``training.seed``: the
-        network's classes and (``split == "train"``) the samples it trained on.
-    trial : int
-        The trial (its training seed is ``seed + trial``).
-    data_dir, download, device, threads
-        Config keys ``data_dir``, ``download``, ``device``; torch threads.
-    imagefolders : dict, optional
-        Config key ``imagefolders`` (see :func:`dnn_topology.networks.datasets.dataset_registry`).
+    network : str
+        Config key ``runs[].network``.
+    sample_set : SampleSet
+        The fixed samples of the run's trial (:func:`dnn_topology.networks.samples.run_sample_set`).
+    node_selection : dict, optional
+        Config key ``activations.node_selection`` (see :mod:`dnn_topology.networks.nodes`).
+    device, threads
+        Config key ``device``; torch threads.
     """
-    acts, node_table, record = compute_activations(
-        checkpoint,
-        network,
-        dataset,
-        n_samples,
-        node_selection=node_selection,
-        split=split,
-        data_dir=data_dir,
-        download=download,
-        device=device,
-        threads=threads,
-        binarize_class=binarize_class,
-        subset=subset,
-        training_seed=trial_seed(seed, trial),
-        registry=dsets.dataset_registry(imagefolders),
-    )
+    acts, node_table, record = compute_activations(checkpoint, network, sample_set, node_selection, device, threads)
     save_activations(acts, node_table, activations, nodes, record, samples)

@@ -57,6 +57,12 @@ def resolve_device(device: str = "auto") -> torch.device:
     return dev
 
 
+def torch_setup(device: str = "auto", threads: int = 1) -> torch.device:
+    """Let torch use ``threads`` threads (at least one) and return the device of :func:`resolve_device`."""
+    torch.set_num_threads(max(1, int(threads)))
+    return resolve_device(device)
+
+
 def strip_module_prefix(state_dict: Mapping[str, Any]) -> dict[str, Any]:
     """Remove DataParallel's ``module.`` prefix from every key of ``state_dict``."""
     return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in state_dict.items()}

@@ -36,8 +36,8 @@ from .checkpoints import (
     CheckpointRefusedError,
     cpu_state_dict,
     read_checkpoint,
-    resolve_device,
     save_checkpoint,
+    torch_setup,
 )
 from .labels import controlled_datasets, trial_seed
 from .models import build_network
@@ -235,8 +235,7 @@ def train(
         raise ValueError(
             f"need {cfg.epochs + 1} checkpoint paths (epochs 0..{cfg.epochs}), got {len(checkpoint_paths)}"
         )
-    torch.set_num_threads(max(1, int(threads)))
-    dev = resolve_device(device)
+    dev = torch_setup(device, threads)
     state_dir = Path(state_dir) / cfg.fingerprint()
     state_dir.mkdir(parents=True, exist_ok=True)
     log.info(

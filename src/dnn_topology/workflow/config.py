@@ -4,7 +4,6 @@ requests from :mod:`dnn_topology.workflow.resources`)."""
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 import re
@@ -12,6 +11,7 @@ import re
 from ..layout import RESERVED_RUN_NAMES, run_name
 from ..networks import datasets as dsets
 from ..networks.labels import effective_spec, subset_indices
+from ..networks.samples import run_activations
 from ..studies.adversarial.config import check_adversarial
 from ..studies.generalization.config import check_studies
 from .resources import NETWORK_NAMES, resources, run_size
@@ -151,7 +151,7 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
                 effective_spec(spec, binarize)
             except ValueError as err:
                 raise ConfigError(f"runs[{i}] training.binarize_class: {err}") from None
-        activations = {**config["activations"], **run.get("activations", {})}
+        activations = run_activations(config, run)
         available = dsets.split_size(run["dataset"], activations["split"])
         where = f"the {activations['split']} split of {run['dataset']!r} has"
         if available is not None and activations["split"] == "train":  # drawn from the samples trained on
@@ -200,9 +200,7 @@ def run_table(config: dict, registry: dsets.DatasetRegistry | None = None) -> di
         training = {k: config["training"][k] for k in TRAINING_KEYS}
         training.update(run.get("training", {}))
         training["epochs"] = config["training"]["epochs"]
-        activations = copy.deepcopy(config["activations"])
-        for k, v in run.get("activations", {}).items():
-            activations[k] = copy.deepcopy(v)
+        activations = run_activations(config, run)
         name = run_name(run)
         size = run_size(run["network"], registry.spec(run["dataset"]), activations["node_selection"])
         table[name] = {

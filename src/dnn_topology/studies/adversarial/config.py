@@ -16,10 +16,13 @@ Units and conventions
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from ...layout import attack_id
+from ...networks.samples import SampleSet
 
 METHODS = ("fgsm", "pgd")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
@@ -130,3 +133,18 @@ def check_adversarial(config: dict, test_split_sizes: dict[str, int | None]) -> 
             f"adversarial.detection: halves of n_pool = {n_pool} samples hold {fit} batches of "
             f"batch_size {batch_size}, {wanted} are needed per half"
         )
+
+
+def detection_pool(sample_set: SampleSet, detection: Mapping) -> SampleSet:
+    """The detector's pool: the first ``n_pool`` test samples (never trained on) of ``sample_set``'s dataset,
+    with its labels and data location (see :mod:`dnn_topology.studies.adversarial.detection`).
+
+    ``detection`` is config section ``adversarial.detection``. The pool of a pool is the pool itself.
+
+    Examples
+    --------
+    >>> detection_pool(SampleSet("mnist5k", 300, "train", subset=0.5, seed=3), {"n_pool": 1000})
+    SampleSet(dataset='mnist5k', n_samples=1000, split='test', subset=1.0, seed=0, binarize_class=None, \
+data_dir='data', download=False, imagefolders=None)
+    """
+    return dataclasses.replace(sample_set, n_samples=int(detection["n_pool"]), split="test", subset=1.0, seed=0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ...layout import STUDY_FIGURES, STUDY_TABLES, run_name  # noqa: F401 (the study's file names, re-exported)
+from ...networks.samples import run_activations
 from ...topology import features as dfeat
 
 DEFAULT_FEATURES = ("life_h1", "midlife_h1")
@@ -17,11 +18,6 @@ DEFAULT_FEATURES = ("life_h1", "midlife_h1")
 MATCHED_PARAMETERS = ("split", "n_samples", "node_selection", "max_epsilon")
 
 STUDY_DEFAULTS = {"features": list(DEFAULT_FEATURES), "min_persistence": 0.02, "bootstrap": 2000, "seed": 0}
-
-
-def run_activations(config: Mapping, run: Mapping) -> dict:
-    """The activation options of one configured run (global options, then the run's overrides)."""
-    return {**config["activations"], **run.get("activations", {})}
 
 
 def topology_parameters(activations: Mapping, topology: Mapping) -> dict:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from ...networks.samples import SampleSet
 from ...topology import features as dfeat
 from . import model as gen
 
@@ -86,20 +87,18 @@ def checkpoint_features(
 
     fitted = model["topology"]
     training = checkpoint_training(checkpoint, network, dataset)
-    acts, _, _ = compute_activations(
-        checkpoint,
-        training["network"],
+    sample_set = SampleSet(
         training["dataset"],
         fitted["n_samples"],
-        node_selection=fitted["node_selection"],
-        split=fitted["split"],
-        data_dir=data_dir,
-        download=download,
-        device=device,
-        threads=threads,
-        binarize_class=training["binarize_class"],
+        fitted["split"],
         subset=training["subset"],
-        training_seed=training["seed"],
+        seed=training["seed"],
+        binarize_class=training["binarize_class"],
+        data_dir=str(data_dir),
+        download=download,
+    )
+    acts, _, _ = compute_activations(
+        checkpoint, training["network"], sample_set, fitted["node_selection"], device=device, threads=threads
     )
     sparse = full_to_sparse(distance_matrix(acts), fitted["max_epsilon"])
     max_dim = fitted["feature_max_dim"]
