@@ -23,6 +23,7 @@ Errors are reported as ``dnn-topology: error: ...`` (naming the file) with exit 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -267,6 +268,7 @@ def _add_check_config(sub) -> None:
 
 
 def _run_check_config(args: argparse.Namespace) -> int:
+    # Snakemake and the configuration checks (~50 ms): this command's alone, the DIPHA drop-ins start without them
     from snakemake.utils import validate
 
     from .workflow import config as wc
@@ -333,8 +335,7 @@ def _add_estimate_test_error(sub) -> None:
 
 
 def _run_estimate_test_error(args: argparse.Namespace) -> int:
-    import json
-
+    # pandas (and torch for --checkpoint): this command's alone, every other one starts without them
     from .studies.generalization import estimate as est
     from .studies.generalization.model import read_model
 

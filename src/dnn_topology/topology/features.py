@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .betti import split_diagram
+from .dipha_files import read_persistence_diagram
 
 FEATURE_KINDS = ("life", "midlife", "n_pairs", "n_essential")
 FEATURE_UNITS = {
@@ -102,8 +103,6 @@ def life_midlife(dims, births, deaths, max_dim: int, min_persistence: float = 0.
 
 def diagram_file_features(path: str | Path, max_dim: int, min_persistence: float = 0.0) -> dict[str, float]:
     """:func:`life_midlife` of a DIPHA ``PERSISTENCE_DIAGRAM`` file."""
-    from .dipha_files import read_persistence_diagram
-
     diagram = read_persistence_diagram(path)
     return life_midlife(diagram.dims, diagram.births, diagram.deaths, max_dim, min_persistence)
 

@@ -8,6 +8,8 @@ import math
 import os
 import re
 
+import yaml
+
 from ..layout import RESERVED_RUN_NAMES, run_name
 from ..networks import datasets as dsets
 from ..networks.labels import effective_spec, subset_indices
@@ -72,8 +74,6 @@ def read_config_file(path: str | os.PathLike) -> dict:
     dict
         Its top-level mapping.
     """
-    import yaml
-
     try:
         with open(path, encoding="utf-8") as fh:
             config = yaml.safe_load(fh)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..networks.datasets import DatasetSpec, split_size
+from ..networks.nodes import plan_selection
 
 # Conservative sustained multiply-accumulates per second of one training job.
 MACS_PER_SECOND = {"cpu_thread": 5e9, "gpu": 5e11}
@@ -161,8 +162,6 @@ def network_cost(network: str, spec: DatasetSpec) -> tuple[dict[str, Shape], int
 
 def run_size(network: str, spec: DatasetSpec, node_selection: dict) -> RunSize:
     """Node count (after ``node_selection``) and forward cost of ``network`` on a dataset of shape ``spec``."""
-    from ..networks.nodes import plan_selection
-
     shapes, macs = network_cost(network, spec)
     n_nodes = plan_selection(list(shapes.values()), list(shapes), **node_selection).n_nodes
     return RunSize(n_nodes=int(n_nodes), macs_per_sample=int(macs))

@@ -20,6 +20,9 @@ from pathlib import Path
 
 from ...networks.samples import SampleSet
 from ...topology import features as dfeat
+from ...topology.dipha_files import full_to_sparse
+from ...topology.graph import distance_matrix
+from ...topology.persistence import compute_persistence
 from . import model as gen
 
 SIDECAR = "topology.json"
@@ -79,11 +82,7 @@ def checkpoint_features(
     threads: int = 1,
 ) -> dict[str, float]:
     """Diagram features of a checkpoint, computed under the model's topology parameters."""
-    # deferred: torch and the topology stages, needed for checkpoints only (a diagram needs neither)
-    from ...networks.activations import compute_activations
-    from ...topology.dipha_files import full_to_sparse
-    from ...topology.graph import distance_matrix
-    from ...topology.persistence import compute_persistence
+    from ...networks.activations import compute_activations  # torch: needed for checkpoints only
 
     fitted = model["topology"]
     training = checkpoint_training(checkpoint, network, dataset)

@@ -178,7 +178,7 @@ def grouped_folds(groups: Sequence) -> list[tuple[np.ndarray, np.ndarray]]:
 
     One fold per distinct group, in sorted group order (scikit-learn's ``LeaveOneGroupOut``).
     """
-    from sklearn.model_selection import LeaveOneGroupOut  # deferred: the workflow imports this module at parse
+    from sklearn.model_selection import LeaveOneGroupOut  # scikit-learn (seconds to import): the fit's alone
 
     groups = np.asarray(groups)
     if len(np.unique(groups)) < 2:
@@ -187,7 +187,7 @@ def grouped_folds(groups: Sequence) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def _regressor(features: Sequence[str]):
-    # deferred: the workflow imports this module at parse, and scikit-learn is the fit's alone
+    # scikit-learn is the fit's alone: the diagram_topology and table jobs, and estimate-test-error, import this module
     from sklearn.dummy import DummyRegressor
     from sklearn.linear_model import LinearRegression
 
