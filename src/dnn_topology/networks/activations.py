@@ -119,7 +119,21 @@ def compute_activations(
     threads: int = 1,
 ) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
     """Node activations (n_samples, N) of ``checkpoint`` on ``sample_set``, the table describing each node, and
-    the record of the samples (see :func:`fixed_samples`)."""
+    the record of the samples (see :func:`fixed_samples`).
+
+    Parameters
+    ----------
+    checkpoint : str or Path
+        The checkpoint of one epoch (see :mod:`dnn_topology.networks.checkpoints`).
+    network : str
+        Config key ``runs[].network``.
+    sample_set : SampleSet
+        The samples shown to the network (see the module docstring).
+    node_selection : dict, optional
+        Config key ``activations.node_selection`` (see :mod:`dnn_topology.networks.nodes`).
+    device, threads
+        Config key ``device``; torch threads.
+    """
     dev = torch_setup(device, threads)
     net, selection = load_network(checkpoint, network, sample_set, node_selection, dev)
     samples, record = fixed_samples(sample_set)
@@ -159,35 +173,19 @@ def save_activations(
             samples.to_csv(tmp, index=False)
 
 
-def activations_stage(
-    *,
-    checkpoint: str | Path,
-    activations: str | Path,
-    nodes: str | Path,
-    samples: str | Path,
-    network: str,
-    sample_set: SampleSet,
-    node_selection: dict | None = None,
-    device: str = "auto",
-    threads: int = 1,
-) -> None:
+def activations_stage(*, activations: str | Path, nodes: str | Path, samples: str | Path, **options) -> None:
     """Stage ``activations``: the activations of one checkpoint's selected nodes on the fixed samples.
 
     Parameters
     ----------
-    checkpoint : str or Path
-        The checkpoint of one epoch (see :mod:`dnn_topology.networks.checkpoints`).
     activations, nodes, samples : str or Path
         Files to write (atomically): the (n_samples, N) float32 ``.npy``, the node table and the
         sample record (CSV).
-    network : str
-        Config key ``runs[].network``.
-    sample_set : SampleSet
-        The fixed samples of the run's trial (:func:`dnn_topology.networks.samples.run_sample_set`).
-    node_selection : dict, optional
-        Config key ``activations.node_selection`` (see :mod:`dnn_topology.networks.nodes`).
-    device, threads
-        Config key ``device``; torch threads.
+    **options
+        The arguments of :func:`compute_activations`, by keyword: ``checkpoint`` (the checkpoint of one epoch),
+        ``network`` (config key ``runs[].network``), ``sample_set`` (the fixed samples of the run's trial,
+        :func:`dnn_topology.networks.samples.run_sample_set`), ``node_selection`` (config key
+        ``activations.node_selection``), ``device`` (config key ``device``) and ``threads`` (torch threads).
     """
-    acts, node_table, record = compute_activations(checkpoint, network, sample_set, node_selection, device, threads)
+    acts, node_table, record = compute_activations(**options)
     save_activations(acts, node_table, activations, nodes, record, samples)

@@ -173,7 +173,7 @@ def detection_features(
     Parameters
     ----------
     checkpoint : str or Path
-        The checkpoint of one epoch.
+        The checkpoint of one epoch: the network whose nodes describe each batch.
     network : str
         Config key ``runs[].network``.
     sample_set : SampleSet
