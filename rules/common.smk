@@ -42,7 +42,6 @@ IMPORTED_RUNS = [run for run in RUNS if RUNS[run]["run"]["imported"]]
 TRAINED_RUN_PATTERN = layout.names_pattern(TRAINED_RUNS, "NO_TRAINED_RUN")
 IMPORTED_RUN_PATTERN = layout.names_pattern(IMPORTED_RUNS, "NO_IMPORTED_RUN")
 STUDIES = study_options(config)  # generalization study name -> options with defaults
-STUDY_FILES = [*layout.STUDY_TABLES, *(f"figures/{f}.{ext}" for f in layout.STUDY_FIGURES for ext in ("png", "pdf"))]
 # adversarial inputs: attack id -> AttackSpec, the epochs attacked, the detector's options
 ATTACKS = attack_table(config["adversarial"])
 ADV_EPOCHS = adversarial_epochs(config) if ATTACKS else []
@@ -123,7 +122,13 @@ def all_targets():
         *(kept_outputs(rules.detection_features, trained, ADV_EPOCHS, ["", *attacked]) if DETECTION["enabled"] else []),
         # generalization studies: the topology.json of their runs, the tables, the model and the figures
         *expand(layout.run_file("topology.json"), run=sorted({r for s in STUDIES.values() for r in s["runs"]})),
-        *expand(layout.study_file("{file}"), study=STUDIES, file=STUDY_FILES),
+        *expand(layout.study_file("{file}"), study=STUDIES, file=layout.STUDY_TABLES),
+        *expand(
+            layout.study_figure("{figure}", "{ext}"),
+            study=STUDIES,
+            figure=layout.STUDY_FIGURES,
+            ext=layout.FIGURE_FORMATS,
+        ),
     ]
 
 
