@@ -5,7 +5,9 @@ rule claims:
         training=["results/{run}/training.csv"],
     output:
         claims="results/{run}/claims.csv",
+        replicates="results/{run}/claims_replicates.csv",
         evidence="results/{run}/claims_evidence.csv",
+        markdown="results/{run}/claims.md",
         png=report("results/{run}/plots/claims.png", caption="../report/claims.rst", category="{run}"),
         pdf="results/{run}/plots/claims.pdf",
     log:
@@ -34,7 +36,9 @@ rule claims_comparison:
         training=comparison_files("results/{run}/training.csv"),
     output:
         claims="results/comparisons/{comparison}/claims.csv",
+        replicates="results/comparisons/{comparison}/claims_replicates.csv",
         evidence="results/comparisons/{comparison}/claims_evidence.csv",
+        markdown="results/comparisons/{comparison}/claims.md",
         png=report(
             "results/comparisons/{comparison}/claims.png", caption="../report/claims.rst", category="comparisons"
         ),

@@ -69,7 +69,7 @@ def test_tiny_adversarial_study_runs_end_to_end(adversarial_run):
     records = pd.read_csv(root / RUN / "adversarial/attacks.csv")
     assert sorted(records["attack"]) == ATTACK_IDS
     assert (records["max_linf"] <= 0.1 + 1e-6).all() and (
-        records["adversarial_accuracy"] < records["clean_accuracy"]
+        records["adversarial_acc_pct"] < records["clean_acc_pct"]
     ).all()
     summary = pd.read_csv(root / RUN / "adversarial/betti_summary.csv")
     assert set(summary["attack"]) == {"clean", *ATTACK_IDS}

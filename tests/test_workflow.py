@@ -409,8 +409,9 @@ def test_interrupted_training_resumes_when_the_workflow_is_rerun(tmp_path):
     assert "resuming" in log, log
     # the resumed job appends: the log still has the epochs done before the kill
     before, after = log.split("resuming", 1)
-    assert "epoch 0 (initial weights)" in before and "epoch 1: train loss" in before, log
-    assert "epoch 5: train loss" in after, log
+    assert "epoch 0 (initial weights)" in before and "epoch 1/5: train loss" in before, log
+    assert "epoch 5/5: train loss" in after, log
+    assert "lenet_mnist5k trial 0: epoch 5/5" in after, log  # the run and trial start each line
     reference = tmp_path / "reference"
     train(
         TrainConfig(network="lenet", dataset="mnist5k", epochs=5, lr=0.01, batch_size=8, seed=0),

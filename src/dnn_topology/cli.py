@@ -355,7 +355,7 @@ def _run_estimate_test_error(args: argparse.Namespace) -> int:
             threads=resolve_threads(args.threads),
         )
     if args.json:
-        print(json.dumps({**result, "train_acc": args.train_acc, "model": str(args.model)}, indent=2))
+        print(json.dumps({**result, "train_acc_pct": args.train_acc, "model": str(args.model)}, indent=2))
     else:
         print(est.report(result, model, args.train_acc))
     return 0

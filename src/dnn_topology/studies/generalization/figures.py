@@ -42,7 +42,7 @@ def plot_gap_vs_features(table: pd.DataFrame, model: Mapping, png, pdf) -> None:
         means = {f: table[f].mean() for f in features}
         for ax, f in zip(axes[0], features):
             for net, df in table.groupby("network"):
-                ax.scatter(df[f], df["gap"], s=10, alpha=0.7, color=colors[net], label=net)
+                ax.scatter(df[f], df["gap_pp"], s=10, alpha=0.7, color=colors[net], label=net)
             x = np.linspace(table[f].min(), table[f].max(), 50)
             others = sum(model["coefficients"][g] * means[g] for g in features if g != f)
             ax.plot(
@@ -64,14 +64,14 @@ def plot_estimated_vs_true(predictions: pd.DataFrame, png, pdf) -> None:
     loro = predictions[predictions["cv"] == "leave_one_run_out"]
     models = list(dict.fromkeys(loro["model"]))
     colors = _network_colors(loro["network"].unique())
-    lo = float(min(loro["test_acc"].min(), loro["test_acc_est"].min()))
-    hi = float(max(loro["test_acc"].max(), loro["test_acc_est"].max()))
+    lo = float(min(loro["test_acc_pct"].min(), loro["test_acc_est_pct"].min()))
+    hi = float(max(loro["test_acc_pct"].max(), loro["test_acc_est_pct"].max()))
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(models), figsize=(2.6 * len(models), 2.8), squeeze=False, sharey=True)
         for ax, name in zip(axes[0], models):
             df = loro[loro["model"] == name]
             for net, d in df.groupby("network"):
-                ax.scatter(d["test_acc"], d["test_acc_est"], s=8, alpha=0.7, color=colors[net], label=net)
+                ax.scatter(d["test_acc_pct"], d["test_acc_est_pct"], s=8, alpha=0.7, color=colors[net], label=net)
             ax.plot([lo, hi], [lo, hi], color="black", lw=0.8, ls="--", label="y = x")
             mae = np.abs(df["error_pp"]).mean()
             ax.set_title(f"{name} (MAE {mae:.1f} pp)")
@@ -85,7 +85,7 @@ def plot_estimated_vs_true(predictions: pd.DataFrame, png, pdf) -> None:
 def plot_runs_over_epochs(predictions: pd.DataFrame, png, pdf) -> None:
     """Per run: true and estimated (topology, leave-one-run-out) test accuracy and train accuracy."""
     df = predictions[(predictions["cv"] == "leave_one_run_out") & (predictions["model"] == "topology")]
-    mean = df.groupby(["run", "epoch"], as_index=False)[["train_acc", "test_acc", "test_acc_est"]].mean()
+    mean = df.groupby(["run", "epoch"], as_index=False)[["train_acc_pct", "test_acc_pct", "test_acc_est_pct"]].mean()
     runs = sorted(mean["run"].unique())
     ncols = min(4, len(runs))
     nrows = -(-len(runs) // ncols)
@@ -93,9 +93,9 @@ def plot_runs_over_epochs(predictions: pd.DataFrame, png, pdf) -> None:
         fig, axes = plt.subplots(nrows, ncols, figsize=(2.2 * ncols, 1.9 * nrows), squeeze=False, sharey=True)
         for ax, run in zip(axes.flat, runs):
             d = mean[mean["run"] == run]
-            ax.plot(d["epoch"], d["train_acc"], color="0.6", ls=":", marker=".", label="train")
-            ax.plot(d["epoch"], d["test_acc"], color="C0", marker="o", ms=3, label="test (true)")
-            ax.plot(d["epoch"], d["test_acc_est"], color="C3", marker="s", ms=3, label="test (estimated)")
+            ax.plot(d["epoch"], d["train_acc_pct"], color="0.6", ls=":", marker=".", label="train")
+            ax.plot(d["epoch"], d["test_acc_pct"], color="C0", marker="o", ms=3, label="test (true)")
+            ax.plot(d["epoch"], d["test_acc_est_pct"], color="C3", marker="s", ms=3, label="test (estimated)")
             ax.set_title(run, fontsize=7)
             ax.set_xlabel("epoch")
         for ax in axes.flat[len(runs) :]:
