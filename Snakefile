@@ -46,6 +46,7 @@ rule all:
 
 onsuccess:
     cancel_rate_limiter_timers()
+    say_where_the_figures_are()
 
 
 onerror:

@@ -115,8 +115,8 @@ rule adversarial_plot:
                 report(
                     f"results/{{run}}/adversarial/plots/{plot}.{ext}",
                     caption=f"../report/adversarial_{plot}.rst",
-                    category="{run}",
-                    subcategory="adversarial",
+                    category=REPORT_CATEGORIES["adversarial"],
+                    subcategory="{run}",
                 )
                 if ext == "png"
                 else f"results/{{run}}/adversarial/plots/{plot}.{ext}"
@@ -124,6 +124,12 @@ rule adversarial_plot:
             for plot in ADV_PLOTS
             for ext in ("png", "pdf")
         },
+        tables_html=report(
+            "results/{run}/adversarial/tables.html",
+            caption="../report/adversarial_tables.rst",
+            category=REPORT_CATEGORIES["adversarial"],
+            subcategory="{run}",
+        ),
     log:
         "logs/{run}/adversarial/plot.log",
     conda:

@@ -8,7 +8,18 @@ rule claims:
         replicates="results/{run}/claims_replicates.csv",
         evidence="results/{run}/claims_evidence.csv",
         markdown="results/{run}/claims.md",
-        png=report("results/{run}/plots/claims.png", caption="../report/claims.rst", category="{run}"),
+        html=report(
+            "results/{run}/claims.html",
+            caption="../report/claims_table.rst",
+            category=REPORT_CATEGORIES["claims"],
+            subcategory="{run}",
+        ),
+        png=report(
+            "results/{run}/plots/claims.png",
+            caption="../report/claims.rst",
+            category=REPORT_CATEGORIES["claims"],
+            subcategory="{run}",
+        ),
         pdf="results/{run}/plots/claims.pdf",
     log:
         "logs/{run}/claims.log",
@@ -39,8 +50,17 @@ rule claims_comparison:
         replicates="results/comparisons/{comparison}/claims_replicates.csv",
         evidence="results/comparisons/{comparison}/claims_evidence.csv",
         markdown="results/comparisons/{comparison}/claims.md",
+        html=report(
+            "results/comparisons/{comparison}/claims.html",
+            caption="../report/claims_table.rst",
+            category=REPORT_CATEGORIES["claims"],
+            subcategory="{comparison}",
+        ),
         png=report(
-            "results/comparisons/{comparison}/claims.png", caption="../report/claims.rst", category="comparisons"
+            "results/comparisons/{comparison}/claims.png",
+            caption="../report/claims.rst",
+            category=REPORT_CATEGORIES["claims"],
+            subcategory="{comparison}",
         ),
         pdf="results/comparisons/{comparison}/claims.pdf",
     log:

@@ -16,6 +16,7 @@ from dnn_topology.workflow.config import (
     export_package_path,
     run_table,
 )
+from dnn_topology.workflow.finish import finish_message
 
 export_package_path(os.path.join(workflow.basedir, "src"))
 
@@ -47,6 +48,18 @@ ADV_EPOCHS = adversarial_epochs(config) if ATTACKS else []
 DETECTION = config["adversarial"]["detection"]
 ADV_PLOTS = ["betti_curves_density", "betti_curves_epsilon", "summaries_vs_epsilon", "accuracy_under_attack"]
 ADV_PLOTS += ["detection_auc"] if DETECTION["enabled"] else []
+# the report's categories, numbered in reading order (the report lists them sorted by name)
+REPORT_CATEGORIES = {
+    "training": "1. Training",
+    "betti_curves_density": "2. Betti curves",
+    "betti_curves_epsilon": "2. Betti curves",
+    "persistence_diagrams": "3. Persistence diagrams",
+    "summaries": "4. Summaries",
+    "claims": "5. Claims",
+    "comparisons": "6. Comparisons",
+    "adversarial": "7. Adversarial inputs",
+    "generalization": "8. Generalization (test error without a test set)",
+}
 ENV = "../envs/dnn_topology.yaml"
 
 
@@ -101,6 +114,7 @@ def all_targets():
     return [
         *expand("results/{run}/{table}.csv", run=trained, table=["betti_curves", "betti_summary", "training"]),
         *expand("results/{run}/plots/{plot}.{ext}", run=trained, plot=PLOTS, ext=["png", "pdf"]),
+        *expand("results/{run}/plots/epochs.html", run=trained),
         # imported runs have no training log: their per-epoch curves only
         *expand(
             "results/{run}/trial_{trial}/epoch_{epoch}/betti_curves.csv",
@@ -149,6 +163,13 @@ def forget_failed_jobs():
         for f in job.output:
             if not os.path.exists(f):
                 workflow.persistence.cleanup_metadata(f)
+
+
+def say_where_the_figures_are():
+    """onsuccess: end a run by saying where its figures and claims are, and how to make the report."""
+    from snakemake.logging import logger
+
+    logger.info(finish_message(TRAINED_RUNS, COMPARISONS, STUDIES))
 
 
 def cancel_rate_limiter_timers():

@@ -6,7 +6,8 @@ rule compare:
         density_png=report(
             "results/comparisons/{comparison}/betti_curves_density.png",
             caption="../report/comparison.rst",
-            category="comparisons",
+            category=REPORT_CATEGORIES["comparisons"],
+            subcategory="{comparison}",
         ),
         density_pdf="results/comparisons/{comparison}/betti_curves_density.pdf",
         epsilon_png="results/comparisons/{comparison}/betti_curves_epsilon.png",

@@ -56,6 +56,12 @@ rule generalization_fit:
         predictions="results/generalization/{study}/predictions.csv",
         metrics="results/generalization/{study}/metrics.csv",
         metrics_md="results/generalization/{study}/metrics.md",
+        metrics_html=report(
+            "results/generalization/{study}/metrics.html",
+            caption="../report/generalization_metrics.rst",
+            category=REPORT_CATEGORIES["generalization"],
+            subcategory="{study}",
+        ),
         model="results/generalization/{study}/model.json",
     log:
         "logs/generalization/{study}/fit.log",
@@ -86,7 +92,8 @@ rule generalization_plots:
                 report(
                     f"results/generalization/{{study}}/figures/{figure}.{ext}",
                     caption=f"../report/{figure}.rst",
-                    category="generalization {study}",
+                    category=REPORT_CATEGORIES["generalization"],
+                    subcategory="{study}",
                 )
                 if ext == "png"
                 else f"results/generalization/{{study}}/figures/{figure}.{ext}"

@@ -11,7 +11,8 @@ rule plot:
                 report(
                     f"results/{{run}}/plots/{plot}.{ext}",
                     caption=f"../report/{plot}.rst",
-                    category="{run}",
+                    category=REPORT_CATEGORIES[plot],
+                    subcategory="{run}",
                 )
                 if ext == "png"
                 else f"results/{{run}}/plots/{plot}.{ext}"
@@ -19,6 +20,12 @@ rule plot:
             for plot in PLOTS
             for ext in ("png", "pdf")
         },
+        epochs_html=report(
+            "results/{run}/plots/epochs.html",
+            caption="../report/epochs.rst",
+            category=REPORT_CATEGORIES["training"],
+            subcategory="{run}",
+        ),
     log:
         "logs/{run}/plot.log",
     conda:

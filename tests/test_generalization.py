@@ -207,7 +207,7 @@ def test_run_study_and_figures(tmp_path):
     table = synthetic_table(noise=1.0)
     table.loc[0, "life_h1"] = np.nan  # a diagram without any H1 pair above the minimum persistence
     table.to_csv(tmp_path / "table.csv", index=False)
-    out = {k: tmp_path / f"{k}.x" for k in ("predictions", "metrics", "model", "md")}
+    out = {k: tmp_path / f"{k}.x" for k in ("predictions", "metrics", "model", "md", "html")}
     scores = gen.generalization_fit_stage(
         table=tmp_path / "table.csv",
         study="toy",
@@ -217,8 +217,11 @@ def test_run_study_and_figures(tmp_path):
         metrics_csv=out["metrics"],
         model=out["model"],
         metrics_md=out["md"],
+        metrics_html=out["html"],
         bootstrap=200,
     )
+    page = out["html"].read_text()  # the report's readable copy: the metrics and the fitted model
+    assert "<td>leave_one_run_out</td>" in page and "gap_pp = " in page and "prediction interval" in page
     assert set(scores["model"]) == {"topology", "mean_gap", "train_acc", "train_loss"}
     pred = pd.read_csv(out["predictions"])
     assert (pred.groupby(["cv", "model"]).size() == len(table) - 1).all()  # the NaN row is left out of all models

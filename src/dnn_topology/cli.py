@@ -15,7 +15,8 @@ Subcommands:
     A network's test accuracy estimated from the topology of its training-sample graph with a
     model fitted by a generalization study, and its prediction interval. No test sample is used.
 
-Errors are reported as ``dnn-topology: error: ...`` (naming the file) with exit status 2.
+``dnn-topology --version`` prints the package's version. Errors are reported as
+``dnn-topology: error: ...`` (naming the file) with exit status 2.
 """
 
 from __future__ import annotations
@@ -133,7 +134,8 @@ def _add_dipha(sub) -> None:
         dest="upper_dim",
         type=int,
         metavar="D",
-        help="build simplices up to dimension D and report H0..H(D-1) (mandatory, as in DIPHA)",
+        help="build simplices up to dimension D and report H0..H(D-1) (mandatory, as in DIPHA); the workflow's "
+        "topology.max_dim K is --upper_dim K+1 (the default max_dim 3, H0..H3: --upper_dim 4)",
     )
     p.add_argument("--dual", action="store_true", help="accepted for compatibility (same results)")
     p.add_argument("--benchmark", action="store_true", help="print read/compute/write timings")
@@ -196,7 +198,10 @@ def _run_dipha(args: argparse.Namespace) -> int:
         timings=timings,
     )
     if args.benchmark:
-        print(f"input {args.input}, engine {args.engine}, threads {threads}, upper_dim {args.upper_dim}")
+        print(
+            f"input {args.input}, engine {args.engine}, threads {threads}, "
+            f"upper_dim {args.upper_dim} (H0..H{args.upper_dim - 1})"
+        )
         for label, seconds in [*timings.items(), ("total", sum(timings.values()))]:
             print(f"{label:<10} {seconds:10.3f} s")
     return 0
@@ -365,7 +370,10 @@ SUBCOMMANDS = (_add_full_to_sparse, _add_dipha, _add_import_original, _add_check
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = _Parser(prog=PROG, description="Topology of deep-network activations: DIPHA-compatible tools.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in SUBCOMMANDS:
         add(sub)

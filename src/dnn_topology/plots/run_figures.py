@@ -29,6 +29,7 @@ import pandas as pd
 from ..topology.betti import split_diagram
 from ..topology.dipha_files import PathLike, read_persistence_diagram
 from .style import AXIS_LABELS, STYLE, epoch_styles, plt, save_figure
+from .tables import write_html
 
 DENSITY_GRID_POINTS = 400  # the common density grid of the mean over trials
 
@@ -275,6 +276,26 @@ def plot_summaries(
         save_figure(fig, png, pdf)
 
 
+def epochs_table(summary: pd.DataFrame, training: pd.DataFrame, max_epsilon: float | None = None) -> pd.DataFrame:
+    """Per analysed epoch, means over trials: train and test accuracy (%), and for beta_1 and up the
+    maximum and the edge density (% of node pairs) at the peak, with how many maxima lie at the cut."""
+    acc = training.groupby("epoch")[["train_acc_pct", "test_acc_pct"]].mean()
+    table = pd.DataFrame({"epoch": sorted(summary["epoch"].unique())})
+    table["trials"] = table["epoch"].map(summary.groupby("epoch")["trial"].nunique())
+    table["train accuracy (%)"] = table["epoch"].map(acc["train_acc_pct"])
+    table["test accuracy (%)"] = table["epoch"].map(acc["test_acc_pct"])
+    for k in sorted(d for d in summary["dim"].unique() if d >= 1):
+        s = summary[summary["dim"] == k]
+        by = s.groupby("epoch")
+        table[f"max beta_{k}"] = table["epoch"].map(by["max_betti"].mean())
+        density = s["density_pct_at_max"].where(s["max_betti"] > 0).groupby(s["epoch"]).mean()
+        table[f"beta_{k} peak density (%)"] = table["epoch"].map(density)
+        if max_epsilon is not None:
+            cut = (np.isclose(s["epsilon_at_max"], max_epsilon) & (s["max_betti"] > 0)).groupby(s["epoch"]).sum()
+            table[f"beta_{k} maxima at the cut"] = table["epoch"].map(cut).astype(int)
+    return table
+
+
 def plot_stage(
     *,
     run: str,
@@ -303,7 +324,8 @@ def plot_stage(
         The cut of the filtration (the diagrams' top edge).
     outputs : mapping
         ``<plot>_png`` and ``<plot>_pdf`` -> path, for the plots ``betti_curves_density``,
-        ``betti_curves_epsilon``, ``persistence_diagrams`` and ``summaries``.
+        ``betti_curves_epsilon``, ``persistence_diagrams`` and ``summaries``; optionally ``epochs_html``,
+        the table of :func:`epochs_table` as an HTML page.
     trial : int
         The trial the diagrams belong to.
     """
@@ -329,6 +351,15 @@ def plot_stage(
     plot_summaries(
         summary_table, training_table, outputs["summaries_png"], outputs["summaries_pdf"], label, max_epsilon
     )
+    if "epochs_html" in outputs:
+        write_html(
+            outputs["epochs_html"],
+            f"{run}: training and topology per epoch",
+            [("", epochs_table(summary_table, training_table, max_epsilon))],
+            note="Means over trials. Edge density in percent of node pairs; a maximum at the filtration cut "
+            f"(epsilon = {max_epsilon:g}) is a lower bound (the curve was still rising). Tables: training.csv, "
+            "betti_summary.csv.",
+        )
 
 
 def plot_comparison(

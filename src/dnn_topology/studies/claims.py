@@ -603,22 +603,42 @@ def _replicates_of(replicates: pd.DataFrame | None, row) -> pd.DataFrame | None:
     ]
 
 
+RULES_NOTE = (
+    "Replicates are trials. Effect: Spearman's rho between epoch and quantity per trial (trend claims), or the "
+    "memorizing minus the learning run's value averaged over the epochs after 0 (paired claims); mean over trials "
+    "[95% t-interval]. Test: exact two-sided sign test over trials; at least 6 trials are needed to reach "
+    "p < 0.05. Verdicts: supported / contradicted (p < 0.05); consistent, not significant / opposite, not "
+    "significant (every trial one way, too few to decide); mixed; no change; not testable. A maximum at the "
+    "filtration cut is a lower bound. Rules: module dnn_topology.studies.claims."
+)
+
+
+def readable_claims(claims: pd.DataFrame, replicates: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The claims table in words, one row per claim and subject (``claims.md``, ``claims.html``)."""
+    rows = [
+        {
+            "claim": _claim_of(row).statement,
+            "subject": row["subject"],
+            "verdict": row["verdict"],
+            "effect [95% CI]": effect_text(row, _replicates_of(replicates, row)),
+            "strength": strength_text(row),
+            "maxima at the cut": f"{row['n_at_cut']} of {row['n_maxima']}",
+        }
+        for _, row in claims.iterrows()
+    ]
+    return pd.DataFrame(
+        rows, columns=["claim", "subject", "verdict", "effect [95% CI]", "strength", "maxima at the cut"]
+    )
+
+
 def claims_markdown(
     claims: pd.DataFrame, evidence: pd.DataFrame, title: str = "", replicates: pd.DataFrame | None = None
 ) -> str:
     """The claims table in words (``claims.md``): one section per claim and subject."""
-    lines = [f"# Claims: {title}" if title else "# Claims", "", f"Rules: `{__name__}` (module docstring).", ""]
-    lines += [
-        "| claim | subject | verdict | effect [95% CI] | strength | maxima at the cut |",
-        "|---|---|---|---|---|---|",
-    ]
-    for _, row in claims.iterrows():
-        claim = _claim_of(row)
-        lines.append(
-            f"| {claim.statement} | {row['subject']} | **{row['verdict']}** | "
-            f"{effect_text(row, _replicates_of(replicates, row))} | "
-            f"{strength_text(row)} | {row['n_at_cut']} of {row['n_maxima']} |"
-        )
+    lines = [f"# Claims: {title}" if title else "# Claims", "", RULES_NOTE, ""]
+    table = readable_claims(claims, replicates)
+    lines += ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
     lines.append("")
     for _, row in claims.iterrows():
         claim = _claim_of(row)
@@ -749,7 +769,7 @@ def claims_stage(
         Each run's aggregated ``betti_summary.csv``.
     outputs : mapping
         ``claims``, ``replicates``, ``evidence`` (CSV), ``markdown`` (the readable copy), ``png`` and ``pdf``
-        (the figure) -> path.
+        (the figure) -> path; optionally ``html`` (the readable table as a page, for the report).
     training : sequence of paths, optional
         Each run's aggregated ``training.csv`` (the accuracies at the last analysed epoch).
     permute_labels : sequence of float, optional
@@ -771,5 +791,9 @@ def claims_stage(
             df.to_csv(tmp, index=False)
     with atomic_path(outputs["markdown"]) as tmp:
         Path(tmp).write_text(claims_markdown(claims, evidence, title, replicates) + "\n")
+    if "html" in outputs:
+        from ..plots.tables import write_html
+
+        write_html(outputs["html"], f"claims: {title}", [("", readable_claims(claims, replicates))], note=RULES_NOTE)
     plot_claims(claims, evidence, outputs["png"], outputs["pdf"], title, replicates)
     return claims

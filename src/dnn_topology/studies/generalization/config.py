@@ -15,7 +15,7 @@ from ...topology import features as dfeat
 DEFAULT_FEATURES = ("life_h1", "midlife_h1")
 # topology parameters that must be equal for a diagram's features to be comparable with a model's
 MATCHED_PARAMETERS = ("split", "n_samples", "node_selection", "max_epsilon")
-STUDY_TABLES = ("table.csv", "predictions.csv", "metrics.csv", "metrics.md", "model.json")
+STUDY_TABLES = ("table.csv", "predictions.csv", "metrics.csv", "metrics.md", "metrics.html", "model.json")
 STUDY_FIGURES = ("gap_vs_features", "estimated_vs_true", "runs_over_epochs")
 
 STUDY_DEFAULTS = {"features": list(DEFAULT_FEATURES), "min_persistence": 0.02, "bootstrap": 2000, "seed": 0}

@@ -299,16 +299,33 @@ def metrics(predictions: pd.DataFrame, n_bootstrap: int = 2000, seed: int = 0, l
     return pd.DataFrame(rows)
 
 
-def metrics_table(metric_rows: pd.DataFrame) -> str:
-    """A Markdown table of :func:`metrics`: one line per (cv, model), ``value [low, high]`` per metric."""
-    header = "| cv | model | " + " | ".join(METRICS) + " |"
-    lines = [header, "|" + "---|" * (len(METRICS) + 2)]
+def metrics_frame(metric_rows: pd.DataFrame) -> pd.DataFrame:
+    """:func:`metrics` as one row per (cv, model), ``value [low, high]`` per metric (text cells)."""
+    rows = []
     for (cv, model), df in metric_rows.groupby(["cv", "model"], sort=False):
-        cells = []
+        row = {"cv": cv, "model": model}
         for name in METRICS:
             r = df[df["metric"] == name].iloc[0]
-            cells.append(f"{r['value']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]")
-        lines.append(f"| {cv} | {model} | " + " | ".join(cells) + " |")
+            row[name] = f"{r['value']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["cv", "model", *METRICS])
+
+
+def model_text(model: Mapping) -> str:
+    """The fitted model in one line: gap_pp = intercept + coefficient x feature ..., and its interval."""
+    terms = " ".join(f"{c:+.4g} {f}" for f, c in model["coefficients"].items())
+    pi = model["prediction_interval"]
+    return (
+        f"gap_pp = {model['intercept']:.4g} {terms}; {100 * pi['level']:.0f}% prediction interval of an estimate: "
+        f"{pi['error_low_pp']:+.1f} .. {pi['error_high_pp']:+.1f} pp ({pi['source']})"
+    )
+
+
+def metrics_table(metric_rows: pd.DataFrame) -> str:
+    """A Markdown table of :func:`metrics`: one line per (cv, model), ``value [low, high]`` per metric."""
+    frame = metrics_frame(metric_rows)
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines)
 
 
@@ -517,6 +534,7 @@ def generalization_fit_stage(
     metrics_csv: str | Path,
     model: str | Path,
     metrics_md: str | Path | None = None,
+    metrics_html: str | Path | None = None,
     bootstrap: int = 2000,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -532,8 +550,9 @@ def generalization_fit_stage(
         The topology model's inputs (e.g. ``life_h1``, ``midlife_h1``).
     topology : mapping
         The parameters the diagrams were computed under (recorded in the model).
-    predictions, metrics_csv, model, metrics_md : str or Path
-        Files to write: out-of-fold estimates, metrics (CSV and Markdown) and the model JSON.
+    predictions, metrics_csv, model, metrics_md, metrics_html : str or Path
+        Files to write: out-of-fold estimates, metrics (CSV, Markdown and an HTML page for the report) and
+        the model JSON.
     bootstrap, seed : int
         Bootstrap resamples of runs and their seed.
 
@@ -562,6 +581,17 @@ def generalization_fit_stage(
     if metrics_md is not None:
         with atomic_path(metrics_md) as tmp:
             Path(tmp).write_text(metrics_table(scores) + "\n")
+    if metrics_html is not None:
+        from ...plots.tables import write_html  # deferred: the workflow imports this module at parse
+
+        write_html(
+            metrics_html,
+            f"generalization study {study}: estimated test accuracy, out of fold",
+            [("", metrics_frame(scores)), ("the fitted topology model", model_text(fitted))],
+            note="Value [bootstrap 95% interval over runs]; MAE and RMSE in percentage points. "
+            "Models: topology (linear fit of the gap on the diagram features) and the baselines mean_gap "
+            "(training folds' mean gap), train_acc and train_loss (linear fits on them alone).",
+        )
     write_model(fitted, model)
     log.info("study %s: %d rows, %d runs\n%s", study, len(usable), usable["run"].nunique(), metrics_table(scores))
     return scores
