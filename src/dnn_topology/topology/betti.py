@@ -306,18 +306,18 @@ def summarize(curves: pd.DataFrame, diagram: DiagramLike, *, max_dim: int | None
 
     Examples
     --------
+    Four nodes in a cycle whose diagonals are far: one loop (H1) from epsilon 0.13 to 0.3.
+
     >>> import numpy as np
     >>> import dnn_topology as dt
-    >>> rng = np.random.default_rng(0)
-    >>> activations = rng.normal(size=(200, 3)) @ rng.normal(size=(3, 30)) + rng.normal(size=(200, 30))
-    >>> graph = dt.full_to_sparse(dt.distance_matrix(activations), 0.3)
-    >>> diagram = dt.compute_persistence(graph, upper_dim=2)
-    >>> curves = dt.betti_curves(diagram, graph, max_epsilon=0.3, n_points=7)
+    >>> D = np.array([[0, .2, .6, .26], [.2, 0, .22, .62], [.6, .22, 0, .24], [.26, .62, .24, 0]])
+    >>> diagram = dt.compute_persistence(D, upper_dim=2)
+    >>> curves = dt.betti_curves(diagram, D, n_points=7)
     >>> table = dt.summarize(curves, diagram)
-    >>> print(table[["dim", "max_betti", "density_pct_at_max", "n_finite", "n_essential"]].round(2).to_string(index=False))
-     dim  max_betti  density_pct_at_max  n_finite  n_essential
-       0         30                0.00        27            3
-       1          2               34.25         1            2
+    >>> print(table[["dim", "max_betti", "epsilon_at_max", "n_finite", "mean_life"]].to_string(index=False))
+     dim  max_betti  epsilon_at_max  n_finite  mean_life
+       0          4           0.000         3       0.11
+       1          1           0.155         1       0.17
     """
     import pandas as pd  # deferred: see the imports
 

@@ -28,6 +28,12 @@ from .model import STUDY_FIGURES as FIGURES  # noqa: E402
 from .model import read_model  # noqa: E402
 
 
+def _legend_right(fig, ax) -> None:
+    """The legend of ``ax``'s artists right of the panels, where it covers no data."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+
+
 def _network_colors(networks):
     cmap = plt.get_cmap("tab10")
     return {n: cmap(i % 10) for i, n in enumerate(sorted(networks))}
@@ -52,14 +58,15 @@ def plot_gap_vs_features(table: pd.DataFrame, model: Mapping, png, pdf) -> None:
                 lw=1,
                 label="fit (others at mean)",
             )
-            ax.set_xlabel(f"{f} [{model['units'][f].split(' (')[0]}]")
-            ax.set_ylabel("gap = train - test accuracy [pp]")
-        axes[0][0].legend()
+            ax.set_xlabel(f"{f} ({model['units'][f].split(' (')[0]})")
+            ax.set_ylabel("gap = train - test accuracy (pp)")
+        _legend_right(fig, axes[0][0])
         fig.suptitle(f"study {model['study']}: gap vs topology features")
+        fig.tight_layout()
         save_figure(fig, png, pdf)
 
 
-def plot_estimated_vs_true(predictions: pd.DataFrame, png, pdf) -> None:
+def plot_estimated_vs_true(predictions: pd.DataFrame, png, pdf, study: str = "") -> None:
     """Leave-one-run-out estimated vs true test accuracy, one panel per model, with y = x."""
     loro = predictions[predictions["cv"] == "leave_one_run_out"]
     models = list(dict.fromkeys(loro["model"]))
@@ -75,14 +82,15 @@ def plot_estimated_vs_true(predictions: pd.DataFrame, png, pdf) -> None:
             ax.plot([lo, hi], [lo, hi], color="black", lw=0.8, ls="--", label="y = x")
             mae = np.abs(df["error_pp"]).mean()
             ax.set_title(f"{name} (MAE {mae:.1f} pp)")
-            ax.set_xlabel("true test accuracy [%]")
-        axes[0][0].set_ylabel("estimated test accuracy [%]")
-        axes[0][0].legend()
-        fig.suptitle("leave-one-run-out estimates")
+            ax.set_xlabel("true test accuracy (%)")
+        axes[0][0].set_ylabel("estimated test accuracy (%)")
+        _legend_right(fig, axes[0][0])
+        fig.suptitle(f"study {study}: leave-one-run-out estimates" if study else "leave-one-run-out estimates")
+        fig.tight_layout()
         save_figure(fig, png, pdf)
 
 
-def plot_runs_over_epochs(predictions: pd.DataFrame, png, pdf) -> None:
+def plot_runs_over_epochs(predictions: pd.DataFrame, png, pdf, study: str = "") -> None:
     """Per run: true and estimated (topology, leave-one-run-out) test accuracy and train accuracy."""
     df = predictions[(predictions["cv"] == "leave_one_run_out") & (predictions["model"] == "topology")]
     mean = df.groupby(["run", "epoch"], as_index=False)[["train_acc_pct", "test_acc_pct", "test_acc_est_pct"]].mean()
@@ -101,9 +109,12 @@ def plot_runs_over_epochs(predictions: pd.DataFrame, png, pdf) -> None:
         for ax in axes.flat[len(runs) :]:
             ax.set_visible(False)
         for row in axes:
-            row[0].set_ylabel("accuracy [%]")
-        axes[0][0].legend(fontsize=6)
-        fig.suptitle("true vs estimated test accuracy per run (topology, leave-one-run-out; mean over trials)")
+            row[0].set_ylabel("accuracy (%)")
+        _legend_right(fig, axes[0][0])
+        fig.suptitle(
+            (f"study {study}: " if study else "")
+            + "true vs estimated test accuracy per run (topology, leave-one-run-out; mean over trials)"
+        )
         fig.tight_layout()
         save_figure(fig, png, pdf)
 
@@ -127,8 +138,8 @@ def generalization_plots_stage(
     plot_gap_vs_features(
         rows.dropna(subset=fitted["features"]), fitted, outputs["gap_vs_features_png"], outputs["gap_vs_features_pdf"]
     )
-    plot_estimated_vs_true(oof, outputs["estimated_vs_true_png"], outputs["estimated_vs_true_pdf"])
-    plot_runs_over_epochs(oof, outputs["runs_over_epochs_png"], outputs["runs_over_epochs_pdf"])
+    plot_estimated_vs_true(oof, outputs["estimated_vs_true_png"], outputs["estimated_vs_true_pdf"], fitted["study"])
+    plot_runs_over_epochs(oof, outputs["runs_over_epochs_png"], outputs["runs_over_epochs_pdf"], fitted["study"])
 
 
 def figure_paths(folder: str | Path) -> dict[str, Path]:
