@@ -160,7 +160,7 @@ def metrics_table(history: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """The ``training.csv`` table of a training history: one row per epoch, accuracies in percent."""
     table = pd.DataFrame(list(history))
     for name in ("train_acc", "test_acc"):
-        table[f"{name}_pct"] = 100.0 * table[name]
+        table[f"{name}_pct"] = (100.0 * table[name]).round(10)  # 7.25, not 7.249999999999999
     return table[METRIC_COLUMNS]
 
 
