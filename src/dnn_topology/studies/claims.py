@@ -679,6 +679,8 @@ def plot_claims(
     """One panel per claims-table row: the quantity against epoch (each trial's value as a dot, the mean
     over trials as a line; paired claims: both runs), maxima at the cut as open markers, and the
     verdict with its effect, p-value and the trials it would need."""
+    from matplotlib.ticker import MaxNLocator
+
     from ..plots.style import STYLE, plt, save_figure
 
     n = len(claims)
@@ -687,7 +689,7 @@ def plot_claims(
     several = claims["subject"].nunique() > 1
     colors = plt.get_cmap("tab10")
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(nrow, ncol, figsize=(3.3 * ncol, 3.4 * nrow), squeeze=False)
+        fig, axes = plt.subplots(nrow, ncol, figsize=(3.3 * ncol, 0.6 + 3.0 * nrow), squeeze=False)
         for ax in axes.flat[n:]:
             ax.axis("off")
         any_cut = False
@@ -716,6 +718,7 @@ def plot_claims(
                         zorder=4,
                     )
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(claim.label, fontsize=7)
             ax.tick_params(labelsize=6.5)
             if len(ev) and ev["epoch"].max() > 10:
@@ -742,7 +745,7 @@ def plot_claims(
         fig.text(0.5, 0.0, "; ".join(notes), ha="center", va="top", fontsize=7)
         if title:
             fig.suptitle(title)
-        fig.tight_layout(h_pad=6.0)
+        fig.tight_layout(h_pad=1.0)
         save_figure(fig, png, pdf)
 
 
