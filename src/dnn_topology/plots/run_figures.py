@@ -130,9 +130,7 @@ def plot_persistence_diagrams(diagrams: Mapping[int, tuple], max_epsilon: float,
     triangles on the top edge; the classes of each dimension are counted in the empty lower right."""
     epochs = sorted(diagrams)
     ncol = min(len(epochs), 3)
-    slots = len(epochs) + 1  # one slot for the legend
-    nrow = int(np.ceil(slots / ncol)) if len(epochs) > 1 else 1
-    ncol = ncol if len(epochs) > 1 else 1
+    nrow = int(np.ceil(len(epochs) / ncol))  # the legend takes an empty panel of the last row, or goes right
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(nrow, ncol, figsize=(2.7 * ncol, 2.6 * nrow), squeeze=False)
         top = max_epsilon * 1.04
@@ -198,6 +196,18 @@ def plot_persistence_diagrams(diagrams: Mapping[int, tuple], max_epsilon: float,
         save_figure(fig, png, pdf)
 
 
+def symlog_axis(axis) -> None:
+    """A symlog scale (linear below 1, so that 0 is drawn) on ``axis`` with ticks at 1, 2, 3, 5 x 10^k labelled in
+    plain numbers, so that a range within one decade still has labels."""
+    from matplotlib.ticker import FuncFormatter, SymmetricalLogLocator
+
+    axis.axes.set_yscale("symlog", linthresh=1) if axis.axis_name == "y" else axis.axes.set_xscale(
+        "symlog", linthresh=1
+    )
+    axis.set_major_locator(SymmetricalLogLocator(base=10, linthresh=1, subs=[1.0, 2.0, 3.0, 5.0]))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+
+
 def plot_summaries(
     summary: pd.DataFrame, training: pd.DataFrame, png, pdf, title: str = "", max_epsilon: float | None = None
 ) -> None:
@@ -257,7 +267,7 @@ def plot_summaries(
             ax.set_xlabel("epoch")
             ax.set_ylabel(label)
             if col == "max_betti":
-                ax.set_yscale("symlog", linthresh=1)
+                symlog_axis(ax.yaxis)
         handles, labels = axes[0][1].get_legend_handles_labels()
         if at_cut.any():
             handles.append(plt.Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="0.3"))

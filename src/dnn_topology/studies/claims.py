@@ -719,6 +719,10 @@ def plot_claims(
                     )
             ax.set_xlabel("epoch")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            if not ev["value"].notna().any():  # nothing measured: say so instead of empty axes
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.text(0.5, 0.5, "no value", transform=ax.transAxes, ha="center", va="center", color="0.5")
             ax.set_ylabel(claim.label, fontsize=7)
             ax.tick_params(labelsize=6.5)
             if len(ev) and ev["epoch"].max() > 10:

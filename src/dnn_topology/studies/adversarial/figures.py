@@ -197,7 +197,7 @@ def plot_detection_auc(table: pd.DataFrame, png, pdf, title: str = "") -> None:
                     ax.set_xlabel(r"attack $\varepsilon$ (pixel units)")
                 if c == 0:
                     ax.set_ylabel("ROC AUC (CV)")
-        _finish(fig, axes[0][0], png, pdf, title, "detector features")
+        _finish(fig, axes[0][0], png, pdf, title, "detector features\n(bars: 95% bootstrap\ninterval)")
 
 
 def attack_table(records: pd.DataFrame) -> pd.DataFrame:
