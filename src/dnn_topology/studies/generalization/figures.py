@@ -22,6 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ...plots.style import STYLE, save_figure  # noqa: E402
 from .model import STUDY_FIGURES as FIGURES  # noqa: E402
@@ -106,6 +107,7 @@ def plot_runs_over_epochs(predictions: pd.DataFrame, png, pdf, study: str = "") 
             ax.plot(d["epoch"], d["test_acc_est_pct"], color="C3", marker="s", ms=3, label="test (estimated)")
             ax.set_title(run, fontsize=7)
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         for ax in axes.flat[len(runs) :]:
             ax.set_visible(False)
         for row in axes:
