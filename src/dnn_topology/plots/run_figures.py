@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..topology.betti import split_diagram
 from ..topology.dipha_files import PathLike, read_persistence_diagram
-from .style import AXIS_LABELS, STYLE, epoch_styles, plt, save_figure
+from .style import AXIS_LABELS, STYLE, count_axis, epoch_styles, log_axis, plt, save_figure
 from .tables import write_html
 
 DENSITY_GRID_POINTS = 400  # the common density grid of the mean over trials
@@ -104,7 +104,7 @@ def plot_betti_curves(curves: pd.DataFrame, x: str, png, pdf, title: str = "") -
             ax.set_xlabel(AXIS_LABELS[x])
             ax.set_ylabel(_ylabel(k))
             if k == 0:
-                ax.set_yscale("log")
+                log_axis(ax)
         handles, labels = axes[0][0].get_legend_handles_labels()
         fig.legend(
             handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, title=band_note(n_trials)
@@ -196,18 +196,6 @@ def plot_persistence_diagrams(diagrams: Mapping[int, tuple], max_epsilon: float,
         save_figure(fig, png, pdf)
 
 
-def symlog_axis(axis) -> None:
-    """A symlog scale (linear below 1, so that 0 is drawn) on ``axis`` with ticks at 1, 2, 3, 5 x 10^k labelled in
-    plain numbers, so that a range within one decade still has labels."""
-    from matplotlib.ticker import FuncFormatter, SymmetricalLogLocator
-
-    axis.axes.set_yscale("symlog", linthresh=1) if axis.axis_name == "y" else axis.axes.set_xscale(
-        "symlog", linthresh=1
-    )
-    axis.set_major_locator(SymmetricalLogLocator(base=10, linthresh=1, subs=[1.0, 2.0, 3.0, 5.0]))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-
-
 def plot_summaries(
     summary: pd.DataFrame, training: pd.DataFrame, png, pdf, title: str = "", max_epsilon: float | None = None
 ) -> None:
@@ -215,7 +203,7 @@ def plot_summaries(
     up (beta_0's maximum is always the node count, at density 0). Mean over trials, band min..max; with
     ``max_epsilon``, a maximum reached at the cut (a lower bound: the curve was still rising) is an open marker."""
     panels = [
-        ("max_betti", r"max $\beta_k$ (classes; symlog scale)"),
+        ("max_betti", r"max $\beta_k$ (classes)"),
         ("density_pct_at_max", r"edge density at max $\beta_k$" + "\n(% of node pairs)"),
         ("auc_density_pct", r"area under $\beta_k$ against density" + "\n(classes x % of node pairs)"),
     ]
@@ -265,9 +253,8 @@ def plot_summaries(
                         zorder=4,
                     )
             ax.set_xlabel("epoch")
-            ax.set_ylabel(label)
-            if col == "max_betti":
-                symlog_axis(ax.yaxis)
+            scale = count_axis(ax, summary[col]) if col == "max_betti" else ""
+            ax.set_ylabel(label.replace("(classes)", f"(classes; {scale})") if scale else label)
         handles, labels = axes[0][1].get_legend_handles_labels()
         if at_cut.any():
             handles.append(plt.Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="0.3"))
@@ -397,7 +384,7 @@ def plot_comparison(
                     if len(g):
                         _curve(ax, g, x, {"color": colors(r)}, run)
                 if k == 0:
-                    ax.set_yscale("log")
+                    log_axis(ax)
                 if i == 0:
                     ax.set_title(_epoch_label(e), fontsize=8)
                 if j == 0:

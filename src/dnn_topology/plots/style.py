@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ..io_utils import atomic_path  # noqa: E402
 
-__all__ = ["AXIS_LABELS", "STYLE", "epoch_styles", "plt", "save_figure"]
+__all__ = ["AXIS_LABELS", "STYLE", "count_axis", "epoch_styles", "log_axis", "plt", "save_figure"]
 
 AXIS_LABELS = {
     "density_pct": "edge density (% of node pairs)",
@@ -45,6 +45,35 @@ def epoch_styles(epochs) -> dict[int, dict]:
     for i, e in enumerate(trained):
         styles[e] = {"color": cmap(0.05 + 0.9 * i / max(len(trained) - 1, 1)), "linestyle": "-"}
     return styles
+
+
+def _plain(value, _pos=None) -> str:
+    return f"{value:g}"
+
+
+def log_axis(ax) -> None:
+    """A log y axis with ticks at 1, 2, 5 x 10^k written as plain numbers (50, 100, 200, not 5 x 10^1)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(_plain))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def count_axis(ax, values) -> str:
+    """The y scale for counts (e.g. Betti numbers) that may span decades and be 0: symlog (linear below 1,
+    so that 0 is drawn) with plain-number ticks at 1, 2, 3, 5 x 10^k when the positive values span a
+    decade or more, else linear. Returns the scale's name for the axis label ("symlog scale" or "")."""
+    from matplotlib.ticker import FuncFormatter, SymmetricalLogLocator
+
+    v = [float(x) for x in values if x == x and x > 0]
+    if not v or max(v) / min(v) < 10:
+        return ""
+    ax.set_yscale("symlog", linthresh=1)
+    ax.yaxis.set_major_locator(SymmetricalLogLocator(base=10, linthresh=1, subs=[1.0, 2.0, 3.0, 5.0]))
+    ax.yaxis.set_major_formatter(FuncFormatter(_plain))
+    return "symlog scale"
 
 
 def save_figure(fig, png: str | Path, pdf: str | Path) -> None:

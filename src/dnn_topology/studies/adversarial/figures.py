@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ...plots.run_figures import curve_on_density_grid, curve_on_epsilon_grid  # noqa: E402
-from ...plots.style import AXIS_LABELS, STYLE, save_figure  # noqa: E402
+from ...plots.style import AXIS_LABELS, STYLE, log_axis, save_figure  # noqa: E402
 
 PLOTS = [
     "betti_curves_density",
@@ -92,7 +92,7 @@ def plot_attacked_betti_curves(curves: pd.DataFrame, x: str, png, pdf, title: st
                     )
                 ax.set_title(rf"epoch {epoch}, $\beta_{k}$")
                 if k == 0:
-                    ax.set_yscale("log")
+                    log_axis(ax)
                 if r == len(epochs) - 1:
                     ax.set_xlabel(AXIS_LABELS[x])
                 if c == 0:
