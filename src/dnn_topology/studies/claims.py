@@ -679,7 +679,7 @@ def plot_claims(
     """One panel per claims-table row: the quantity against epoch (each trial's value as a dot, the mean
     over trials as a line; paired claims: both runs), maxima at the cut as open markers, and the
     verdict with its effect, p-value and the trials it would need."""
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
     from ..plots.style import STYLE, plt, save_figure
 
@@ -727,6 +727,9 @@ def plot_claims(
             ax.tick_params(labelsize=6.5)
             if len(ev) and ev["epoch"].max() > 10:
                 ax.set_xscale("symlog", linthresh=1)
+                ax.set_xticks(sorted(ev["epoch"].unique()))
+                ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+                ax.xaxis.set_minor_formatter(NullFormatter())
                 ax.set_xlabel("epoch (symlog scale)")
             head = claim.title + (f"\n{row['subject']}" if several else "")
             ax.set_title(head, fontsize=7.5)
@@ -749,7 +752,7 @@ def plot_claims(
         fig.text(0.5, 0.0, "; ".join(notes), ha="center", va="top", fontsize=7)
         if title:
             fig.suptitle(title)
-        fig.tight_layout(h_pad=1.0)
+        fig.tight_layout(h_pad=1.0, rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))  # room for the title
         save_figure(fig, png, pdf)
 
 
