@@ -47,6 +47,7 @@ rule all:
 # see dnn_topology.workflow.snakemake_compat: the run ends with its last job, and a failed job is retried
 onsuccess:
     snakemake_compat.cancel_rate_limiter_timers()
+    say_where_the_figures_are()
 
 
 onerror:

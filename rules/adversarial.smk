@@ -111,8 +111,8 @@ rule adversarial_plot:
                 report(
                     layout.adversarial_plot(plot, ext),
                     caption=f"../report/adversarial_{plot}.rst",
-                    category="{run}",
-                    subcategory="adversarial",
+                    category=layout.REPORT_CATEGORIES["adversarial"],
+                    subcategory="{run}",
                 )
                 if ext == "png"
                 else layout.adversarial_plot(plot, ext)
@@ -120,6 +120,12 @@ rule adversarial_plot:
             for plot in ADV_PLOTS
             for ext in layout.FIGURE_FORMATS
         },
+        tables_html=report(
+            layout.adversarial_file("tables.html"),
+            caption="../report/adversarial_tables.rst",
+            category=layout.REPORT_CATEGORIES["adversarial"],
+            subcategory="{run}",
+        ),
     log:
         layout.adversarial_file("plot.log", layout.LOGS),
     conda:

@@ -5,8 +5,21 @@ rule claims:
         training=[layout.run_file("training.csv")],
     output:
         claims=layout.run_file("claims.csv"),
+        replicates=layout.run_file("claims_replicates.csv"),
         evidence=layout.run_file("claims_evidence.csv"),
-        png=report(layout.run_plot("claims", "png"), caption="../report/claims.rst", category="{run}"),
+        markdown=layout.run_file("claims.md"),
+        html=report(
+            layout.run_file("claims.html"),
+            caption="../report/claims_table.rst",
+            category=layout.REPORT_CATEGORIES["claims"],
+            subcategory="{run}",
+        ),
+        png=report(
+            layout.run_plot("claims", "png"),
+            caption="../report/claims.rst",
+            category=layout.REPORT_CATEGORIES["claims"],
+            subcategory="{run}",
+        ),
         pdf=layout.run_plot("claims", "pdf"),
     log:
         layout.run_file("claims.log", layout.LOGS),
@@ -34,8 +47,21 @@ rule claims_comparison:
         training=comparison_files("training.csv"),
     output:
         claims=layout.comparison_file("claims.csv"),
+        replicates=layout.comparison_file("claims_replicates.csv"),
         evidence=layout.comparison_file("claims_evidence.csv"),
-        png=report(layout.comparison_file("claims.png"), caption="../report/claims.rst", category="comparisons"),
+        markdown=layout.comparison_file("claims.md"),
+        html=report(
+            layout.comparison_file("claims.html"),
+            caption="../report/claims_table.rst",
+            category=layout.REPORT_CATEGORIES["claims"],
+            subcategory="{comparison}",
+        ),
+        png=report(
+            layout.comparison_file("claims.png"),
+            caption="../report/claims.rst",
+            category=layout.REPORT_CATEGORIES["claims"],
+            subcategory="{comparison}",
+        ),
         pdf=layout.comparison_file("claims.pdf"),
     log:
         layout.comparison_log("_claims"),

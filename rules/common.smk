@@ -17,6 +17,7 @@ from dnn_topology.workflow.config import (
     export_package_path,
     run_table,
 )
+from dnn_topology.workflow.finish import finish_message
 
 export_package_path(os.path.join(workflow.basedir, "src"))
 # the Snakefile's onsuccess/onerror hooks reach into Snakemake's private objects: warn now if they changed
@@ -97,6 +98,7 @@ def all_targets():
     return [
         *expand(layout.run_file("{table}.csv"), run=trained, table=layout.RUN_TABLES),
         *expand(layout.run_plot("{plot}", "{ext}"), run=trained, plot=layout.RUN_PLOTS, ext=layout.FIGURE_FORMATS),
+        *expand(layout.run_plot("epochs", "html"), run=trained),
         # imported runs have no training log: their per-epoch curves only
         *expand(
             layout.epoch_file("betti_curves.csv", inputs=False),
@@ -136,6 +138,13 @@ def full_distance_matrix(path):
     """Output of the full distance matrix, ``{"distance": path}``, only with topology.keep_distance_matrix: by
     default the functional_graph job never writes it (its sparse cut is what the later stages read)."""
     return {"distance": path} if config["topology"]["keep_distance_matrix"] else {}
+
+
+def say_where_the_figures_are():
+    """onsuccess: end a run by saying where its figures and claims are, and how to make the report."""
+    from snakemake.logging import logger
+
+    logger.info(finish_message(TRAINED_RUNS, COMPARISONS, STUDIES))
 
 
 def run_option(section, key=None):

@@ -6,7 +6,8 @@ rule compare:
         density_png=report(
             layout.comparison_file("betti_curves_density.png"),
             caption="../report/comparison.rst",
-            category="comparisons",
+            category=layout.REPORT_CATEGORIES["comparisons"],
+            subcategory="{comparison}",
         ),
         density_pdf=layout.comparison_file("betti_curves_density.pdf"),
         epsilon_png=layout.comparison_file("betti_curves_epsilon.png"),

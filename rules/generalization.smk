@@ -56,6 +56,12 @@ rule generalization_fit:
         predictions=layout.study_file("predictions.csv"),
         metrics=layout.study_file("metrics.csv"),
         metrics_md=layout.study_file("metrics.md"),
+        metrics_html=report(
+            layout.study_file("metrics.html"),
+            caption="../report/generalization_metrics.rst",
+            category=layout.REPORT_CATEGORIES["generalization"],
+            subcategory="{study}",
+        ),
         model=layout.study_file("model.json"),
     log:
         layout.study_file("fit.log", layout.LOGS),
@@ -86,7 +92,8 @@ rule generalization_plots:
                 report(
                     layout.study_figure(figure, ext),
                     caption=f"../report/{figure}.rst",
-                    category="generalization {study}",
+                    category=layout.REPORT_CATEGORIES["generalization"],
+                    subcategory="{study}",
                 )
                 if ext == "png"
                 else layout.study_figure(figure, ext)

@@ -11,7 +11,8 @@ rule plot:
                 report(
                     layout.run_plot(plot, ext),
                     caption=f"../report/{plot}.rst",
-                    category="{run}",
+                    category=layout.REPORT_CATEGORIES[plot],
+                    subcategory="{run}",
                 )
                 if ext == "png"
                 else layout.run_plot(plot, ext)
@@ -19,6 +20,12 @@ rule plot:
             for plot in layout.RUN_PLOTS
             for ext in layout.FIGURE_FORMATS
         },
+        epochs_html=report(
+            layout.run_plot("epochs", "html"),
+            caption="../report/epochs.rst",
+            category=layout.REPORT_CATEGORIES["training"],
+            subcategory="{run}",
+        ),
     log:
         layout.run_file("plot.log", layout.LOGS),
     conda:

@@ -93,7 +93,7 @@ def test_topological_and_baseline_features_of_real_activations():
     f = topological_features(acts, max_dim=1, max_epsilon=0.3, n_points=11)
     assert f["topo_b0_000"] == 20  # every node is a component at epsilon 0
     assert f["topo_b0_010"] <= 10  # each correlated pair has merged by the cut
-    assert {"topo_max_betti_h1", "topo_auc_density_h0", "topo_mean_life_h1"} <= set(f)
+    assert {"topo_max_betti_h1", "topo_auc_density_pct_h0", "topo_mean_life_h1"} <= set(f)
     layers = np.array(["a"] * 5 + ["b"] * 15)
     logits = np.zeros((30, 10))
     b = baseline_features(acts, layers, logits)

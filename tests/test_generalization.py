@@ -41,9 +41,9 @@ def synthetic_table(
                             "dataset": "mnist5k",
                             "trial": t,
                             "epoch": e,
-                            "train_acc": train,
-                            "test_acc": train - gap,
-                            "gap": gap,
+                            "train_acc_pct": train,
+                            "test_acc_pct": train - gap,
+                            "gap_pp": gap,
                             "train_loss": rng.uniform(0, 2),
                             "life_h1": life,
                             "midlife_h1": mid,
@@ -69,15 +69,15 @@ def test_a_runs_own_targets_never_reach_its_out_of_fold_estimates():
     before = gen.out_of_fold(table, gen.DEFAULT_FEATURES)
     changed = table.copy()
     held = changed["run"] == "lenet_v1"
-    changed.loc[held, "gap"] += 50.0  # a leak would move this run's own estimates
-    changed.loc[held, "test_acc"] -= 50.0
+    changed.loc[held, "gap_pp"] += 50.0  # a leak would move this run's own estimates
+    changed.loc[held, "test_acc_pct"] -= 50.0
     after = gen.out_of_fold(changed, gen.DEFAULT_FEATURES)
     loro = (before["cv"] == "leave_one_run_out") & (before["run"] == "lenet_v1")
-    np.testing.assert_allclose(after.loc[loro, "gap_est"], before.loc[loro, "gap_est"])
+    np.testing.assert_allclose(after.loc[loro, "gap_est_pp"], before.loc[loro, "gap_est_pp"])
     other = (before["cv"] == "leave_one_run_out") & (before["run"] == "lenet_v2")
-    assert not np.allclose(after.loc[other, "gap_est"], before.loc[other, "gap_est"])  # the others did see it
+    assert not np.allclose(after.loc[other, "gap_est_pp"], before.loc[other, "gap_est_pp"])  # the others did see it
     lono = (before["cv"] == "leave_one_network_out") & (before["network"] == "lenet")
-    np.testing.assert_allclose(after.loc[lono, "gap_est"], before.loc[lono, "gap_est"])
+    np.testing.assert_allclose(after.loc[lono, "gap_est_pp"], before.loc[lono, "gap_est_pp"])
 
 
 def test_cv_schemes_models_and_baselines():
@@ -88,8 +88,8 @@ def test_cv_schemes_models_and_baselines():
     assert (pred.groupby(["cv", "model"]).size() == len(table)).all()
     # mean_gap: the training folds' mean gap, by hand for one held-out run
     held = pred[(pred["cv"] == "leave_one_run_out") & (pred["model"] == "mean_gap") & (pred["run"] == "conv_2_v0")]
-    np.testing.assert_allclose(held["gap_est"], table.loc[table["run"] != "conv_2_v0", "gap"].mean())
-    np.testing.assert_allclose(pred["test_acc_est"], pred["train_acc"] - pred["gap_est"])
+    np.testing.assert_allclose(held["gap_est_pp"], table.loc[table["run"] != "conv_2_v0", "gap_pp"].mean())
+    np.testing.assert_allclose(pred["test_acc_est_pct"], pred["train_acc_pct"] - pred["gap_est_pp"])
     single = gen.out_of_fold(table[table["network"] == "lenet"], gen.DEFAULT_FEATURES)
     assert set(single["cv"]) == {"leave_one_run_out"}  # one network: no leave-one-network-out
 
@@ -105,7 +105,7 @@ def test_metrics_exact_model_and_bootstrap_intervals():
     row = m.loc[("leave_one_run_out", "mean_gap")]
     assert row.loc["mae_pp", "value"] == pytest.approx(np.abs(e).mean())
     assert row.loc["rmse_pp", "value"] == pytest.approx(np.sqrt((e**2).mean()))
-    t = base["test_acc"].to_numpy()
+    t = base["test_acc_pct"].to_numpy()
     assert row.loc["r2_test_acc", "value"] == pytest.approx(1 - (e**2).sum() / ((t - t.mean()) ** 2).sum())
     for metric in gen.METRICS:
         r = row.loc[metric]
@@ -119,7 +119,7 @@ def test_fitted_model_json_estimate_and_topology_check(tmp_path):
     model = gen.fit_model(table, gen.DEFAULT_FEATURES, TOPOLOGY, "toy")
     assert model["coefficients"]["life_h1"] == pytest.approx(40, abs=3)
     assert model["coefficients"]["midlife_h1"] == pytest.approx(-30, abs=3)
-    assert model["topology"]["feature_max_dim"] == 1 and model["units"]["gap"] == "percentage points"
+    assert model["topology"]["feature_max_dim"] == 1 and model["units"]["gap_pp"] == "percentage points"
     pi = model["prediction_interval"]
     assert pi["error_low_pp"] < 0 < pi["error_high_pp"]
     gen.write_model(model, tmp_path / "model.json")
@@ -127,9 +127,9 @@ def test_fitted_model_json_estimate_and_topology_check(tmp_path):
     assert again == json.loads(json.dumps(model))
     est = gen.estimate(again, {"life_h1": 0.05, "midlife_h1": 0.2}, train_acc=95.0)
     gap = model["intercept"] + 0.05 * model["coefficients"]["life_h1"] + 0.2 * model["coefficients"]["midlife_h1"]
-    assert est["test_acc"] == pytest.approx(95.0 - gap)
-    assert est["low"] < est["test_acc"] < est["high"] <= 100
-    assert gen.estimate(again, {"life_h1": 0.05, "midlife_h1": 0.2}, train_acc=100.0)["high"] == 100.0
+    assert est["test_acc_pct"] == pytest.approx(95.0 - gap) and est["gap_pp"] == pytest.approx(gap)
+    assert est["low_pct"] < est["test_acc_pct"] < est["high_pct"] <= 100
+    assert gen.estimate(again, {"life_h1": 0.05, "midlife_h1": 0.2}, train_acc=100.0)["high_pct"] == 100.0
     gen.check_topology(again, {**TOPOLOGY, "min_persistence": 0.0})  # min persistence is applied from the model
     with pytest.raises(gen.TopologyMismatchError, match=r"max_epsilon = 0.4, but the model was fitted with 0.3"):
         gen.check_topology(again, {**TOPOLOGY, "max_epsilon": 0.4})
@@ -155,9 +155,9 @@ def test_study_table_from_files(tmp_path):
             "trial": 0,
             "epoch": [0, 1, 2],
             "train_loss": [2.3, 0.5, 0.2],
-            "train_acc": [0.1, 0.9, 0.95],
+            "train_acc_pct": [10.0, 90.0, 95.0],
             "test_loss": [2.3, 0.6, 0.5],
-            "test_acc": [0.1, 0.85, 0.875],
+            "test_acc_pct": [10.0, 85.0, 87.5],
             "lr": 0.01,
             "seconds": 1.0,
         }
@@ -170,7 +170,7 @@ def test_study_table_from_files(tmp_path):
                 "epoch": e,
                 "dim": d,
                 "max_betti": e + d,
-                "auc_density": 0.5,
+                "auc_density_pct": 50.0,
                 "mean_life": 0.0,
                 "mean_midlife": 0.0,
             }
@@ -195,7 +195,7 @@ def test_study_table_from_files(tmp_path):
         min_persistence=0.02,
     )
     assert list(table["epoch"]) == [1, 2]
-    np.testing.assert_allclose(table["gap"], [5.0, 7.5])  # percentage points
+    np.testing.assert_allclose(table["gap_pp"], [5.0, 7.5])  # percentage points
     np.testing.assert_allclose(table["life_h1"], [0.05, 0.1])  # the (.2, .21) pair is below 0.02, the essential one out
     np.testing.assert_allclose(table["max_betti_h1"], [2, 3])
     assert "mean_life_h1" not in table.columns
@@ -208,7 +208,7 @@ def test_run_study_and_figures(tmp_path):
     table = synthetic_table(noise=1.0)
     table.loc[0, "life_h1"] = np.nan  # a diagram without any H1 pair above the minimum persistence
     table.to_csv(tmp_path / "table.csv", index=False)
-    out = {k: tmp_path / f"{k}.x" for k in ("predictions", "metrics", "model", "md")}
+    out = {k: tmp_path / f"{k}.x" for k in ("predictions", "metrics", "model", "md", "html")}
     scores = gen.generalization_fit_stage(
         table=tmp_path / "table.csv",
         study="toy",
@@ -218,8 +218,11 @@ def test_run_study_and_figures(tmp_path):
         metrics_csv=out["metrics"],
         model=out["model"],
         metrics_md=out["md"],
+        metrics_html=out["html"],
         bootstrap=200,
     )
+    page = out["html"].read_text()  # the report's readable copy: the metrics and the fitted model
+    assert "<td>leave_one_run_out</td>" in page and "gap_pp = " in page and "prediction interval" in page
     assert set(scores["model"]) == {"topology", "mean_gap", "train_acc", "train_loss"}
     pred = pd.read_csv(out["predictions"])
     assert (pred.groupby(["cv", "model"]).size() == len(table) - 1).all()  # the NaN row is left out of all models

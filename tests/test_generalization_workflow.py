@@ -46,8 +46,9 @@ def test_study_outputs_make_sense(study_run):
     assert len(table) == 3 * 2 and set(table["run"]) == {"mlp_base", "mlp_perm50", "lenet_sub10"}
     training = pd.concat([pd.read_csv(root / f"results/{r}/training.csv") for r in table["run"].unique()])
     merged = table.merge(training, on=["run", "trial", "epoch"], suffixes=("", "_log"))
-    np.testing.assert_allclose(merged["test_acc"], 100 * merged["test_acc_log"])  # percent, from the training log
-    np.testing.assert_allclose(table["gap"], table["train_acc"] - table["test_acc"])
+    np.testing.assert_allclose(merged["test_acc_pct"], merged["test_acc_pct_log"])  # percent, as in the training log
+    assert merged["test_acc_pct"].between(0, 100).all() and merged["test_acc_pct"].max() > 1  # percent, no fraction
+    np.testing.assert_allclose(table["gap_pp"], table["train_acc_pct"] - table["test_acc_pct"])
     assert (table["n_pairs_h1"] > 0).all() and table["life_h1"].between(0, 0.3).all()
     # min_persistence 0: the study's life equals the Betti summary's mean life of every finite pair
     summary = pd.concat([pd.read_csv(root / f"results/{r}/betti_summary.csv") for r in table["run"].unique()])
@@ -56,7 +57,7 @@ def test_study_outputs_make_sense(study_run):
     np.testing.assert_allclose(h1["midlife_h1"], h1["mean_midlife"])
     # permuted labels: a lower train accuracy than the clean run (measured against the permuted labels)
     last = table[table["epoch"] == 2].set_index("run")
-    assert last.loc["mlp_perm50", "train_acc"] < last.loc["mlp_base", "train_acc"]
+    assert last.loc["mlp_perm50", "train_acc_pct"] < last.loc["mlp_base", "train_acc_pct"]
     # the graph came from training samples the network trained on: 100 of lenet_sub10's 400
     samples = pd.read_csv(root / "results/lenet_sub10/trial_0/epoch_1/samples.csv")
     labels = pd.read_csv(root / "results/lenet_sub10/trial_0/labels.csv")
@@ -76,7 +77,7 @@ def test_study_metrics_model_and_figures(study_run):
     )
     pred = pd.read_csv(root / STUDY / "predictions.csv")
     loro = pred[(pred["cv"] == "leave_one_run_out") & (pred["model"] == "topology")]
-    assert len(loro) == 6 and np.allclose(loro["error_pp"], loro["test_acc_est"] - loro["test_acc"])
+    assert len(loro) == 6 and np.allclose(loro["error_pp"], loro["test_acc_est_pct"] - loro["test_acc_pct"])
     model = gen.read_model(root / STUDY / "model.json")
     assert model["features"] == ["life_h1", "midlife_h1"] and model["fitted_on"]["rows"] == 6
     assert model["topology"] == {

@@ -8,8 +8,23 @@ The public API (``from dnn_topology import ...``):
   :class:`SparseDistanceMatrix`, :class:`DiphaFormatError`;
 * a persistence diagram -- :func:`compute_persistence` (an array or a sparse matrix),
   :func:`compute_persistence_file` (a DIPHA file, as ``dipha --upper_dim D IN OUT``);
-* Betti curves and their summaries -- :func:`epsilon_grid`, :func:`betti_curves`, :func:`summarize`;
-* the functional graph -- :func:`abs_correlation`, :func:`distance_matrix`, :func:`edge_density`.
+* Betti curves and their summaries -- :func:`epsilon_grid`, :func:`betti_curves`, :func:`summarize`
+  (:class:`UnitsError` when filtration values are given where distances are expected, or the reverse);
+* the functional graph -- :func:`abs_correlation`, :func:`distance_matrix`, :func:`edge_density`;
+* other libraries' layouts of a diagram -- :func:`to_ripser` (ripser.py, persim), :func:`to_gudhi`,
+  :func:`to_giotto_tda`.
+
+From activations to Betti curves (see :func:`betti_curves` for the output):
+
+>>> import numpy as np
+>>> import dnn_topology as dt
+>>> rng = np.random.default_rng(0)
+>>> activations = rng.normal(size=(200, 3)) @ rng.normal(size=(3, 30)) + rng.normal(size=(200, 30))
+>>> graph = dt.full_to_sparse(dt.distance_matrix(activations), 0.3)  # 1 - |corr| <= 0.6
+>>> diagram = dt.compute_persistence(graph, upper_dim=2)            # H0..H1, epsilon = distance / 2
+>>> curves = dt.betti_curves(diagram, graph)                         # dim, epsilon, corr_threshold, density_pct, betti
+>>> int(curves[curves["dim"] == 1]["betti"].max()), len(dt.to_ripser(diagram))
+(2, 2)
 
 Units: distances are 1 - |corr|; diagrams are in DIPHA's filtration units epsilon = distance / 2.
 ``import dnn_topology`` imports numpy only (not torch, pandas or scipy: the persistence functions
@@ -36,7 +51,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .topology.betti import betti_curves, epsilon_grid, summarize
+from .topology.betti import UnitsError, betti_curves, epsilon_grid, summarize
 from .topology.dipha_files import (
     Diagram,
     DiphaFormatError,
@@ -50,6 +65,7 @@ from .topology.dipha_files import (
     write_sparse_distance_matrix,
 )
 from .topology.graph import abs_correlation, distance_matrix, edge_density
+from .topology.interop import to_giotto_tda, to_gudhi, to_ripser
 
 if TYPE_CHECKING:
     from .topology.persistence import compute_persistence, compute_persistence_file
@@ -77,6 +93,10 @@ __all__ = [
     "read_persistence_diagram",
     "read_sparse_distance_matrix",
     "summarize",
+    "to_giotto_tda",
+    "to_gudhi",
+    "to_ripser",
+    "UnitsError",
     "write_distance_matrix",
     "write_persistence_diagram",
     "write_sparse_distance_matrix",

@@ -137,7 +137,8 @@ def _add_dipha(sub) -> None:
         dest="upper_dim",
         type=int,
         metavar="D",
-        help="build simplices up to dimension D and report H0..H(D-1) (mandatory, as in DIPHA)",
+        help="build simplices up to dimension D and report H0..H(D-1) (mandatory, as in DIPHA); the workflow's "
+        "topology.max_dim K is --upper_dim K+1 (the default max_dim 3, H0..H3: --upper_dim 4)",
     )
     p.add_argument("--dual", action="store_true", help="accepted for compatibility (same results)")
     p.add_argument("--benchmark", action="store_true", help="print read/compute/write timings")
@@ -200,7 +201,10 @@ def _run_dipha(args: argparse.Namespace) -> int:
         timings=timings,
     )
     if args.benchmark:
-        print(f"input {args.input}, engine {args.engine}, threads {threads}, upper_dim {args.upper_dim}")
+        print(
+            f"input {args.input}, engine {args.engine}, threads {threads}, "
+            f"upper_dim {args.upper_dim} (H0..H{args.upper_dim - 1})"
+        )
         for label, seconds in [*timings.items(), ("total", sum(timings.values()))]:
             print(f"{label:<10} {seconds:10.3f} s")
     return 0
@@ -359,7 +363,7 @@ def _run_estimate_test_error(args: argparse.Namespace) -> int:
             threads=resolve_threads(args.threads),
         )
     if args.json:
-        print(json.dumps({**result, "train_acc": args.train_acc, "model": str(args.model)}, indent=2))
+        print(json.dumps({**result, "train_acc_pct": args.train_acc, "model": str(args.model)}, indent=2))
     else:
         print(est.report(result, model, args.train_acc))
     return 0

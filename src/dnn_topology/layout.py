@@ -98,10 +98,22 @@ ADVERSARIAL_PLOTS = (
 )
 """The figures of a run's adversarial study (:mod:`dnn_topology.studies.adversarial.figures`); ``detection_auc``
 only when the detector is enabled."""
-STUDY_TABLES = ("table.csv", "predictions.csv", "metrics.csv", "metrics.md", "model.json")
+STUDY_TABLES = ("table.csv", "predictions.csv", "metrics.csv", "metrics.md", "metrics.html", "model.json")
 """The files of a generalization study besides its figures."""
 STUDY_FIGURES = ("gap_vs_features", "estimated_vs_true", "runs_over_epochs")
 """The figures of a generalization study (:mod:`dnn_topology.studies.generalization.figures`)."""
+REPORT_CATEGORIES = {
+    "training": "1. Training",
+    "betti_curves_density": "2. Betti curves",
+    "betti_curves_epsilon": "2. Betti curves",
+    "persistence_diagrams": "3. Persistence diagrams",
+    "summaries": "4. Summaries",
+    "claims": "5. Claims",
+    "comparisons": "6. Comparisons",
+    "adversarial": "7. Adversarial inputs",
+    "generalization": "8. Generalization (test error without a test set)",
+}
+"""The Snakemake report's categories, numbered in reading order (the report lists them sorted by name)."""
 
 ATTACK_PREFIX = "adv_"
 

@@ -42,7 +42,9 @@ from .checkpoints import (
 from .labels import controlled_datasets, trial_seed
 from .models import build_network
 
-METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"]
+METRIC_COLUMNS = ["epoch", "train_loss", "train_acc_pct", "test_loss", "test_acc_pct", "lr", "seconds"]
+# the training states keep each epoch's accuracies as fractions (train_acc, test_acc); the table gives percent
+PROGRESS_SECONDS = 30.0  # progress="log": a line about this often within an epoch
 
 
 class TrainingDivergedError(RuntimeError):
@@ -154,6 +156,14 @@ def evaluate(net: torch.nn.Module, loader: DataLoader, device: torch.device) -> 
     return loss_sum / max(total, 1), correct / max(total, 1)
 
 
+def metrics_table(history: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The ``training.csv`` table of a training history: one row per epoch, accuracies in percent."""
+    table = pd.DataFrame(list(history))
+    for name in ("train_acc", "test_acc"):
+        table[f"{name}_pct"] = (100.0 * table[name]).round(10)  # 7.25, not 7.249999999999999
+    return table[METRIC_COLUMNS]
+
+
 def _state_path(state_dir: Path, epoch: int) -> Path:
     return state_dir / f"epoch_{epoch}.pt"
 
@@ -222,15 +232,20 @@ def train(
     device: str = "auto",
     threads: int = 1,
     labels_csv: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | str = True,
     registry: dsets.DatasetRegistry = dsets.BUILTIN,
+    label: str = "",
 ) -> pd.DataFrame:
     """Train ``cfg.network`` on ``cfg.dataset`` (a dataset of ``registry``) for ``cfg.epochs`` epochs.
 
     ``checkpoint_paths[e]`` receives the checkpoint of epoch ``e`` (0..epochs).
-    Returns the metrics table (one row per epoch).
+    Returns the metrics table (one row per epoch). ``progress``: ``True`` draws a progress bar of each
+    epoch's batches, ``"log"`` logs a line about every :data:`PROGRESS_SECONDS` seconds instead (whole
+    lines, which jobs running side by side cannot garble), ``False`` neither. ``label`` starts every
+    log line (e.g. the run and trial, to tell parallel jobs apart).
     """
     log = get_logger()
+    tag = f"{label}: " if label else ""
     if len(checkpoint_paths) != cfg.epochs + 1:
         raise ValueError(
             f"need {cfg.epochs + 1} checkpoint paths (epochs 0..{cfg.epochs}), got {len(checkpoint_paths)}"
@@ -239,7 +254,8 @@ def train(
     state_dir = Path(state_dir) / cfg.fingerprint()
     state_dir.mkdir(parents=True, exist_ok=True)
     log.info(
-        "training %s on %s, seed %d, lr %g, %d epochs (states in %s)",
+        "%straining %s on %s, seed %d, lr %g, %d epochs (states in %s)",
+        tag,
         cfg.network,
         cfg.dataset,
         cfg.seed,
@@ -288,16 +304,20 @@ def train(
         ]
         _save_state(_state_path(state_dir, 0), net, optimizer, 0, history, cfg)
         last = 0
-        log.info("epoch 0 (initial weights): test acc %.4f", test_acc)
+        log.info("%sepoch 0 (initial weights): test acc %.2f%%", tag, 100 * test_acc)
 
     for epoch in range(last + 1, cfg.epochs + 1):
         t0 = time.perf_counter()
         gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
         loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=gen, pin_memory=pin)
         net.train()
+        reported = time.monotonic()
         for batch, (x, y) in enumerate(
-            tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress, leave=False)
+            tqdm(loader, desc=f"{tag}epoch {epoch}/{cfg.epochs}", disable=progress is not True, leave=False)
         ):
+            if progress == "log" and time.monotonic() - reported >= PROGRESS_SECONDS:
+                reported = time.monotonic()
+                log.info("%sepoch %d/%d: batch %d of %d", tag, epoch, cfg.epochs, batch, len(loader))
             x, y = x.to(dev), y.to(dev)
             optimizer.zero_grad(set_to_none=True)
             loss = F.nll_loss(net(x), y)
@@ -322,18 +342,20 @@ def train(
         )
         _save_state(_state_path(state_dir, epoch), net, optimizer, epoch, history, cfg)
         log.info(
-            "epoch %d: train loss %.4f acc %.4f | test loss %.4f acc %.4f (%.1f s)",
+            "%sepoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% (%.1f s)",
+            tag,
             epoch,
+            cfg.epochs,
             history[-1]["train_loss"],
-            history[-1]["train_acc"],
+            100 * history[-1]["train_acc"],
             test_loss,
-            test_acc,
+            100 * test_acc,
             history[-1]["seconds"],
         )
 
     for epoch, out in enumerate(checkpoint_paths):
         _write_checkpoint(_state_path(state_dir, epoch), Path(out))
-    metrics = pd.DataFrame(history, columns=METRIC_COLUMNS)
+    metrics = metrics_table(history)
     with atomic_path(metrics_csv) as tmp:
         metrics.to_csv(tmp, index=False)
     return metrics
@@ -354,7 +376,8 @@ def train_stage(
     device: str = "auto",
     threads: int = 1,
     imagefolders: dict | None = None,
-    progress: bool = True,
+    progress: bool | str = "log",
+    label: str = "",
 ) -> pd.DataFrame:
     """Stage ``train``: train one network on one dataset for one trial, a checkpoint per epoch.
 
@@ -377,6 +400,8 @@ def train_stage(
         Config keys ``data_dir``, ``download``, ``device``; torch threads.
     imagefolders : dict, optional
         Config key ``imagefolders`` (see :func:`dnn_topology.networks.datasets.dataset_registry`).
+    progress, label
+        See :func:`train`; by default whole log lines, which parallel jobs cannot garble.
 
     Returns
     -------
@@ -395,4 +420,5 @@ def train_stage(
         labels_csv=labels,
         progress=progress,
         registry=dsets.dataset_registry(imagefolders),
+        label=label,
     )

@@ -9,10 +9,11 @@ image is clipped to [0, 1] (see :mod:`dnn_topology.studies.adversarial.config`).
 Why foolbox: it installs next to this project's torch with one extra package (eagerpy), where
 torchattacks 3.5.1 pins ``requests~=2.25.1`` and would downgrade requests, urllib3 and idna.
 
-The attack record of one epoch and attack (:data:`RECORD_COLUMNS`): ``clean_accuracy`` and
-``adversarial_accuracy`` on the fixed sample set, ``success_rate`` = the fraction of the correctly
-classified samples that the attack makes misclassified, and the mean L-infinity and L2 norms of the
-perturbation in pixel units (over all samples, L2 over all pixels and channels of an image).
+The attack record of one epoch and attack (:data:`RECORD_COLUMNS`): ``clean_acc_pct`` and
+``adversarial_acc_pct`` on the fixed sample set (percent, as every accuracy of the package),
+``success_rate_pct`` = the percentage of the correctly classified samples that the attack makes
+misclassified, and the mean L-infinity and L2 norms of the perturbation in pixel units (over all
+samples, L2 over all pixels and channels of an image).
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ RECORD_COLUMNS = [
     "steps",
     "step_size",
     "n_samples",
-    "clean_accuracy",
-    "adversarial_accuracy",
-    "success_rate",
+    "clean_acc_pct",
+    "adversarial_acc_pct",
+    "success_rate_pct",
     "mean_linf",
     "mean_l2",
     "max_linf",
@@ -149,9 +150,9 @@ def attack_record(
         "steps": spec.steps,
         "step_size": spec.step_size,
         "n_samples": int(len(x)),
-        "clean_accuracy": float(clean_ok.mean()),
-        "adversarial_accuracy": float(adv_ok.mean()),
-        "success_rate": float((~adv_ok[clean_ok]).mean()) if clean_ok.any() else float("nan"),
+        "clean_acc_pct": round(100.0 * float(clean_ok.mean()), 10),
+        "adversarial_acc_pct": round(100.0 * float(adv_ok.mean()), 10),
+        "success_rate_pct": round(100.0 * float((~adv_ok[clean_ok]).mean()), 10) if clean_ok.any() else float("nan"),
         "mean_linf": float(linf.mean()),
         "mean_l2": float(l2.mean()),
         "max_linf": float(linf.max()),
@@ -216,12 +217,13 @@ def attack_stage(
     acts = pixel_activations(net, x_adv, selection, mean, std, dev)
     r = table.iloc[0]
     get_logger().info(
-        "%s, %s: accuracy %.3f clean, %.3f under attack (success %.3f), mean Linf %.4f, L2 %.3f; %d samples x %d nodes",
+        "%s, %s: accuracy %.1f%% clean, %.1f%% under attack (success %.1f%%), mean Linf %.4f, L2 %.3f; "
+        "%d samples x %d nodes",
         checkpoint,
         spec.attack_id,
-        r.clean_accuracy,
-        r.adversarial_accuracy,
-        r.success_rate,
+        r.clean_acc_pct,
+        r.adversarial_acc_pct,
+        r.success_rate_pct,
         r.mean_linf,
         r.mean_l2,
         acts.shape[0],

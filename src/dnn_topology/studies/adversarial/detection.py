@@ -36,7 +36,7 @@ import pandas as pd
 from ...io_utils import get_logger, write_csv
 from ...layout import parse_epoch_path
 from ...networks.samples import SampleSet
-from ...topology.betti import betti_curves, epsilon_grid, summarize
+from ...topology.betti import betti_curves, summarize
 from ...topology.dipha_files import full_to_sparse
 from ...topology.graph import distance_matrix
 from ...topology.persistence import compute_persistence
@@ -46,9 +46,9 @@ FEATURE_SETS = {"topology": ("topo_",), "baseline": ("base_",), "combined": ("to
 SUMMARY_FEATURES = [
     "max_betti",
     "epsilon_at_max",
-    "density_at_max",
+    "density_pct_at_max",
     "auc_epsilon",
-    "auc_density",
+    "auc_density_pct",
     "n_finite",
     "mean_life",
     "mean_midlife",
@@ -106,10 +106,8 @@ def topological_features(
     """Betti-curve and summary features of the functional graph of one batch (samples x nodes)."""
     sparse = full_to_sparse(distance_matrix(acts), max_epsilon)
     diagram = compute_persistence(sparse, max_dim + 1, engine=engine, n_threads=threads)
-    _, _, upper = sparse.edges()
-    grid = epsilon_grid(max_epsilon, n_points)
-    curves = betti_curves(diagram.dims, diagram.births, diagram.deaths, max_dim, grid, np.sort(upper), sparse.n)
-    summary = summarize(curves, diagram.dims, diagram.births, diagram.deaths, max_dim)
+    curves = betti_curves(diagram, sparse, max_dim=max_dim, max_epsilon=max_epsilon, n_points=n_points)
+    summary = summarize(curves, diagram, max_dim=max_dim)
     out: dict[str, float] = {}
     for k in range(max_dim + 1):
         beta = curves.loc[curves["dim"] == k, "betti"].to_numpy()

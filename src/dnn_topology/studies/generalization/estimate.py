@@ -115,9 +115,9 @@ def report(result: Mapping, model: Mapping, train_acc: float) -> str:
     """The lines that ``dnn-topology estimate-test-error`` prints."""
     features = ", ".join(f"{k} = {v:.5g}" for k, v in result["features"].items())
     return (
-        f"estimated test accuracy: {result['test_acc']:.2f} % "
-        f"({100 * result['level']:.0f}% prediction interval {result['low']:.2f} .. {result['high']:.2f} %)\n"
-        f"train accuracy {train_acc:.2f} %, estimated gap {result['gap']:.2f} pp; {features}\n"
+        f"estimated test accuracy: {result['test_acc_pct']:.2f} % "
+        f"({100 * result['level']:.0f}% prediction interval {result['low_pct']:.2f} .. {result['high_pct']:.2f} %)\n"
+        f"train accuracy {train_acc:.2f} %, estimated gap {result['gap_pp']:.2f} pp; {features}\n"
         f"model: study {model['study']!r}, fitted on {model['fitted_on']['rows']} rows of "
         f"{len(model['fitted_on']['runs'])} runs ({', '.join(model['fitted_on']['networks'])})"
     )

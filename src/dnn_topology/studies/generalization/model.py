@@ -3,13 +3,13 @@
 For many trained networks and epochs, the persistence diagram of the functional graph built from
 *training* samples is summarised by diagram features (life and midlife of H1 by default, see
 :mod:`dnn_topology.topology.features`), and a linear function g of them is fitted to the
-generalization gap. A network's test accuracy is then estimated as ``train_acc - g(features)``.
+generalization gap. A network's test accuracy is then estimated as ``train_acc_pct - g(features)``.
 
 Units and conventions
 ---------------------
-* Accuracies, the gap ``gap = train_acc - test_acc``, and every error metric are in **percentage
-  points** (pp). Losses are mean negative log-likelihoods (nats). Diagram features are in DIPHA's
-  epsilon units.
+* Accuracies are in **percent** (columns ``train_acc_pct``, ``test_acc_pct``, as in ``training.csv``);
+  the gap ``gap_pp = train_acc_pct - test_acc_pct`` and every error metric are in **percentage points**
+  (pp). Losses are mean negative log-likelihoods (nats). Diagram features are in DIPHA's epsilon units.
 * The study table has one row per (run, trial, epoch). The test accuracy is only ever a target:
   no model reads it as an input.
 * **Grouped cross-validation.** ``leave_one_run_out``: each fold holds out every row (all trials and
@@ -52,11 +52,11 @@ from .config import (  # noqa: F401 (re-exported: the study's configuration, pan
 
 MODEL_FORMAT = "dnn-topology generalization model"
 MODEL_VERSION = 1
-BASELINES: dict[str, tuple[str, ...]] = {"mean_gap": (), "train_acc": ("train_acc",), "train_loss": ("train_loss",)}
+BASELINES: dict[str, tuple[str, ...]] = {"mean_gap": (), "train_acc": ("train_acc_pct",), "train_loss": ("train_loss",)}
 CV_SCHEMES = {"leave_one_run_out": "run", "leave_one_network_out": "network"}
 METRICS = ("mae_pp", "rmse_pp", "r2_test_acc", "r2_gap")
 TABLE_KEYS = ["run", "network", "dataset", "trial", "epoch"]
-INPUT_UNITS = {"train_acc": "percent", "train_loss": "mean NLL (nats)"}
+INPUT_UNITS = {"train_acc_pct": "percent", "train_loss": "mean NLL (nats)"}
 
 
 class TopologyMismatchError(ValueError):
@@ -120,7 +120,7 @@ def run_rows(
 ) -> pd.DataFrame:
     """The study rows of one run: one per (trial, epoch) of ``diagrams``.
 
-    ``training`` is the run's ``training.csv`` (accuracies as fractions, as the training stage writes
+    ``training`` is the run's ``training.csv`` (accuracies in percent, as the training stage writes
     them), ``summary`` its ``betti_summary.csv``, ``diagrams`` maps (trial, epoch) to a diagram file.
     """
     rows = []
@@ -129,12 +129,10 @@ def run_rows(
             {"trial": int(trial), "epoch": int(epoch), **dfeat.diagram_file_features(path, max_dim, min_persistence)}
         )
     feats = pd.DataFrame(rows)
-    metrics = training[["trial", "epoch", "train_loss", "train_acc", "test_loss", "test_acc"]].copy()
-    metrics["train_acc"] = 100.0 * metrics["train_acc"]
-    metrics["test_acc"] = 100.0 * metrics["test_acc"]
-    metrics["gap"] = metrics["train_acc"] - metrics["test_acc"]
+    metrics = training[["trial", "epoch", "train_loss", "train_acc_pct", "test_loss", "test_acc_pct"]].copy()
+    metrics["gap_pp"] = metrics["train_acc_pct"] - metrics["test_acc_pct"]
     table = feats.merge(metrics, on=["trial", "epoch"], how="left", validate="one_to_one")
-    missing = table["train_acc"].isna()
+    missing = table["train_acc_pct"].isna()
     if missing.any():
         pairs = table.loc[missing, ["trial", "epoch"]].to_records(index=False).tolist()
         raise ValueError(f"run {run}: no training metrics for (trial, epoch) {pairs}")
@@ -166,7 +164,7 @@ def study_table(runs: Sequence[Mapping], max_dim: int, min_persistence: float) -
         for r in runs
     ]
     table = pd.concat(frames, ignore_index=True)
-    first = TABLE_KEYS + ["train_acc", "test_acc", "gap", "train_loss", "test_loss"]
+    first = TABLE_KEYS + ["train_acc_pct", "test_acc_pct", "gap_pp", "train_loss", "test_loss"]
     return table[first + [c for c in table.columns if c not in first]]
 
 
@@ -208,11 +206,12 @@ def model_features(features: Sequence[str]) -> dict[str, tuple[str, ...]]:
 def out_of_fold(table: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
     """Out-of-fold estimates of every model under every applicable grouped CV scheme.
 
-    Returns one row per (cv, model, table row): the keys, ``gap``, ``gap_est``, ``test_acc``,
-    ``test_acc_est`` (= train_acc - gap_est) and ``error_pp`` (= test_acc_est - test_acc).
+    Returns one row per (cv, model, table row): the keys, ``train_acc_pct``, ``test_acc_pct``, ``gap_pp``,
+    ``gap_est_pp``, ``test_acc_est_pct`` (= train_acc_pct - gap_est_pp) and ``error_pp``
+    (= test_acc_est_pct - test_acc_pct).
     """
     out = []
-    y = table["gap"].to_numpy(dtype=np.float64)
+    y = table["gap_pp"].to_numpy(dtype=np.float64)
     for cv, column in CV_SCHEMES.items():
         if table[column].nunique() < 2:
             continue
@@ -223,12 +222,12 @@ def out_of_fold(table: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
             for train_rows, test_rows in folds:
                 reg = _regressor(inputs).fit(X[train_rows], y[train_rows])
                 gap_est[test_rows] = reg.predict(X[test_rows])
-            frame = table[TABLE_KEYS + ["train_acc", "test_acc", "gap"]].copy()
+            frame = table[TABLE_KEYS + ["train_acc_pct", "test_acc_pct", "gap_pp"]].copy()
             frame.insert(0, "model", model)
             frame.insert(0, "cv", cv)
-            frame["gap_est"] = gap_est
-            frame["test_acc_est"] = frame["train_acc"] - gap_est
-            frame["error_pp"] = frame["test_acc_est"] - frame["test_acc"]
+            frame["gap_est_pp"] = gap_est
+            frame["test_acc_est_pct"] = frame["train_acc_pct"] - gap_est
+            frame["error_pp"] = frame["test_acc_est_pct"] - frame["test_acc_pct"]
             out.append(frame)
     return pd.concat(out, ignore_index=True)
 
@@ -267,10 +266,10 @@ def metrics(predictions: pd.DataFrame, n_bootstrap: int = 2000, seed: int = 0, l
                     "n": 1.0,
                     "abs": np.abs(e),
                     "sq": e**2,
-                    "t": df["test_acc"].to_numpy(),
-                    "t2": df["test_acc"].to_numpy() ** 2,
-                    "g": df["gap"].to_numpy(),
-                    "g2": df["gap"].to_numpy() ** 2,
+                    "t": df["test_acc_pct"].to_numpy(),
+                    "t2": df["test_acc_pct"].to_numpy() ** 2,
+                    "g": df["gap_pp"].to_numpy(),
+                    "g2": df["gap_pp"].to_numpy() ** 2,
                 }
             )
             .groupby("run")
@@ -300,16 +299,33 @@ def metrics(predictions: pd.DataFrame, n_bootstrap: int = 2000, seed: int = 0, l
     return pd.DataFrame(rows)
 
 
-def metrics_table(metric_rows: pd.DataFrame) -> str:
-    """A Markdown table of :func:`metrics`: one line per (cv, model), ``value [low, high]`` per metric."""
-    header = "| cv | model | " + " | ".join(METRICS) + " |"
-    lines = [header, "|" + "---|" * (len(METRICS) + 2)]
+def metrics_frame(metric_rows: pd.DataFrame) -> pd.DataFrame:
+    """:func:`metrics` as one row per (cv, model), ``value [low, high]`` per metric (text cells)."""
+    rows = []
     for (cv, model), df in metric_rows.groupby(["cv", "model"], sort=False):
-        cells = []
+        row = {"cv": cv, "model": model}
         for name in METRICS:
             r = df[df["metric"] == name].iloc[0]
-            cells.append(f"{r['value']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]")
-        lines.append(f"| {cv} | {model} | " + " | ".join(cells) + " |")
+            row[name] = f"{r['value']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["cv", "model", *METRICS])
+
+
+def model_text(model: Mapping) -> str:
+    """The fitted model in one line: gap_pp = intercept + coefficient x feature ..., and its interval."""
+    terms = " ".join(f"{c:+.4g} {f}" for f, c in model["coefficients"].items())
+    pi = model["prediction_interval"]
+    return (
+        f"gap_pp = {model['intercept']:.4g} {terms}; {100 * pi['level']:.0f}% prediction interval of an estimate: "
+        f"{pi['error_low_pp']:+.1f} .. {pi['error_high_pp']:+.1f} pp ({pi['source']})"
+    )
+
+
+def metrics_table(metric_rows: pd.DataFrame) -> str:
+    """A Markdown table of :func:`metrics`: one line per (cv, model), ``value [low, high]`` per metric."""
+    frame = metrics_frame(metric_rows)
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines)
 
 
@@ -352,7 +368,7 @@ def fit_model(
     features = list(features)
     if predictions is None:
         predictions = out_of_fold(table, features)
-    reg = _regressor(features).fit(_design(table, features), table["gap"].to_numpy(dtype=np.float64))
+    reg = _regressor(features).fit(_design(table, features), table["gap_pp"].to_numpy(dtype=np.float64))
     errors = predictions.query("cv == 'leave_one_run_out' and model == 'topology'")["error_pp"].to_numpy()
     alpha = (1 - level) / 2
     low, high = np.quantile(errors, [alpha, 1 - alpha])
@@ -360,13 +376,14 @@ def fit_model(
         "format": MODEL_FORMAT,
         "version": MODEL_VERSION,
         "study": study,
-        "target": "gap = train_acc - test_acc, percentage points; test accuracy estimate = train_acc - gap",
+        "target": "gap_pp = train_acc_pct - test_acc_pct, percentage points; "
+        "test accuracy estimate = train_acc_pct - gap_pp",
         "features": features,
         "units": {
             **{f: feature_unit(f) for f in features},
-            "gap": "percentage points",
-            "train_acc": "percent",
-            "test_acc": "percent",
+            "gap_pp": "percentage points",
+            "train_acc_pct": "percent",
+            "test_acc_pct": "percent",
         },
         "intercept": float(reg.intercept_),
         "coefficients": {f: float(c) for f, c in zip(features, reg.coef_)},
@@ -433,12 +450,12 @@ def check_topology(model: Mapping, diagram_parameters: Mapping, where: str = "th
 def estimate(model: Mapping, values: Mapping[str, float], train_acc: float) -> dict[str, float]:
     """Estimated test accuracy (percent) from diagram features and a train accuracy (percent).
 
-    Returns ``gap``, ``test_acc``, ``low`` and ``high`` (the model's prediction interval, clipped to
-    [0, 100]: it bounds an accuracy), in percent.
+    Returns ``gap_pp`` (percentage points), ``test_acc_pct``, ``low_pct`` and ``high_pct`` (the model's
+    prediction interval, clipped to [0, 100]: it bounds an accuracy) and the interval's ``level``.
     """
     if not 0.0 <= train_acc <= 100.0:
         raise ValueError(f"train accuracy must be a percentage in [0, 100], got {train_acc}")
-    inputs = {**values, "train_acc": train_acc}
+    inputs = {**values, "train_acc_pct": train_acc}
     missing = [f for f in model["features"] if f not in inputs]
     if missing:
         raise ValueError(f"the model uses features {missing}, which are not computed from a diagram")
@@ -452,7 +469,7 @@ def estimate(model: Mapping, values: Mapping[str, float], train_acc: float) -> d
     test = train_acc - gap
     pi = model["prediction_interval"]
     low, high = max(0.0, test + pi["error_low_pp"]), min(100.0, test + pi["error_high_pp"])  # accuracies
-    return {"gap": gap, "test_acc": test, "low": low, "high": high, "level": pi["level"]}
+    return {"gap_pp": gap, "test_acc_pct": test, "low_pct": low, "high_pct": high, "level": pi["level"]}
 
 
 # --------------------------------------------------------------------------- entry points (workflow stages)
@@ -517,6 +534,7 @@ def generalization_fit_stage(
     metrics_csv: str | Path,
     model: str | Path,
     metrics_md: str | Path | None = None,
+    metrics_html: str | Path | None = None,
     bootstrap: int = 2000,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -532,8 +550,9 @@ def generalization_fit_stage(
         The topology model's inputs (e.g. ``life_h1``, ``midlife_h1``).
     topology : mapping
         The parameters the diagrams were computed under (recorded in the model).
-    predictions, metrics_csv, model, metrics_md : str or Path
-        Files to write: out-of-fold estimates, metrics (CSV and Markdown) and the model JSON.
+    predictions, metrics_csv, model, metrics_md, metrics_html : str or Path
+        Files to write: out-of-fold estimates, metrics (CSV, Markdown and an HTML page for the report) and
+        the model JSON.
     bootstrap, seed : int
         Bootstrap resamples of runs and their seed.
 
@@ -562,6 +581,17 @@ def generalization_fit_stage(
     if metrics_md is not None:
         with atomic_path(metrics_md) as tmp:
             Path(tmp).write_text(metrics_table(scores) + "\n")
+    if metrics_html is not None:
+        from ...plots.tables import write_html  # deferred: the workflow imports this module at parse
+
+        write_html(
+            metrics_html,
+            f"generalization study {study}: estimated test accuracy, out of fold",
+            [("", metrics_frame(scores)), ("the fitted topology model", model_text(fitted))],
+            note="Value [bootstrap 95% interval over runs]; MAE and RMSE in percentage points. "
+            "Models: topology (linear fit of the gap on the diagram features) and the baselines mean_gap "
+            "(training folds' mean gap), train_acc and train_loss (linear fits on them alone).",
+        )
     write_model(fitted, model)
     log.info("study %s: %d rows, %d runs\n%s", study, len(usable), usable["run"].nunique(), metrics_table(scores))
     return scores
