@@ -29,7 +29,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
+from . import __version__, layout
 from .networks.original import ImportOriginalError, import_original, summarize
 from .topology import dipha_files as dio
 from .topology import persistence as pers
@@ -239,6 +239,9 @@ def _add_import_original(sub) -> None:
 
 
 def _run_import_original(args: argparse.Namespace) -> int:
+    problem = layout.path_name_problem(args.run)
+    if problem:  # it becomes <results>/<run>/: checked as the workflow checks its run names
+        raise CliError(f"--run: {problem}")
     imported = import_original(
         args.original_root,
         args.net,
@@ -269,18 +272,13 @@ def _add_check_config(sub) -> None:
 
 def _run_check_config(args: argparse.Namespace) -> int:
     # Snakemake and the configuration checks (~50 ms): this command's alone, the DIPHA drop-ins start without them
-    from snakemake.utils import validate
-
     from .workflow import config as wc
 
     schema = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
     for path in args.files:
         config = wc.read_config_file(path)
         try:
-            validate(config, str(schema))
-        except Exception as err:  # snakemake's WorkflowError, naming the key
-            raise CliError(f"{path}: {err}") from None
-        try:
+            wc.validate_config(config, schema)
             wc.check_config(config)
         except wc.ConfigError as err:
             raise CliError(f"{path}: {err}") from None
