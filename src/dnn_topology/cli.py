@@ -14,6 +14,8 @@ Subcommands:
 ``estimate-test-error --model MODEL.json --train-acc PCT (--diagram FILE [--topology FILE] | --checkpoint FILE)``
     A network's test accuracy estimated from the topology of its training-sample graph with a
     model fitted by a generalization study, and its prediction interval. No test sample is used.
+    An estimate outside 0..100 % is clipped and flagged as an extrapolation; a --train-acc at or below 1
+    (a fraction?) is warned about.
 
 ``dnn-topology --version`` prints the package's version.
 
@@ -295,7 +297,12 @@ def _add_estimate_test_error(sub) -> None:
         "study (results/generalization/<study>/model.json), and a prediction interval "
         "from that study's leave-one-run-out errors.",
     )
-    p.add_argument("--model", required=True, type=Path, metavar="MODEL.json", help="fitted model of a study")
+    p.add_argument(
+        "--model",
+        type=Path,
+        metavar="MODEL.json",
+        help="fitted model of a generalization study (results/generalization/<study>/model.json)",
+    )
     p.add_argument(
         "--train-acc", required=True, type=float, metavar="PCT", help="the network's train accuracy in percent (0-100)"
     )
@@ -332,12 +339,30 @@ def _add_estimate_test_error(sub) -> None:
     p.set_defaults(func=_run_estimate_test_error)
 
 
+HOW_TO_FIT_A_MODEL = (
+    "a model is fitted by a generalization study of the workflow, e.g. `snakemake --cores 2 --configfile "
+    "config/generalization.yaml`, which writes results/generalization/<study>/model.json (config key "
+    "generalization; docs/studies/generalization.md)"
+)
+
+
 def _run_estimate_test_error(args: argparse.Namespace) -> int:
     # pandas (and torch for --checkpoint): this command's alone, every other one starts without them
+    from .networks.datasets import DatasetUnavailableError
     from .studies.generalization import estimate as est
     from .studies.generalization.model import read_model
 
+    if args.model is None:
+        raise CliError(f"--model MODEL.json is required: {HOW_TO_FIT_A_MODEL}")
+    if not args.model.is_file():
+        raise CliError(f"--model {args.model}: no such file; {HOW_TO_FIT_A_MODEL}")
     model = read_model(args.model)
+    if 0 < args.train_acc <= 1:
+        print(
+            f"{PROG}: warning: --train-acc {args.train_acc:g} is read as {args.train_acc:g} %; if it is a fraction "
+            f"(training.csv stores accuracy as a fraction), the percentage is {100 * args.train_acc:g}",
+            file=sys.stderr,
+        )
     if args.diagram is not None:
         if args.network or args.dataset:
             raise CliError("--network and --dataset go with --checkpoint, not --diagram")
@@ -347,17 +372,22 @@ def _run_estimate_test_error(args: argparse.Namespace) -> int:
             raise CliError(
                 "--topology goes with --diagram: a checkpoint's diagram is computed under the model's parameters"
             )
-        result = est.from_checkpoint(
-            model,
-            args.checkpoint,
-            args.train_acc,
-            network=args.network,
-            dataset=args.dataset,
-            data_dir=args.data_dir,
-            threads=resolve_threads(args.threads),
-        )
+        try:
+            result = est.from_checkpoint(
+                model,
+                args.checkpoint,
+                args.train_acc,
+                network=args.network,
+                dataset=args.dataset,
+                data_dir=args.data_dir,
+                threads=resolve_threads(args.threads),
+            )
+        except DatasetUnavailableError as err:
+            raise CliError(
+                f"--checkpoint {args.checkpoint}: {err} (this command reads --data-dir {args.data_dir})"
+            ) from None
     if args.json:
-        print(json.dumps({**result, "train_acc": args.train_acc, "model": str(args.model)}, indent=2))
+        print(json.dumps({**result, "train_acc": args.train_acc, "model": str(args.model)}, indent=2, allow_nan=False))
     else:
         print(est.report(result, model, args.train_acc))
     return 0
