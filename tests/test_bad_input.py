@@ -20,14 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_estimate_cli import DIAGRAM, TOPOLOGY
+from test_estimate_cli import TOPOLOGY, study  # noqa: F401 (a fixture)
 from test_generalization import synthetic_table
 from test_original_import import original_root  # noqa: F401 (a fixture)
 from workflow_helpers import REPO, TINY_CONFIG, planned_jobs, snakemake, write_config
 
 from dnn_topology.cli import main
 from dnn_topology.studies.generalization import model as gen
-from dnn_topology.topology.dipha_files import write_persistence_diagram
 from dnn_topology.topology.graph import functional_graph_stage, min_samples, null_correlation_tail, too_few_samples
 from dnn_topology.workflow import config as wc
 
@@ -142,17 +141,9 @@ def test_the_workflow_refuses_n_samples_2_before_anything_runs(tmp_path):
 
 
 @pytest.fixture
-def model_file(tmp_path):
-    """A fitted model and a diagram with its topology.json; returns (model dict, model path, diagram path)."""
-    model = gen.fit_model(
-        synthetic_table(noise=1.0), gen.DEFAULT_FEATURES, {**TOPOLOGY, "min_persistence": 0.02}, "toy"
-    )
-    gen.write_model(model, tmp_path / "model.json")
-    diagram = tmp_path / "results/run_a/trial_0/epoch_4/diagram.bin"
-    diagram.parent.mkdir(parents=True)
-    write_persistence_diagram(diagram, DIAGRAM)
-    gen.write_topology_parameters(tmp_path / "results/run_a/topology.json", {**TOPOLOGY, "run": "run_a"})
-    return model, tmp_path / "model.json", diagram
+def model_file(study):  # noqa: F811
+    """A fitted model and a diagram with its topology.json: (model dict, model path, diagram path)."""
+    return study
 
 
 def edited_model(path: Path, model: dict, **changes) -> Path:
