@@ -360,7 +360,7 @@ def _run_estimate_test_error(args: argparse.Namespace) -> int:
     if 0 < args.train_acc <= 1:
         print(
             f"{PROG}: warning: --train-acc {args.train_acc:g} is read as {args.train_acc:g} %; if it is a fraction "
-            f"(training.csv stores accuracy as a fraction), the percentage is {100 * args.train_acc:g}",
+            f"of 1 (an accuracy in 0..1), the percentage is {100 * args.train_acc:g}",
             file=sys.stderr,
         )
     if args.diagram is not None:

@@ -112,11 +112,16 @@ def from_checkpoint(model: Mapping, checkpoint: str | Path, train_acc: float, **
     return {**gen.estimate(model, values, train_acc), "features": {f: values[f] for f in model["features"]}}
 
 
+def _number(value: float) -> str:
+    """Two decimals, or three significant digits for a number too large to print that way (1e308)."""
+    return f"{value:.2f}" if abs(value) < 1e6 else f"{value:.3g}"
+
+
 def report(result: Mapping, model: Mapping, train_acc: float) -> str:
     """The lines that ``dnn-topology estimate-test-error`` prints."""
     features = ", ".join(f"{k} = {v:.5g}" for k, v in result["features"].items())
     extrapolated = (
-        f"\nextrapolation: the model's linear fit gives {result['raw_test_acc']:.2f} %, outside 0..100 %; the "
+        f"\nextrapolation: the model's linear fit gives {_number(result['raw_test_acc'])} %, outside 0..100 %; the "
         "estimate is clipped to an accuracy, and says no more than that it is near the bound"
         if result.get("extrapolated")
         else ""
@@ -124,7 +129,7 @@ def report(result: Mapping, model: Mapping, train_acc: float) -> str:
     return (
         f"estimated test accuracy: {result['test_acc']:.2f} % "
         f"({100 * result['level']:.0f}% prediction interval {result['low']:.2f} .. {result['high']:.2f} %)\n"
-        f"train accuracy {train_acc:.2f} %, estimated gap {result['gap']:.2f} pp; {features}\n"
+        f"train accuracy {train_acc:.2f} %, estimated gap {_number(result['gap'])} pp; {features}\n"
         f"model: study {model['study']!r}, fitted on {model['fitted_on']['rows']} rows of "
         f"{len(model['fitted_on']['runs'])} runs ({', '.join(model['fitted_on']['networks'])})"
         f"{extrapolated}"
