@@ -426,15 +426,23 @@ def test_a_corrupt_image_is_named_with_the_key(tmp_path):
 def test_command_line_values_in_lists_and_mappings_are_read_as_yaml():
     """Case 8: Snakemake reads --config trials=[0,1,2] as ['0', '1', '2'] (PyYAML's BaseLoader)."""
     from snakemake.cli import parse_config
+    from snakemake.utils import update_config
 
-    overrides = parse_config(["trials=[0,1,2]", "topology={max_dim: 1, max_epsilon: 0.25}", "data_dir=/x/y"])
+    overrides = parse_config(
+        [
+            "trials=[0,1,2]",
+            "topology={max_dim: 1, max_epsilon: 0.25}",
+            "data_dir=/x/y",
+            "adversarial={attacks: [{method: fgsm, epsilons: [0.1, 0.2]}]}",
+        ]
+    )
     assert overrides["trials"] == ["0", "1", "2"] and overrides["topology"]["max_dim"] == "1"  # what Snakemake gives
     config = copy.deepcopy(TINY_CONFIG)
-    for key, value in overrides.items():  # Snakemake's merge (snakemake.utils.update_config)
-        config[key] = {**config[key], **value} if isinstance(value, dict) else value
+    update_config(config, overrides)  # Snakemake's merge
     wc.apply_command_line_config(config, overrides)
     assert config["trials"] == [0, 1, 2] and config["data_dir"] == "/x/y"
     assert config["topology"] == {**TINY_CONFIG["topology"], "max_dim": 1, "max_epsilon": 0.25}
+    assert config["adversarial"] == {"attacks": [{"method": "fgsm", "epsilons": [0.1, 0.2]}]}  # a new section
     checked(config)
 
 

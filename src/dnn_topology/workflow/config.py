@@ -188,7 +188,7 @@ def apply_command_line_config(config: dict, overrides: Mapping) -> dict:
     for key, value in overrides.items():
         if isinstance(value, Mapping) and isinstance(config.get(key), dict):
             _apply_nested(config[key], value)
-        elif isinstance(value, list):
+        elif isinstance(value, (Mapping, list)):
             config[key] = _reread(value)
     return config
 
