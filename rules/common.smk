@@ -3,7 +3,6 @@
 import os
 
 from snakemake.io import get_wildcard_names, is_flagged
-from snakemake.utils import validate
 
 from dnn_topology import layout
 from dnn_topology.networks.samples import run_sample_set
@@ -12,10 +11,12 @@ from dnn_topology.studies.generalization.config import study_options
 from dnn_topology.topology.persistence import engine_from_config
 from dnn_topology.workflow import snakemake_compat
 from dnn_topology.workflow.config import (
+    apply_command_line_config,
     check_config,
     config_datasets,
     export_package_path,
     run_table,
+    validate_config,
 )
 from dnn_topology.workflow.finish import finish_message
 
@@ -23,7 +24,10 @@ export_package_path(os.path.join(workflow.basedir, "src"))
 # the Snakefile's onsuccess/onerror hooks reach into Snakemake's private objects: warn now if they changed
 snakemake_compat.check_hooks(workflow)
 
-validate(config, schema="../schemas/config.schema.yaml")
+# --config values inside lists and mappings arrive as strings: read them as YAML, as a config file is
+apply_command_line_config(config, workflow.config_settings.config)
+# the schema (defaults filled in), then the checks beyond it; an error names the key, in a line or two
+validate_config(config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml"))
 DATASETS = config_datasets(config)  # the built-in datasets and the config's imagefolders
 check_config(config, DATASETS)
 

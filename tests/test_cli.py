@@ -274,7 +274,13 @@ def test_check_config_names_the_file_and_line_of_a_yaml_error(tmp_path, capsys):
     bad = tmp_path / "study.yaml"
     bad.write_text("runs:\n  - {network: lenet, dataset: mnist5k}\ntopology:\n  epochs: [0, 1\ntrials: [0]\n")
     code, _, err = run_cli(capsys, "check-config", bad)
-    assert_clean_error(code, err, f"{bad}, line 5, column 7: not valid YAML")
+    # where the problem starts (the bracket left open on line 4), then where PyYAML noticed it
+    assert_clean_error(
+        code,
+        err,
+        f"{bad}, line 4, column 11: not valid YAML: while parsing a flow sequence; expected ',' or ']', "
+        "but got ':' (line 5, column 7)",
+    )
     nan = tmp_path / "nan.yaml"
     nan.write_text("runs: [{network: lenet, dataset: mnist5k}]\ntopology: {epochs: [0], max_epsilon: .nan}\n")
     code, _, err = run_cli(capsys, "check-config", nan)

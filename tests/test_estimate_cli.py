@@ -62,8 +62,11 @@ def test_estimate_from_a_diagram(study):
     gap = model["intercept"] + sum(model["coefficients"][f] * v for f, v in out["features"].items())
     assert out["test_acc_pct"] == pytest.approx(97.5 - gap) and out["train_acc_pct"] == 97.5
     pi = model["prediction_interval"]
-    assert out["low_pct"] == pytest.approx(max(0, 97.5 - gap + pi["error_low_pp"]))
-    assert out["high_pct"] == pytest.approx(min(100, 97.5 - gap + pi["error_high_pp"]))  # an accuracy: clipped
+    # the errors are estimated - true: the true accuracy is the estimate minus an error, so the high error
+    # quantile gives the low end (an accuracy: clipped to 0..100)
+    assert out["low_pct"] == pytest.approx(max(0, 97.5 - gap - pi["error_high_pp"]))
+    assert out["high_pct"] == pytest.approx(min(100, 97.5 - gap - pi["error_low_pp"]))
+    assert out["extrapolated"] is False and out["raw_test_acc_pct"] == pytest.approx(out["test_acc_pct"])
     text = cli("--model", model_json, "--diagram", diagram, "--train-acc", 97.5)
     assert text.returncode == 0 and f"estimated test accuracy: {97.5 - gap:.2f} %" in text.stdout
     assert "95% prediction interval" in text.stdout

@@ -14,6 +14,8 @@ Subcommands:
 ``estimate-test-error --model MODEL.json --train-acc PCT (--diagram FILE [--topology FILE] | --checkpoint FILE)``
     A network's test accuracy estimated from the topology of its training-sample graph with a
     model fitted by a generalization study, and its prediction interval. No test sample is used.
+    An estimate outside 0..100 % is clipped and flagged as an extrapolation; a --train-acc at or below 1
+    (a fraction?) is warned about.
 
 ``dnn-topology --version`` prints the package's version.
 
@@ -29,7 +31,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
+from . import __version__, layout
 from .networks.original import ImportOriginalError, import_original, summarize
 from .topology import dipha_files as dio
 from .topology import persistence as pers
@@ -243,6 +245,9 @@ def _add_import_original(sub) -> None:
 
 
 def _run_import_original(args: argparse.Namespace) -> int:
+    problem = layout.path_name_problem(args.run)
+    if problem:  # it becomes <results>/<run>/: checked as the workflow checks its run names
+        raise CliError(f"--run: {problem}")
     imported = import_original(
         args.original_root,
         args.net,
@@ -273,18 +278,13 @@ def _add_check_config(sub) -> None:
 
 def _run_check_config(args: argparse.Namespace) -> int:
     # Snakemake and the configuration checks (~50 ms): this command's alone, the DIPHA drop-ins start without them
-    from snakemake.utils import validate
-
     from .workflow import config as wc
 
     schema = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
     for path in args.files:
         config = wc.read_config_file(path)
         try:
-            validate(config, str(schema))
-        except Exception as err:  # snakemake's WorkflowError, naming the key
-            raise CliError(f"{path}: {err}") from None
-        try:
+            wc.validate_config(config, schema)
             wc.check_config(config)
         except wc.ConfigError as err:
             raise CliError(f"{path}: {err}") from None
@@ -301,7 +301,12 @@ def _add_estimate_test_error(sub) -> None:
         "study (results/generalization/<study>/model.json), and a prediction interval "
         "from that study's leave-one-run-out errors.",
     )
-    p.add_argument("--model", required=True, type=Path, metavar="MODEL.json", help="fitted model of a study")
+    p.add_argument(
+        "--model",
+        type=Path,
+        metavar="MODEL.json",
+        help="fitted model of a generalization study (results/generalization/<study>/model.json)",
+    )
     p.add_argument(
         "--train-acc", required=True, type=float, metavar="PCT", help="the network's train accuracy in percent (0-100)"
     )
@@ -338,12 +343,31 @@ def _add_estimate_test_error(sub) -> None:
     p.set_defaults(func=_run_estimate_test_error)
 
 
+HOW_TO_FIT_A_MODEL = (
+    "a model is fitted by a generalization study of the workflow, e.g. `snakemake --cores 2 --configfile "
+    "config/generalization.yaml`, which writes results/generalization/<study>/model.json (config key "
+    "generalization; docs/studies/generalization.md)"
+)
+
+
 def _run_estimate_test_error(args: argparse.Namespace) -> int:
     # pandas (and torch for --checkpoint): this command's alone, every other one starts without them
+    from .networks.datasets import DatasetUnavailableError
     from .studies.generalization import estimate as est
     from .studies.generalization.model import read_model
 
+    if args.model is None:
+        raise CliError(f"--model MODEL.json is required: {HOW_TO_FIT_A_MODEL}")
+    if not args.model.is_file():
+        raise CliError(f"--model {args.model}: no such file; {HOW_TO_FIT_A_MODEL}")
     model = read_model(args.model)
+    if 0 < args.train_acc <= 1:
+        print(
+            f"{PROG}: warning: --train-acc {args.train_acc:g} is read as {args.train_acc:g} %; if it is a fraction "
+            f"of 1 (an accuracy in 0..1), the percentage is {100 * args.train_acc:g} (training.csv's train_acc_pct is "
+            "in percent)",
+            file=sys.stderr,
+        )
     if args.diagram is not None:
         if args.network or args.dataset:
             raise CliError("--network and --dataset go with --checkpoint, not --diagram")
@@ -353,17 +377,24 @@ def _run_estimate_test_error(args: argparse.Namespace) -> int:
             raise CliError(
                 "--topology goes with --diagram: a checkpoint's diagram is computed under the model's parameters"
             )
-        result = est.from_checkpoint(
-            model,
-            args.checkpoint,
-            args.train_acc,
-            network=args.network,
-            dataset=args.dataset,
-            data_dir=args.data_dir,
-            threads=resolve_threads(args.threads),
-        )
+        try:
+            result = est.from_checkpoint(
+                model,
+                args.checkpoint,
+                args.train_acc,
+                network=args.network,
+                dataset=args.dataset,
+                data_dir=args.data_dir,
+                threads=resolve_threads(args.threads),
+            )
+        except DatasetUnavailableError as err:
+            raise CliError(
+                f"--checkpoint {args.checkpoint}: {err} (this command reads --data-dir {args.data_dir})"
+            ) from None
     if args.json:
-        print(json.dumps({**result, "train_acc_pct": args.train_acc, "model": str(args.model)}, indent=2))
+        print(
+            json.dumps({**result, "train_acc_pct": args.train_acc, "model": str(args.model)}, indent=2, allow_nan=False)
+        )
     else:
         print(est.report(result, model, args.train_acc))
     return 0

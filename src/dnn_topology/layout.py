@@ -65,6 +65,7 @@ __all__ = [
     "input_set",
     "input_set_pattern",
     "names_pattern",
+    "path_name_problem",
     "parse_epoch_path",
     "parse_trial_path",
     "run_file",
@@ -116,6 +117,32 @@ REPORT_CATEGORIES = {
 """The Snakemake report's categories, numbered in reading order (the report lists them sorted by name)."""
 
 ATTACK_PREFIX = "adv_"
+
+PATH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+"""A name that becomes one path component (``results/<name>/``, ``logs/<name>/``): 1 to 128 letters, digits,
+``_``, ``.`` and ``-``, starting with a letter or a digit (so neither ``..`` nor a hidden name, and no ``/``)."""
+
+
+def path_name_problem(name: object) -> str | None:
+    """Why ``name`` cannot be one path component of results (:data:`PATH_NAME`), or None when it can.
+
+    Every name that becomes part of a results or logs path (run names, explicit or default, ImageFolder dataset
+    names, comparison and study names, ``dnn-topology import-original --run``) goes through this check, so that
+    nothing is written outside ``results/`` and ``logs/``.
+
+    Examples
+    --------
+    >>> path_name_problem("lenet_mnist5k") is None
+    True
+    >>> path_name_problem("../x")
+    "'../x' becomes part of a file path; use 1 to 128 letters, digits, '_', '.' or '-', starting with a letter or a digit"
+    """
+    if isinstance(name, str) and PATH_NAME.fullmatch(name):
+        return None
+    return (
+        f"{name!r} becomes part of a file path; use 1 to 128 letters, digits, '_', '.' or '-', starting with a "
+        "letter or a digit"
+    )
 
 
 def run_name(run: Mapping) -> str:

@@ -121,21 +121,57 @@ def read_checkpoint(path: PathLike, numpy_scalars: bool = False) -> dict:
     try:
         with torch.serialization.safe_globals(NUMPY_SCALAR_GLOBALS if numpy_scalars else []):
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:  # what weights_only=True raises for anything but weights
+    except pickle.UnpicklingError as err:  # what weights_only=True raises for anything but weights, and for garbage
         found = [
             line.split("error:")[-1].split(". Please")[0].strip()
             for line in str(err).splitlines()
-            if "global" in line.lower()
+            if "Unsupported global" in line
         ]
+        if not found:  # not an object refused but bytes that are no pickle (random, or cut short)
+            raise CheckpointError(_unreadable(path, err)) from err
         raise CheckpointRefusedError(
             f"checkpoint {path}: refused, it holds objects other than tensors, numbers and strings, which could "
-            f"run code when read; only weights are read (torch.load(weights_only=True)). {' '.join(found[:1])}"
+            f"run code when read; only weights are read (torch.load(weights_only=True)). {found[0]}"
         ) from err
-    except Exception as err:  # torch raises many types for a bad file
-        raise CheckpointError(f"checkpoint {path}: cannot read it: {err}") from err
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as err:
+        raise CheckpointError(f"checkpoint {path}: cannot read it: {err.strerror}") from err
+    except Exception as err:  # torch raises many types for a bad file (OSError EINVAL, RuntimeError, EOFError, ...)
+        raise CheckpointError(_unreadable(path, err)) from err
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {path}: not a checkpoint (a dict with a 'net' state dict)")
     return state
+
+
+ZIP_START, ZIP_END = b"PK\x03\x04", b"PK\x05\x06"  # a zip archive's first local header, its end record
+
+
+def _unreadable(path: Path, err: BaseException) -> str:
+    """Why ``path`` is no checkpoint that ``torch.load`` reads, in words (``err``: what torch raised).
+
+    ``torch.save`` writes a zip archive (its end record in the last bytes) or, in the old format of the
+    original code, a pickle; a file cut short loses the end record, so it is told apart from other bytes.
+    """
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+            fh.seek(max(0, size - 65_557))  # the end record: 22 bytes and a comment of at most 65,535
+            tail = fh.read()
+    except OSError as os_err:
+        return f"checkpoint {path}: cannot read it: {os_err}"
+    if size == 0:
+        return f"checkpoint {path}: the file is empty (0 bytes), not a checkpoint"
+    if head == ZIP_START and ZIP_END not in tail:
+        return (
+            f"checkpoint {path}: the file is truncated ({size} bytes): a torch.save archive without its end, as "
+            "left by a copy or a write cut short; copy it again, or delete it and rerun what writes it"
+        )
+    text = str(err).split("WeightsUnpickler error:")[-1]  # torch's advice before it is beside the point
+    first = ([line.strip() for line in text.splitlines() if line.strip()] or [type(err).__name__])[0][:160]
+    return (
+        f"checkpoint {path}: not a checkpoint, or a truncated or corrupted one: torch.load cannot read its "
+        f"{size} bytes ({type(err).__name__}: {first})"
+    )
 
 
 def save_checkpoint(path: PathLike, state: dict) -> None:

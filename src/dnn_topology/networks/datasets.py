@@ -47,6 +47,7 @@ the functions that build datasets.
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -193,15 +194,36 @@ _SOURCES: dict[str, _TorchvisionSource] = {
 }
 
 
+# torchvision.datasets.folder.IMG_EXTENSIONS (compared by tests/test_datasets.py): the files an ImageFolder reads,
+# counted here without importing torchvision
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
 @dataclass(frozen=True)
 class ImageFolder:
     """A directory in ``ImageFolder`` layout (config key ``imagefolders.<name>``): its shape,
-    where it lives and how it is normalised."""
+    where it lives and how it is normalised (``num_classes_configured``: the config gave ``num_classes``,
+    rather than it being counted from ``<root>/train``)."""
 
     spec: DatasetSpec
     root: Path
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    num_classes_configured: bool = False
+
+    def key(self, key: str) -> str:
+        """The config key ``imagefolders.<name>.<key>``."""
+        return f"imagefolders.{self.spec.name}.{key}"
+
+    def split_size(self, split: str) -> int:
+        """Images of ``split`` (those torchvision's ``ImageFolder`` reads: :data:`IMAGE_EXTENSIONS`, in the class
+        folders and below them, symbolic links followed), counted without reading them; 0 when the folder is missing."""
+        folder = _imagefolder_split_dir(self.root, split)
+        count = 0
+        for cls in _class_dirs(folder):
+            for _, _, files in os.walk(folder / cls, followlinks=True):
+                count += sum(f.lower().endswith(IMAGE_EXTENSIONS) for f in files)
+        return count
 
 
 def _imagefolder_split_dir(root: Path, split: str) -> Path:
@@ -237,12 +259,18 @@ def imagefolder(
         raise ValueError(f"config key 'imagefolders.{name}.input_size' must be a positive integer, not {input_size!r}")
     if in_channels not in (1, 3):
         raise ValueError(f"config key 'imagefolders.{name}.in_channels' must be 1 or 3, not {in_channels!r}")
+    configured = num_classes is not None
     if num_classes is None:
         classes = _class_dirs(root / "train")
         if not classes:
             raise DatasetUnavailableError(
                 f"ImageFolder dataset {name!r} (config key 'imagefolders.{name}.root'): no class folders in "
                 f"{root / 'train'}; expected {root}/train/<class>/<image> and {root}/test/<class>/<image>"
+            )
+        if len(classes) < 2:
+            raise ValueError(
+                f"ImageFolder dataset {name!r} (config key 'imagefolders.{name}.root'): {root / 'train'} has one "
+                f"class folder ({classes[0]!r}); a classifier needs at least 2 classes, one folder each"
             )
         num_classes = len(classes)
     if int(num_classes) < 2:
@@ -255,7 +283,8 @@ def imagefolder(
             f"config keys 'imagefolders.{name}.mean'/'imagefolders.{name}.std' need {in_channels} values each, "
             f"got {len(mean_t)} and {len(std_t)}"
         )
-    return ImageFolder(DatasetSpec(name, int(in_channels), int(input_size), int(num_classes)), root, mean_t, std_t)
+    spec = DatasetSpec(name, int(in_channels), int(input_size), int(num_classes))
+    return ImageFolder(spec, root, mean_t, std_t, configured)
 
 
 @dataclass(frozen=True)
@@ -271,6 +300,13 @@ class DatasetRegistry:
     def names(self) -> list[str]:
         """Every dataset name this registry knows, sorted."""
         return sorted([*SPECS, *self.imagefolders])
+
+    def split_size(self, name: str, split: str) -> int | None:
+        """Samples in ``split`` of dataset ``name``: a built-in one's from :data:`SPLIT_SIZES`, an ImageFolder's
+        counted from its files (:meth:`ImageFolder.split_size`); None for an unknown name."""
+        if name in self.imagefolders:
+            return self.imagefolders[name].split_size(split)
+        return split_size(name, split)
 
     def spec(self, name: str) -> DatasetSpec:
         """The :class:`DatasetSpec` of dataset ``name`` (config key ``dataset``)."""
@@ -407,6 +443,30 @@ def check_available(
             _unavailable_message(name, data_dir, None, "not found", registry)
             + (f"; missing: {', '.join(str(p) for p in missing)}" if partly else "")
         )
+    if name in registry.imagefolders:
+        _check_imagefolder_classes(registry.imagefolders[name])
+
+
+def _check_imagefolder_classes(folder: ImageFolder) -> None:
+    """Both splits hold the same class folders (torchvision numbers the classes of each split on its own, in
+    sorted order: a class missing from one split would shift the labels of the others), as many as configured."""
+    train, test = (_imagefolder_split_dir(folder.root, s) for s in SPLITS)
+    train_classes, test_classes = _class_dirs(train), _class_dirs(test)
+    if train_classes != test_classes:
+        only = {
+            str(d): sorted(set(mine) - set(other))
+            for d, mine, other in ((train, train_classes, test_classes), (test, test_classes, train_classes))
+        }
+        raise DatasetUnavailableError(
+            f"ImageFolder dataset {folder.spec.name!r} (config key '{folder.key('root')}'): the splits hold other "
+            f"classes (class folders only in {', '.join(f'{d}: {c}' for d, c in only.items() if c)}); the labels "
+            "of the two splits would not match"
+        )
+    if len(train_classes) != folder.spec.num_classes:
+        raise DatasetUnavailableError(
+            f"ImageFolder dataset {folder.spec.name!r}: {train} has {len(train_classes)} class folders but "
+            f"config key '{folder.key('num_classes')}' is {folder.spec.num_classes}"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -499,15 +559,36 @@ def _load_imagefolder(opts: ImageFolder, split: str, augment: bool) -> Dataset:
     )
     folder = _imagefolder_split_dir(opts.root, split)
     try:
-        ds = torchvision.datasets.ImageFolder(str(folder), transform=tf)
+        ds = torchvision.datasets.ImageFolder(str(folder), transform=tf, loader=_ImageReader(name, opts.key("root")))
     except (FileNotFoundError, OSError) as err:
         raise DatasetUnavailableError(f"{_imagefolder_unavailable_message(opts, 'not found')} ({err})") from err
     if len(ds.classes) != spec.num_classes:
+        key = opts.key("num_classes") if opts.num_classes_configured else opts.key("root")
         raise DatasetUnavailableError(
             f"ImageFolder dataset {name!r}: {folder} has {len(ds.classes)} class folders but "
-            f"{spec.num_classes} classes were configured (config key 'imagefolders.{name}.num_classes')"
+            f"{spec.num_classes} classes are expected (config key '{key}')"
         )
     return ds
+
+
+@dataclass(frozen=True)
+class _ImageReader:
+    """torchvision's image loader, with an error that names the file and the config key (a picklable callable:
+    DataLoader workers may need to copy it)."""
+
+    dataset: str
+    key: str
+
+    def __call__(self, path: str):
+        from torchvision.datasets.folder import default_loader  # deferred: see the module docstring
+
+        try:
+            return default_loader(path)
+        except (OSError, ValueError, SyntaxError) as err:  # PIL.UnidentifiedImageError is an OSError
+            raise DatasetUnavailableError(
+                f"ImageFolder dataset {self.dataset!r} (config key '{self.key}'): cannot read image {path} "
+                f"({type(err).__name__}: {err}); replace or remove the file"
+            ) from err
 
 
 def load_split(

@@ -218,6 +218,11 @@ def import_original(
     have at least one file), and ``results/<run>/trial_<T>/original_import.json`` describing
     the sources. Existing outputs are kept unless ``overwrite``.
     """
+    problem = layout.path_name_problem(run)
+    if problem:  # the run becomes <results>/<run>/: checked as the workflow checks its run names
+        raise ImportOriginalError(f"run name {problem}")
+    if run in layout.RESERVED_RUN_NAMES:
+        raise ImportOriginalError(f"run name {run!r} is reserved for {results}/{run}/; give the run another name")
     root = Path(original_root)
     if not root.is_dir():
         raise ImportOriginalError(f"{root}: original root directory not found")

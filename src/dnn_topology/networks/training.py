@@ -9,15 +9,24 @@ states of different configurations never mix and only the state resumed from is 
 every epoch is done, a checkpoint per epoch (weights and metadata, no optimizer state) is
 written to the declared output paths, and the metrics as a CSV. Train metrics are measured in
 evaluation mode after each epoch, like the test metrics, so that epoch 0 and later epochs compare.
+
+One trainer at a time per state directory: a trainer holds an exclusive lock (``flock``) on
+``<state dir>/trainer.lock`` while it runs, and a second one (a rerun while a trainer orphaned by a killed
+Snakemake still runs, say) stops at once with :class:`TrainingLockedError`, naming the first one's process.
+The operating system releases the lock when its process ends, however it ends.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
+import os
 import random
+import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +58,42 @@ PROGRESS_SECONDS = 30.0  # progress="log": a line about this often within an epo
 
 class TrainingDivergedError(RuntimeError):
     """The training loss became NaN or infinite: the weights from then on are meaningless."""
+
+
+class TrainingLockedError(RuntimeError):
+    """Another trainer is running on the same training state directory."""
+
+
+LOCK_FILE = "trainer.lock"
+
+
+@contextlib.contextmanager
+def trainer_lock(state_dir: Path) -> Iterator[Path]:
+    """Hold the exclusive lock of training state directory ``state_dir`` (see the module docstring).
+
+    Raises :class:`TrainingLockedError` at once, naming the holder (its process id, host and start time,
+    written in the lock file), when another process holds it.
+    """
+    path = Path(state_dir) / LOCK_FILE
+    fh = open(path, "a+", encoding="utf-8")  # held open for the whole block: the lock is the open file's
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "a process that did not say which"
+            raise TrainingLockedError(
+                f"the training state {state_dir} is in use by another trainer ({holder}): two trainers on one "
+                "state would overwrite each other's epochs. Let that one finish, or stop it (kill <pid>), then run "
+                "the same command again; it resumes from the last complete epoch"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        fh.flush()
+        yield path
+    finally:
+        fh.close()  # closing the file releases the lock
 
 
 @dataclass
@@ -242,17 +287,37 @@ def train(
     Returns the metrics table (one row per epoch). ``progress``: ``True`` draws a progress bar of each
     epoch's batches, ``"log"`` logs a line about every :data:`PROGRESS_SECONDS` seconds instead (whole
     lines, which jobs running side by side cannot garble), ``False`` neither. ``label`` starts every
-    log line (e.g. the run and trial, to tell parallel jobs apart).
+    log line (e.g. the run and trial, to tell parallel jobs apart). A second trainer on the same state
+    directory stops with :class:`TrainingLockedError` (see the module docstring).
     """
-    log = get_logger()
-    tag = f"{label}: " if label else ""
     if len(checkpoint_paths) != cfg.epochs + 1:
         raise ValueError(
             f"need {cfg.epochs + 1} checkpoint paths (epochs 0..{cfg.epochs}), got {len(checkpoint_paths)}"
         )
-    dev = torch_setup(device, threads)
     state_dir = Path(state_dir) / cfg.fingerprint()
     state_dir.mkdir(parents=True, exist_ok=True)
+    with trainer_lock(state_dir):
+        return _train(
+            cfg, checkpoint_paths, metrics_csv, state_dir, device, threads, labels_csv, progress, registry, label
+        )
+
+
+def _train(
+    cfg: TrainConfig,
+    checkpoint_paths: Sequence[str | Path],
+    metrics_csv: str | Path,
+    state_dir: Path,
+    device: str,
+    threads: int,
+    labels_csv: str | Path | None,
+    progress: bool | str,
+    registry: dsets.DatasetRegistry,
+    label: str,
+) -> pd.DataFrame:
+    """:func:`train` in ``state_dir`` (its configuration's own), with the trainer's lock held."""
+    log = get_logger()
+    tag = f"{label}: " if label else ""
+    dev = torch_setup(device, threads)
     log.info(
         "%straining %s on %s, seed %d, lr %g, %d epochs (states in %s)",
         tag,

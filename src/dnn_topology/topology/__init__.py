@@ -21,6 +21,7 @@ __getattr__, __dir__, __all__ = attach(
         "abs_correlation": "graph",
         "distance_matrix": "graph",
         "edge_density": "graph",
+        "min_samples": "graph",
         "Diagram": "dipha_files",
         "DiphaFormatError": "dipha_files",
         "SparseDistanceMatrix": "dipha_files",

@@ -1,21 +1,28 @@
-"""Checks of the workflow configuration beyond its JSON schema, and the per-run option table
-that the rules read (global options with each run's overrides applied, and each run's resource
-requests from :mod:`dnn_topology.workflow.resources`)."""
+"""Reading and checking the workflow configuration, and the per-run option table that the rules read
+(global options with each run's overrides applied, and each run's resource requests from
+:mod:`dnn_topology.workflow.resources`).
+
+Every error is a :class:`ConfigError` whose message starts with the config key (``training.lr: ...``) or the
+file (``my.yaml, line 3, column 5: ...``), in a few lines: a schema error names the key and, for an unknown
+key, the nearest valid one, never the whole schema.
+"""
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
-import re
+from collections.abc import Mapping
 
 import yaml
 
-from ..layout import RESERVED_RUN_NAMES, run_name
+from ..layout import RESERVED_RUN_NAMES, path_name_problem, run_name
 from ..networks import datasets as dsets
 from ..networks.labels import effective_spec, subset_indices
 from ..networks.samples import run_activations
 from ..studies.adversarial.config import check_adversarial
 from ..studies.generalization.config import check_studies
+from ..topology.graph import too_few_samples
 from .resources import NETWORK_NAMES, resources, run_size
 
 TRAINING_KEYS = ("lr", "momentum", "weight_decay", "batch_size", "seed", "permute_labels", "subset", "binarize_class")
@@ -25,24 +32,16 @@ class ConfigError(ValueError):
     """A configuration value that the schema accepts but the workflow cannot use."""
 
 
-# a name that becomes one path component (results/<name>/, logs/<name>/): no separator, no "..", no leading dot
-PATH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-
-
 def check_path_name(name, key: str) -> str:
     """Return ``name`` if it is safe as one path component, else raise ConfigError naming ``key``.
 
     Every configured name that becomes part of a path (run names, explicit or default, ImageFolder
-    dataset names, comparison names, ...) goes through this check, so that no configuration can make
-    the workflow write outside ``results/`` and ``logs/``. Safe: 1 to 128 characters among letters,
-    digits, ``_``, ``.`` and ``-``, starting with a letter or a digit (so neither ``..`` nor a hidden
-    name, and no ``/``).
+    dataset names, comparison names, ...) goes through this check (:func:`dnn_topology.layout.path_name_problem`),
+    so that no configuration can make the workflow write outside ``results/`` and ``logs/``.
     """
-    if not isinstance(name, str) or not PATH_NAME.fullmatch(name):
-        raise ConfigError(
-            f"{key}: {name!r} becomes part of a file path; use 1 to 128 letters, digits, '_', '.' "
-            "or '-', starting with a letter or a digit"
-        )
+    problem = path_name_problem(name)
+    if problem:
+        raise ConfigError(f"{key}: {problem}")
     return name
 
 
@@ -78,9 +77,7 @@ def read_config_file(path: str | os.PathLike) -> dict:
         with open(path, encoding="utf-8") as fh:
             config = yaml.safe_load(fh)
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: not valid YAML: {err.problem or err.context}") from None
+        raise ConfigError(f"{path}{yaml_error_message(err)}") from None
     except (OSError, yaml.YAMLError) as err:
         raise ConfigError(f"{path}: cannot read it: {err}") from None
     if not isinstance(config, dict):
@@ -88,6 +85,120 @@ def read_config_file(path: str | os.PathLike) -> dict:
             f"{path}: a configuration is a mapping of keys (runs:, topology:, ...), not {type(config).__name__}"
         )
     return config
+
+
+def _mark(mark) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}"
+
+
+def yaml_error_message(err: yaml.MarkedYAMLError) -> str:
+    """``", line L, column C: not valid YAML: ..."``: where the problem starts (PyYAML's context, e.g. the
+    bracket left open), then what was found and where (for an unclosed bracket, the end of the file)."""
+    start, found = err.context_mark, err.problem_mark
+    if start is None or found is None or (start.line, start.column) == (found.line, found.column):
+        mark = found or start
+        where = f", {_mark(mark)}" if mark is not None else ""
+        what = "; ".join(t for t in (err.context, err.problem) if t)
+        return f"{where}: not valid YAML: {what}"
+    return f", {_mark(start)}: not valid YAML: {err.context}; {err.problem} ({_mark(found)})"
+
+
+def _key_path(path) -> str:
+    """``runs[0].training.lr`` from a jsonschema error path (``["runs", 0, "training", "lr"]``)."""
+    key = ""
+    for part in path:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return key or "config"
+
+
+def schema_error_message(error) -> str:
+    """A jsonschema ``ValidationError`` as one line that starts with the config key: an unknown key with the
+    nearest valid one (``training.lrr: unknown key; did you mean 'lr'?``), a bad value with what is expected."""
+    where = _key_path(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        known = sorted(error.schema.get("properties", {}))
+        unknown = [k for k in error.instance if k not in known]
+        parts = []
+        for key in unknown:
+            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            parts.append(f"{_key_path([*error.absolute_path, key])}: unknown key{hint}")
+        valid = f" (the keys of {where}: {', '.join(known)})" if where != "config" else f" (valid: {', '.join(known)})"
+        return "; ".join(parts) + valid
+    return f"{where}: {error.message}"
+
+
+def validate_config(config: dict, schema: str | os.PathLike) -> dict:
+    """Validate ``config`` against the JSON schema in file ``schema`` and fill in its defaults, in place
+    (``snakemake.utils.validate``); a ConfigError naming the key (:func:`schema_error_message`).
+
+    Parameters
+    ----------
+    config : dict
+        The configuration (read by :func:`read_config_file`, or Snakemake's ``config``).
+    schema : str or path-like
+        ``schemas/config.schema.yaml``.
+
+    Returns
+    -------
+    dict
+        ``config``, with the schema's defaults.
+    """
+    from jsonschema import ValidationError
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    try:
+        validate(config, os.fspath(schema), set_default=True)
+    except WorkflowError as err:
+        cause = err.__cause__ or err.__context__  # raised while handling jsonschema's error
+        if not isinstance(cause, ValidationError):
+            raise
+        raise ConfigError(schema_error_message(cause)) from None
+    return config
+
+
+def _reread(value):
+    """A value from ``--config``, in a list or a mapping (Snakemake reads those with PyYAML's BaseLoader, which
+    keeps every scalar a string: ``[0, 1]`` arrives as ``['0', '1']``), with its scalars read as YAML."""
+    if isinstance(value, Mapping):
+        return {k: _reread(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_reread(v) for v in value]
+    if isinstance(value, str):
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        return parsed if isinstance(parsed, (bool, int, float, str)) or parsed is None else value
+    return value
+
+
+def apply_command_line_config(config: dict, overrides: Mapping) -> dict:
+    """Correct the types of the ``--config`` values in ``config`` (Snakemake's merged configuration), in place.
+
+    Snakemake reads ``--config trials=[0,1,2]`` as ``['0', '1', '2']`` and ``--config 'topology={max_dim: 1}'``
+    as ``{'max_dim': '1'}`` (it reads a top-level value as a number or a boolean when it is one, but the scalars
+    inside a list or a mapping stay strings). Here they are read as YAML scalars again, so these overrides give
+    ``[0, 1, 2]`` and ``max_dim: 1``, as in a config file. ``overrides`` is what was given with ``--config``
+    (Snakemake's ``workflow.config_settings.config``); a top-level value is left as Snakemake read it.
+    A string that reads as a number inside a list or mapping (``["001"]``) becomes the number: give such a
+    value in a config file.
+    """
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(config.get(key), dict):
+            _apply_nested(config[key], value)
+        elif isinstance(value, (Mapping, list)):
+            config[key] = _reread(value)
+    return config
+
+
+def _apply_nested(config: dict, overrides: Mapping) -> None:
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(config.get(key), dict):
+            _apply_nested(config[key], value)
+        else:
+            config[key] = _reread(value)
 
 
 def export_package_path(src: str) -> None:
@@ -152,7 +263,9 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
             except ValueError as err:
                 raise ConfigError(f"runs[{i}] training.binarize_class: {err}") from None
         activations = run_activations(config, run)
-        available = dsets.split_size(run["dataset"], activations["split"])
+        if run.get("imported", False):  # the original's results: no dataset, no activations computed here
+            continue
+        available = registry.split_size(run["dataset"], activations["split"])
         where = f"the {activations['split']} split of {run['dataset']!r} has"
         if available is not None and activations["split"] == "train":  # drawn from the samples trained on
             subset = run.get("training", {}).get("subset", config["training"]["subset"])
@@ -163,8 +276,10 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
                 f"runs[{i}] activations.n_samples: {activations['n_samples']} samples asked for, but "
                 f"{where} {available}"
             )
-        if run.get("imported", False):
-            continue
+        n_nodes = run_size(run["network"], spec, activations["node_selection"]).n_nodes
+        too_few = too_few_samples(activations["n_samples"], n_nodes)
+        if too_few:
+            raise ConfigError(f"runs[{i}] activations.n_samples (run {run_name(run)!r}): {too_few}")
         try:
             dsets.check_available(
                 run["dataset"], config.get("data_dir", "data"), config.get("download", False), registry
@@ -182,7 +297,7 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
         check_adversarial(
             config,
             {
-                run_name(r): dsets.split_size(r["dataset"], "test")
+                run_name(r): registry.split_size(r["dataset"], "test")
                 for r in config["runs"]
                 if not r.get("imported", False)
             },

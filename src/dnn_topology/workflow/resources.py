@@ -14,6 +14,7 @@ Units: ``mem_mb`` in MB (10^6 bytes), ``runtime`` in minutes, MACs per sample.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from ..networks.datasets import DatasetSpec, split_size
@@ -144,11 +145,13 @@ class RunSize:
     macs_per_sample: int  # multiply-accumulates of one forward pass
 
 
+@functools.cache
 def network_cost(network: str, spec: DatasetSpec) -> tuple[dict[str, Shape], int]:
     """Per-sample shapes of the feature layers of ``network`` on inputs of ``spec``, and its MACs per sample.
 
     From :data:`NETWORK_COSTS` when the input shape is there; otherwise from one dummy forward pass
-    (imports torch).
+    (imports torch), once per network and input shape (the start-up checks and the run table both ask).
+    The shapes are shared: read them, do not change them.
     """
     if network not in NETWORK_NAMES:
         raise ValueError(f"unknown network {network!r} (config key 'network'); choose one of {list(NETWORK_NAMES)}")

@@ -25,6 +25,8 @@ from ...layout import attack_id
 from ...networks.samples import SampleSet
 
 METHODS = ("fgsm", "pgd")
+PGD_KEYS = ("steps", "step_size", "random_start", "seed")
+"""The keys of an attack that only PGD reads (an FGSM attack with one of them is refused)."""
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
 
 
@@ -42,7 +44,7 @@ class AttackSpec:
     epsilon : float
         L-infinity budget in pixel units ([0, 1] images, before normalisation).
     steps, step_size, random_start
-        PGD only (ignored by FGSM).
+        PGD only (an FGSM attack configured with one is refused).
     seed : int
         Seed of PGD's random start.
     """
@@ -73,6 +75,12 @@ def attack_table(adversarial: dict | None) -> dict[str, AttackSpec]:
         method = attack["method"]
         if method not in METHODS:
             raise ValueError(f"adversarial.attacks[{i}].method: {method!r} is not one of {list(METHODS)}")
+        pgd_only = [k for k in PGD_KEYS if k in attack]
+        if method != "pgd" and pgd_only:  # a key that would be silently ignored
+            raise ValueError(
+                f"adversarial.attacks[{i}].{pgd_only[0]}: applies to PGD only; {method.upper()} takes one step of "
+                "size epsilon. Remove it, or use method: pgd"
+            )
         name = attack.get("name") or method
         if not _NAME.match(name):
             raise ValueError(f"adversarial.attacks[{i}].name: {name!r} may hold only letters, digits, '.' and '-'")

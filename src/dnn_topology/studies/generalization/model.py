@@ -23,7 +23,8 @@ Units and conventions
   the gap, each with a percentile bootstrap 95% interval over runs (runs resampled with
   replacement, all their rows together).
 * **Prediction interval** of the fitted model: the 2.5% and 97.5% quantiles of its
-  leave-one-run-out out-of-fold errors (estimated - true test accuracy), added to an estimate.
+  leave-one-run-out out-of-fold errors (estimated - true test accuracy); a test accuracy is an estimate
+  minus its error, so the interval of an estimate ``e`` is ``e - q97.5 .. e - q2.5``, clipped to 0..100 %.
 """
 
 from __future__ import annotations
@@ -88,9 +89,12 @@ def read_topology_parameters(path: str | Path) -> dict:
     """Read a ``topology.json`` sidecar written by :func:`write_topology_parameters`."""
     path = Path(path)
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+        parameters = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{path}: not a topology-parameters JSON file ({err})") from None
+    if not isinstance(parameters, dict):
+        raise ValueError(f"{path}: not a topology-parameters JSON file (not a mapping of parameters)")
+    return parameters
 
 
 # --------------------------------------------------------------------------- the study table
@@ -203,8 +207,23 @@ def model_features(features: Sequence[str]) -> dict[str, tuple[str, ...]]:
     return {"topology": tuple(features), **BASELINES}
 
 
+def skipped_schemes(table: pd.DataFrame) -> dict[str, str]:
+    """CV scheme -> why it is not computed on ``table``: a scheme holds out one group at a time (a run, a
+    network), so it needs at least 2 groups (a study of one network has no leave-one-network-out)."""
+    skipped = {}
+    for cv, column in CV_SCHEMES.items():
+        groups = sorted(table[column].astype(str).unique())
+        if len(groups) < 2:
+            skipped[cv] = (
+                f"not computed: every run of the study is of one {column} ({', '.join(groups) or 'none'}); "
+                f"{cv} holds out one {column} at a time and needs at least 2"
+            )
+    return skipped
+
+
 def out_of_fold(table: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
-    """Out-of-fold estimates of every model under every applicable grouped CV scheme.
+    """Out-of-fold estimates of every model under every applicable grouped CV scheme (the others:
+    :func:`skipped_schemes`).
 
     Returns one row per (cv, model, table row): the keys, ``train_acc_pct``, ``test_acc_pct``, ``gap_pp``,
     ``gap_est_pp``, ``test_acc_est_pct`` (= train_acc_pct - gap_est_pp) and ``error_pp``
@@ -304,11 +323,13 @@ def metrics_frame(metric_rows: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (cv, model), df in metric_rows.groupby(["cv", "model"], sort=False):
         row = {"cv": cv, "model": model}
+        note = df["note"].iloc[0] if "note" in df and isinstance(df["note"].iloc[0], str) else ""
         for name in METRICS:
             r = df[df["metric"] == name].iloc[0]
-            row[name] = f"{r['value']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+            row[name] = "not computed" if note else f"{r['value']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+        row["note"] = note
         rows.append(row)
-    return pd.DataFrame(rows, columns=["cv", "model", *METRICS])
+    return pd.DataFrame(rows, columns=["cv", "model", *METRICS, "note"])
 
 
 def model_text(model: Mapping) -> str:
@@ -316,16 +337,51 @@ def model_text(model: Mapping) -> str:
     terms = " ".join(f"{c:+.4g} {f}" for f, c in model["coefficients"].items())
     pi = model["prediction_interval"]
     return (
-        f"gap_pp = {model['intercept']:.4g} {terms}; {100 * pi['level']:.0f}% prediction interval of an estimate: "
+        f"gap_pp = {model['intercept']:.4g} {terms}; {100 * pi['level']:.0f}% prediction interval of an estimate's error (estimated - true): "
         f"{pi['error_low_pp']:+.1f} .. {pi['error_high_pp']:+.1f} pp ({pi['source']})"
     )
 
 
+def skipped_metric_rows(skipped: Mapping[str, str], models: Sequence[str], n_runs: int) -> pd.DataFrame:
+    """Rows of :func:`metrics` for the CV schemes not computed (``skipped``, :func:`skipped_schemes`): every
+    value NaN and the reason in ``note``, so that the metrics say what is missing and why."""
+    rows = [
+        {
+            "cv": cv,
+            "model": model,
+            "metric": name,
+            "value": np.nan,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "n_rows": 0,
+            "n_runs": n_runs,
+            "note": why,
+        }
+        for cv, why in skipped.items()
+        for model in models
+        for name in METRICS
+    ]
+    return pd.DataFrame(rows)
+
+
 def metrics_table(metric_rows: pd.DataFrame) -> str:
-    """A Markdown table of :func:`metrics`: one line per (cv, model), ``value [low, high]`` per metric."""
-    frame = metrics_frame(metric_rows)
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    """A Markdown table of :func:`metrics`: one line per (cv, model), ``value [low, high]`` per metric; a
+    scheme not computed (a ``note``, :func:`skipped_metric_rows`) is one line that says why."""
+    header = "| cv | model | " + " | ".join(METRICS) + " |"
+    lines = [header, "|" + "---|" * (len(METRICS) + 2)]
+    notes = []
+    for (cv, model), df in metric_rows.groupby(["cv", "model"], sort=False):
+        note = df["note"].iloc[0] if "note" in df and isinstance(df["note"].iloc[0], str) else ""
+        if note:
+            if cv not in dict(notes):
+                notes.append((cv, note))
+            continue
+        cells = []
+        for name in METRICS:
+            r = df[df["metric"] == name].iloc[0]
+            cells.append(f"{r['value']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]")
+        lines.append(f"| {cv} | {model} | " + " | ".join(cells) + " |")
+    lines += [f"\n{cv}: {note}" for cv, note in notes]
     return "\n".join(lines)
 
 
@@ -409,18 +465,89 @@ def write_model(model: dict, path: str | Path) -> None:
         Path(tmp).write_text(json.dumps(model, indent=2) + "\n")
 
 
+class ModelFileError(ValueError):
+    """A model file that is not a generalization model, or holds a key of the wrong type or a non-finite number."""
+
+
 def read_model(path: str | Path) -> dict:
-    """Read and check a model JSON written by :func:`write_model`."""
+    """Read and check a model JSON written by :func:`write_model`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The model file, ``results/generalization/<study>/model.json``.
+
+    Returns
+    -------
+    dict
+        The model. A file that is not UTF-8 JSON, not a model, or a model with a missing key, a key of the
+        wrong type or a non-finite number raises :class:`ModelFileError` naming the file and the key
+        (:func:`check_model`).
+    """
     path = Path(path)
     try:
-        model = json.loads(path.read_text())
+        model = json.loads(path.read_bytes().decode("utf-8"))  # NaN, Infinity, 1e400: named by check_model
+    except UnicodeDecodeError as err:
+        raise ModelFileError(f"{path}: not a model JSON file (not UTF-8 text: byte {err.start} is not)") from None
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not a JSON file ({err})") from None
+        raise ModelFileError(f"{path}: not a model JSON file ({err})") from None
     if not isinstance(model, dict) or model.get("format") != MODEL_FORMAT:
-        raise ValueError(f"{path}: not a {MODEL_FORMAT} (no 'format': {MODEL_FORMAT!r})")
+        raise ModelFileError(f"{path}: not a {MODEL_FORMAT} (no 'format': {MODEL_FORMAT!r})")
     if model.get("version") != MODEL_VERSION:
-        raise ValueError(f"{path}: model version {model.get('version')} is not supported (expected {MODEL_VERSION})")
+        raise ModelFileError(
+            f"{path}: model version {model.get('version')} is not supported (expected {MODEL_VERSION})"
+        )
+    check_model(model, str(path))
     return model
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def check_model(model: Mapping, where: str = "model") -> None:
+    """Raise :class:`ModelFileError` naming ``where`` and the key unless ``model`` has every key that
+    :func:`estimate` and :func:`check_topology` read, with its type, and finite numbers only."""
+
+    def fail(key: str, what: str):
+        raise ModelFileError(f"{where}: key {key!r}: {what}")
+
+    def get(mapping: Mapping, key: str, path: str, kind: type | tuple, name: str):
+        if key not in mapping:
+            fail(path, "missing")
+        value = mapping[key]
+        if kind == "number":
+            if not _number(value):
+                fail(path, f"{value!r} is not a finite number")
+        elif kind is not object and (not isinstance(value, kind) or isinstance(value, bool)):
+            fail(path, f"{value!r} is not {name}")
+        return value
+
+    features = get(model, "features", "features", list, "a list of feature names")
+    if not features or not all(isinstance(f, str) for f in features):
+        fail("features", f"{features!r} is not a list of feature names")
+    get(model, "intercept", "intercept", "number", "")
+    coefficients = get(model, "coefficients", "coefficients", dict, "a mapping feature -> coefficient")
+    for f in features:
+        get(coefficients, f, f"coefficients.{f}", "number", "")
+    topology = get(model, "topology", "topology", dict, "a mapping of topology parameters")
+    for key in MATCHED_PARAMETERS:
+        get(topology, key, f"topology.{key}", object, "")
+    get(topology, "feature_max_dim", "topology.feature_max_dim", int, "an integer")
+    get(topology, "min_persistence", "topology.min_persistence", "number", "")
+    pi = get(model, "prediction_interval", "prediction_interval", dict, "a mapping")
+    level = get(pi, "level", "prediction_interval.level", "number", "")
+    if not 0 < level < 1:
+        fail("prediction_interval.level", f"{level!r} is not in (0, 1)")
+    low = get(pi, "error_low_pp", "prediction_interval.error_low_pp", "number", "")
+    high = get(pi, "error_high_pp", "prediction_interval.error_high_pp", "number", "")
+    if low > high:
+        fail("prediction_interval", f"error_low_pp {low} is above error_high_pp {high}")
+    fitted_on = get(model, "fitted_on", "fitted_on", dict, "a mapping")
+    get(fitted_on, "rows", "fitted_on.rows", int, "an integer")
+    for key in ("runs", "networks"):
+        get(fitted_on, key, f"fitted_on.{key}", list, "a list")
+    get(model, "study", "study", str, "a string")
 
 
 def check_topology(model: Mapping, diagram_parameters: Mapping, where: str = "the diagram") -> None:
@@ -447,13 +574,18 @@ def check_topology(model: Mapping, diagram_parameters: Mapping, where: str = "th
         )
 
 
-def estimate(model: Mapping, values: Mapping[str, float], train_acc: float) -> dict[str, float]:
+def estimate(model: Mapping, values: Mapping[str, float], train_acc: float) -> dict:
     """Estimated test accuracy (percent) from diagram features and a train accuracy (percent).
 
-    Returns ``gap_pp`` (percentage points), ``test_acc_pct``, ``low_pct`` and ``high_pct`` (the model's
-    prediction interval, clipped to [0, 100]: it bounds an accuracy) and the interval's ``level``.
+    Returns ``gap_pp`` (percentage points), ``test_acc_pct`` (percent, in [0, 100]), ``low_pct`` and
+    ``high_pct`` (the prediction interval of the test accuracy, percent, in [0, 100] and containing
+    ``test_acc_pct``), ``level``, ``raw_test_acc_pct`` (the model's value before it is clipped to [0, 100]) and
+    ``extrapolated`` (True when it was clipped: the features lie where the model, a straight line, leaves the
+    range of accuracies, far from the networks it was fitted on). The interval: a test accuracy is the estimate
+    minus its error (estimated - true), so the interval is ``raw - error_high_pp .. raw - error_low_pp`` with the
+    error quantiles of the model file.
     """
-    if not 0.0 <= train_acc <= 100.0:
+    if not (np.isfinite(train_acc) and 0.0 <= train_acc <= 100.0):
         raise ValueError(f"train accuracy must be a percentage in [0, 100], got {train_acc}")
     inputs = {**values, "train_acc_pct": train_acc}
     missing = [f for f in model["features"] if f not in inputs]
@@ -465,11 +597,27 @@ def estimate(model: Mapping, values: Mapping[str, float], train_acc: float) -> d
             f"features {dict(zip(model['features'], x.tolist()))} are not all finite "
             "(a dimension without any pair above the minimum persistence)"
         )
-    gap = model["intercept"] + float(np.dot([model["coefficients"][f] for f in model["features"]], x))
-    test = train_acc - gap
+    with np.errstate(over="ignore", invalid="ignore"):
+        gap = model["intercept"] + float(np.dot([model["coefficients"][f] for f in model["features"]], x))
+    if not np.isfinite(gap):
+        raise ValueError(
+            f"the model gives a gap of {gap} for features {dict(zip(model['features'], x.tolist()))}: its "
+            "intercept or coefficients are too large to be a fitted model"
+        )
+    raw = train_acc - gap
+    test = min(100.0, max(0.0, raw))  # an accuracy
     pi = model["prediction_interval"]
-    low, high = max(0.0, test + pi["error_low_pp"]), min(100.0, test + pi["error_high_pp"])  # accuracies
-    return {"gap_pp": gap, "test_acc_pct": test, "low_pct": low, "high_pct": high, "level": pi["level"]}
+    low = min(100.0, max(0.0, raw - pi["error_high_pp"]), test)
+    high = max(0.0, min(100.0, raw - pi["error_low_pp"]), test)
+    return {
+        "gap_pp": gap,
+        "test_acc_pct": test,
+        "low_pct": low,
+        "high_pct": high,
+        "level": pi["level"],
+        "raw_test_acc_pct": raw,
+        "extrapolated": bool(raw != test),
+    }
 
 
 # --------------------------------------------------------------------------- entry points (workflow stages)
@@ -559,7 +707,9 @@ def generalization_fit_stage(
     Returns
     -------
     pandas.DataFrame
-        The metrics. Rows with a non-finite model input are left out of every model (logged).
+        The metrics. Rows with a non-finite model input are left out of every model (logged). A CV scheme that
+        cannot be computed (leave-one-network-out in a study of one network) has rows with NaN values and the
+        reason in column ``note`` (empty for the others), in the Markdown table and the log too.
     """
     log = get_logger()
     rows = pd.read_csv(table)
@@ -574,6 +724,13 @@ def generalization_fit_stage(
         )
     oof = out_of_fold(usable, features)
     scores = metrics(oof, n_bootstrap=bootstrap, seed=seed)
+    skipped = skipped_schemes(usable)
+    for cv, why in skipped.items():
+        log.warning("study %s: %s %s", study, cv, why)
+    scores["note"] = ""
+    if skipped:
+        models = list(model_features(features))
+        scores = pd.concat([scores, skipped_metric_rows(skipped, models, usable["run"].nunique())], ignore_index=True)
     fitted = fit_model(usable, features, topology, study, oof)
     for df, path in ((oof, predictions), (scores, metrics_csv)):
         with atomic_path(path) as tmp:
