@@ -19,4 +19,5 @@ with log_to_file(snakemake.log[0], keep=f"{snakemake.params.state_dir}/train.log
         device=snakemake.config["device"],
         threads=snakemake.threads,
         imagefolders=snakemake.config["imagefolders"],
+        datasets=snakemake.config["datasets"],
     )

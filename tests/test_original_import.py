@@ -134,7 +134,7 @@ def test_errors(original_root, tmp_path):
     with pytest.raises(ImportOriginalError, match="not found"):
         import_original(tmp_path / "nowhere", "lenet", "mnist", 1, tmp_path / "r", "x")
     # a checkpoint of another network
-    with pytest.raises(ImportOriginalError, match="does not fit our network 'lenet_300_100'"):
+    with pytest.raises(ImportOriginalError, match="does not fit network 'lenet_300_100'"):
         shutil.copytree(
             original_root / "checkpoint" / "lenet_mnist", original_root / "checkpoint" / "lenet_300_100_mnist"
         )

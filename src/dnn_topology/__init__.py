@@ -9,7 +9,9 @@ The public API (``from dnn_topology import ...``):
 * a persistence diagram -- :func:`compute_persistence` (an array or a sparse matrix),
   :func:`compute_persistence_file` (a DIPHA file, as ``dipha --upper_dim D IN OUT``);
 * Betti curves and their summaries -- :func:`epsilon_grid`, :func:`betti_curves`, :func:`summarize`;
-* the functional graph -- :func:`abs_correlation`, :func:`distance_matrix`, :func:`edge_density`.
+* the functional graph -- :func:`abs_correlation`, :func:`distance_matrix`, :func:`edge_density`;
+* any network in a notebook -- :func:`network_topology` (a model and samples to its diagram and Betti curves,
+  the same code as the workflow's rules).
 
 Units: distances are 1 - |corr|; diagrams are in DIPHA's filtration units epsilon = distance / 2.
 ``import dnn_topology`` imports numpy only (not torch, pandas or scipy: the persistence functions
@@ -52,14 +54,20 @@ from .topology.dipha_files import (
 from .topology.graph import abs_correlation, distance_matrix, edge_density
 
 if TYPE_CHECKING:
+    from .networks.network_topology import network_topology
     from .topology.persistence import compute_persistence, compute_persistence_file
 
 # the one place the version is written: pyproject.toml reads it from here (setuptools' dynamic version), and
 # CITATION.cff and CHANGELOG.md repeat it (tests/test_version.py)
 __version__ = "0.1.0"
 
-# loaded on first use: persistence imports scipy, which the workflow's start-up and most jobs never need
-_LAZY = {"compute_persistence": "topology.persistence", "compute_persistence_file": "topology.persistence"}
+# loaded on first use: persistence imports scipy, and network_topology torch, which the workflow's start-up and most
+# jobs never need
+_LAZY = {
+    "compute_persistence": "topology.persistence",
+    "compute_persistence_file": "topology.persistence",
+    "network_topology": "networks.network_topology",
+}
 
 __all__ = [
     "Diagram",
@@ -73,6 +81,7 @@ __all__ = [
     "edge_density",
     "epsilon_grid",
     "full_to_sparse",
+    "network_topology",
     "read_distance_matrix",
     "read_persistence_diagram",
     "read_sparse_distance_matrix",

@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..io_utils import atomic_path
-from .dipha_files import PathLike, read_persistence_diagram, read_sparse_distance_matrix
+from .dipha_files import (
+    Diagram,
+    PathLike,
+    SparseDistanceMatrix,
+    read_persistence_diagram,
+    read_sparse_distance_matrix,
+)
 from .graph import edge_density
 
 if TYPE_CHECKING:  # pandas is imported by the functions that build tables: `import dnn_topology` stays light
@@ -178,6 +184,29 @@ def summarize(curves: pd.DataFrame, dims, births, deaths, max_dim: int) -> pd.Da
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
+def betti_tables(
+    diagram: Diagram, matrix: SparseDistanceMatrix, max_dim: int, max_epsilon: float, n_points: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Betti curves (:data:`CURVE_COLUMNS`) and their summaries (:data:`SUMMARY_COLUMNS`) of ``diagram``, computed
+    from the sparse distance matrix ``matrix`` (its edges give the edge-density axis), on
+    ``epsilon_grid(max_epsilon, n_points)`` for dimensions 0..``max_dim``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dnn_topology.topology.dipha_files import Diagram, full_to_sparse
+    >>> matrix = full_to_sparse(np.array([[0.0, 0.2], [0.2, 0.0]]), 0.3)
+    >>> diagram = Diagram(np.array([0, -1]), np.array([0.0, 0.0]), np.array([0.1, 0.3]))
+    >>> curves, summary = betti_tables(diagram, matrix, max_dim=0, max_epsilon=0.3, n_points=4)
+    >>> curves["betti"].tolist()
+    [2, 2, 1, 1]
+    """
+    _, _, upper = matrix.edges()  # each pair once
+    grid = epsilon_grid(max_epsilon, n_points)
+    curves = betti_curves(diagram.dims, diagram.births, diagram.deaths, max_dim, grid, np.sort(upper), matrix.n)
+    return curves, summarize(curves, diagram.dims, diagram.births, diagram.deaths, max_dim)
+
+
 def betti_curves_stage(
     *,
     diagram: PathLike,
@@ -210,12 +239,9 @@ def betti_curves_stage(
     curves, summary : pandas.DataFrame
         The tables written.
     """
-    dgm = read_persistence_diagram(diagram)
-    matrix = read_sparse_distance_matrix(sparse)
-    _, _, upper = matrix.edges()  # each pair once
-    grid = epsilon_grid(max_epsilon, n_points)
-    curve_table = betti_curves(dgm.dims, dgm.births, dgm.deaths, max_dim, grid, np.sort(upper), matrix.n)
-    summary_table = summarize(curve_table, dgm.dims, dgm.births, dgm.deaths, max_dim)
+    curve_table, summary_table = betti_tables(
+        read_persistence_diagram(diagram), read_sparse_distance_matrix(sparse), max_dim, max_epsilon, n_points
+    )
     for df, path in ((curve_table, curves), (summary_table, summary)):
         with atomic_path(path) as tmp:
             df.to_csv(tmp, index=False)

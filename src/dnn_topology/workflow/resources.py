@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from ..networks.datasets import DatasetSpec, split_size
 from ..networks.nodes import plan_selection
+from ..networks.refs import BUILTIN_NETWORKS
 
 # Conservative sustained multiply-accumulates per second of one training job.
 MACS_PER_SECOND = {"cpu_thread": 5e9, "gpu": 5e11}
@@ -132,8 +133,15 @@ NETWORK_COSTS: dict[tuple[str, int, int], NetworkCost] = {
 """Every network on the input shapes of the built-in datasets (checked against the real networks by
 ``tests/test_resources.py``)."""
 
-NETWORK_NAMES: tuple[str, ...] = tuple(sorted({network for network, _, _ in NETWORK_COSTS}))
-"""The networks the workflow can build (the keys of :data:`dnn_topology.networks.models.NETWORKS`), known without torch."""
+NETWORK_NAMES: tuple[str, ...] = BUILTIN_NETWORKS
+"""The built-in networks (the keys of :data:`dnn_topology.networks.models.NETWORKS`), known without torch; every one
+has its costs in :data:`NETWORK_COSTS`."""
+
+UNBUILT_NODES = 10_000
+UNBUILT_MACS = 10**9
+"""What the requests of a torchvision or user network assume (it is not built while the workflow parses: that would
+run the user's code at every start-up): ``node_selection.n_nodes`` nodes, else :data:`UNBUILT_NODES`, and
+:data:`UNBUILT_MACS` multiply-accumulates per sample. Override with ``--set-resources``."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +169,10 @@ def network_cost(network: str, spec: DatasetSpec) -> tuple[dict[str, Shape], int
 
 
 def run_size(network: str, spec: DatasetSpec, node_selection: dict) -> RunSize:
-    """Node count (after ``node_selection``) and forward cost of ``network`` on a dataset of shape ``spec``."""
+    """Node count (after ``node_selection``) and forward cost of ``network`` on a dataset of shape ``spec``
+    (for a network that is not built in, the assumptions of :data:`UNBUILT_MACS`)."""
+    if network not in NETWORK_NAMES:
+        return RunSize(n_nodes=int(node_selection.get("n_nodes") or UNBUILT_NODES), macs_per_sample=UNBUILT_MACS)
     shapes, macs = network_cost(network, spec)
     n_nodes = plan_selection(list(shapes.values()), list(shapes), **node_selection).n_nodes
     return RunSize(n_nodes=int(n_nodes), macs_per_sample=int(macs))
