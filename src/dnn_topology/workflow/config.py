@@ -12,10 +12,11 @@ import math
 import os
 import re
 import string
+from pathlib import Path
 
 import yaml
 
-from ..layout import RESERVED_RUN_NAMES, run_name
+from ..layout import RESERVED_RUN_NAMES, RESULTS, run_name
 from ..networks import datasets as dsets
 from ..networks.labels import effective_spec, subset_indices
 from ..networks.refs import NetworkRef
@@ -155,6 +156,7 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
                 f"datasets.{run['dataset']}.in_channels and input_size"
             )
         if run_source(run) == "checkpoints":
+            check_checkpoint_training(run, i, config)
             check_checkpoints(run, i, config)
         binarize = run.get("training", {}).get("binarize_class", config["training"].get("binarize_class"))
         if binarize is not None:
@@ -242,8 +244,8 @@ def checkpoint_path(pattern: str, trial: int, epoch: int) -> str:
 
 def check_checkpoints(run: dict, i: int, config: dict) -> None:
     """``runs[i].checkpoints``: a pattern with ``{epoch}`` (and ``{trial}`` when there are several trials), one
-    existing file for every trial and topology epoch (a missing one is named now, before anything runs), and no
-    training options that only a training by the workflow could honour."""
+    existing file for every trial and topology epoch (a missing one is named now, before anything runs; files under
+    ``results/`` are a trained run's, which the workflow makes)."""
     key = f"runs[{i}].checkpoints"
     pattern = run["checkpoints"]
     try:
@@ -260,6 +262,8 @@ def check_checkpoints(run: dict, i: int, config: dict) -> None:
             f"{key}: {pattern!r} has no {{trial}} but trials lists {len(trials)} trials: add {{trial}} to the "
             "pattern, or set trials: [0]"
         )
+    if Path(pattern).parts[0] == RESULTS:  # a trained run's checkpoints: the workflow makes them
+        return
     missing = [
         checkpoint_path(pattern, t, e)
         for t in trials
@@ -272,6 +276,10 @@ def check_checkpoints(run: dict, i: int, config: dict) -> None:
             f"{key}: checkpoint files not found (relative to {os.getcwd()}): {', '.join(missing[:5])}{more} "
             "(topology.epochs and trials name the checkpoints analysed)"
         )
+
+
+def check_checkpoint_training(run: dict, i: int, config: dict) -> None:
+    """No training option of a run of checkpoints that only a training by the workflow could honour."""
     training = run.get("training", {})
     if training.get("subset", config["training"].get("subset", 1.0)) != 1.0:
         raise ConfigError(
