@@ -71,11 +71,6 @@ def torch_setup(device: str = "auto", threads: int = 1) -> torch.device:
     return resolve_device(device)
 
 
-def strip_module_prefix(state_dict: Mapping[str, Any]) -> dict[str, Any]:
-    """Remove DataParallel's ``module.`` prefix from every key of ``state_dict``."""
-    return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in state_dict.items()}
-
-
 def cpu_state_dict(net: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The state dict of ``net`` detached and on the CPU, as checkpoints store it."""
     return {k: v.detach().cpu() for k, v in net.state_dict().items()}
