@@ -193,6 +193,8 @@ class NetworkRef:
     'torchvision'
     >>> NetworkRef.of({"name": "lenet", "kwargs": {}, "layers": None}) == NetworkRef.of("lenet")
     True
+    >>> NetworkRef("lenet").params()
+    'lenet'
     """
 
     name: str
@@ -247,8 +249,12 @@ class NetworkRef:
             )
         check_callable_ref(self.callable_ref(key), key)
 
-    def params(self) -> dict[str, Any]:
-        """A plain dict (rule params): ``name``, ``kwargs``, ``layers``."""
+    def params(self) -> str | dict[str, Any]:
+        """A plain value (rule params): the bare name when there are neither ``kwargs`` nor ``layers`` (so that the
+        params of a built-in network's jobs are those of earlier versions, and nothing reruns), else a dict of
+        ``name``, ``kwargs`` and ``layers``."""
+        if not self.kwargs and self.layers is None:
+            return self.name
         return {
             "name": self.name,
             "kwargs": dict(self.kwargs),
