@@ -51,7 +51,8 @@ def train_outside(project: Path, run: str, width: int, seed: int) -> None:
     torch.manual_seed(seed)
     net = TinyNet(width=width)
     train = load_split("mnist5k", "train")
-    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(train, range(1500)), batch_size=50, shuffle=True)
+    subset = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:1500].tolist()  # all classes
+    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(train, subset), batch_size=50, shuffle=True)
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
     out = project / "ckpt" / run
     out.mkdir(parents=True, exist_ok=True)
@@ -91,7 +92,10 @@ def project_config(project: Path) -> dict:
             "epochs": [2],
             "detection": {"enabled": False},  # the detector reads checkpoints as the attack does; off for time
         },
-        "generalization": [{"name": "own", "runs": list(WIDTHS), "bootstrap": 100}],
+        # H0 features: finite at every epoch of these small graphs (H1 may have no finite class)
+        "generalization": [
+            {"name": "own", "runs": list(WIDTHS), "features": ["life_h0", "midlife_h0"], "bootstrap": 100}
+        ],
     }
 
 
