@@ -13,7 +13,7 @@ rule evaluate:
     threads: 1
     resources:
         mem_mb=run_option("resources", "train_mem_mb"),
-        runtime=run_option("resources", "train_runtime"),
+        runtime=run_option("resources", "evaluate_runtime"),
     params:
         network=network_params,
         sample_set=sample_set_params,

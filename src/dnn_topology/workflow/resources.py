@@ -184,19 +184,23 @@ def resources(
     """Resource requests (mem_mb in MB, runtime in minutes) that scale with the job.
 
     Training: forward + backward ~ 3x the forward multiply-accumulates, per training sample and epoch,
-    at a conservative throughput (``MACS_PER_SECOND``), doubled as a margin. Correlation and
+    at a conservative throughput (``MACS_PER_SECOND``), doubled as a margin; evaluating a checkpoint (rule
+    ``evaluate``): one forward pass over both splits, at the same throughput. Correlation and
     persistence: the N x N float64 distance matrix, and a persistence cost growing with N^2, the
     dimension and the cut (an ImageFolder's training set counts as 50,000 images). Override any of
     them with ``--set-resources RULE:mem_mb=...``.
     """
     matrix_mb = size.n_nodes**2 * 8 / 1e6
     throughput = MACS_PER_SECOND["gpu"] * gpus if gpus else MACS_PER_SECOND["cpu_thread"] * threads
-    train_seconds = 2 * 3 * size.macs_per_sample * (split_size(dataset, "train") or 50000) * epochs / throughput
+    n_train, n_test = split_size(dataset, "train") or 50000, split_size(dataset, "test") or 10000
+    train_seconds = 2 * 3 * size.macs_per_sample * n_train * epochs / throughput
+    evaluate_seconds = 2 * size.macs_per_sample * (n_train + n_test) / throughput  # one forward pass over both splits
     scale = (size.n_nodes / 1000) ** 2 * 2 ** max(0, max_dim - 1) * (max_epsilon / 0.3) ** 2
     return {
         "n_nodes": size.n_nodes,
         "train_mem_mb": 4000 if size.macs_per_sample < 1e8 else 8000,
         "train_runtime": int(10 + train_seconds / 60),
+        "evaluate_runtime": int(10 + evaluate_seconds / 60),
         "activations_mem_mb": int(1500 + 3 * n_samples * size.n_nodes * 4 / 1e6),
         "graph_mem_mb": int(1000 + 3 * matrix_mb),
         "persistence_mem_mb": int(1000 + 2 * matrix_mb * max(1, max_dim) * max(1.0, (max_epsilon / 0.3) ** 2)),
