@@ -26,6 +26,7 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/train.smk"
+include: "rules/evaluate.smk"
 include: "rules/activations.smk"
 include: "rules/functional_graph.smk"
 include: "rules/persistence.smk"

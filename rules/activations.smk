@@ -15,7 +15,7 @@ rule activations:
         mem_mb=run_option("resources", "activations_mem_mb"),
         runtime=10,
     params:
-        network=run_option("run", "network"),
+        network=network_params,
         # activations.split train: drawn from the samples trained on (training subset of the trial's seed)
         sample_set=sample_set_params,
         node_selection=run_option("activations", "node_selection"),

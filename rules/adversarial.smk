@@ -21,7 +21,7 @@ rule attack:
         mem_mb=run_option("resources", "activations_mem_mb"),
         runtime=15,
     params:
-        network=run_option("run", "network"),
+        network=network_params,
         sample_set=sample_set_params,
         node_selection=run_option("activations", "node_selection"),
         attack_spec=attack_spec,
@@ -44,7 +44,7 @@ rule detection_features:
         mem_mb=2000,
         runtime=20,
     params:
-        network=run_option("run", "network"),
+        network=network_params,
         sample_set=detection_pool_params,
         attack_spec=attack_spec,
         detection=DETECTION,

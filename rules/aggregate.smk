@@ -3,7 +3,7 @@ rule aggregate:
     input:
         curves=per_epoch("betti_curves.csv"),
         summaries=per_epoch("betti_summary.csv"),
-        training=expand(layout.trial_file("training.csv"), trial=TRIALS, allow_missing=True),
+        training=training_logs,
     output:
         curves=layout.run_file("betti_curves.csv"),
         summary=layout.run_file("betti_summary.csv"),

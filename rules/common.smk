@@ -13,6 +13,7 @@ from dnn_topology.workflow import snakemake_compat
 from dnn_topology.workflow.config import (
     apply_command_line_config,
     check_config,
+    checkpoint_path,
     config_datasets,
     export_package_path,
     run_table,
@@ -40,11 +41,16 @@ ENGINE, ENGINE_OPTIONS = engine_from_config(config["topology"])
 COMPARISONS = {
     c["name"]: {"runs": c["runs"], "epochs": c.get("epochs", TOPOLOGY_EPOCHS)} for c in config["comparisons"]
 }
-# trained runs make their sparse distance matrix from activations (rule functional_graph), imported runs from the
-# original's full distance matrix (rule sparse_distance)
-TRAINED_RUNS = [run for run in RUNS if not RUNS[run]["run"]["imported"]]
-IMPORTED_RUNS = [run for run in RUNS if RUNS[run]["run"]["imported"]]
+# runs with checkpoints (trained by the workflow, or given by runs[].checkpoints and measured by rule evaluate) make
+# their sparse distance matrix from activations (rule functional_graph), imported runs from the original's full
+# distance matrix (rule sparse_distance)
+TRAINED_RUNS = [run for run in RUNS if RUNS[run]["run"]["source"] == "train"]
+CHECKPOINT_RUNS = [run for run in RUNS if RUNS[run]["run"]["source"] == "checkpoints"]
+NETWORK_RUNS = TRAINED_RUNS + CHECKPOINT_RUNS
+IMPORTED_RUNS = [run for run in RUNS if RUNS[run]["run"]["source"] == "imported"]
 TRAINED_RUN_PATTERN = layout.names_pattern(TRAINED_RUNS, "NO_TRAINED_RUN")
+CHECKPOINT_RUN_PATTERN = layout.names_pattern(CHECKPOINT_RUNS, "NO_CHECKPOINT_RUN")
+NETWORK_RUN_PATTERN = layout.names_pattern(NETWORK_RUNS, "NO_NETWORK_RUN")
 IMPORTED_RUN_PATTERN = layout.names_pattern(IMPORTED_RUNS, "NO_IMPORTED_RUN")
 STUDIES = study_options(config)  # generalization study name -> options with defaults
 # adversarial inputs: attack id -> AttackSpec, the epochs attacked, the detector's options
@@ -92,17 +98,17 @@ def all_targets():
     downstream: a failed job is retried on every run until it succeeds. temp() files are left out:
     they are meant to disappear.
     """
-    trained, imported = TRAINED_RUNS, IMPORTED_RUNS
-    per_run = [rules.train, rules.activations, rules.functional_graph]
+    networks, imported = NETWORK_RUNS, IMPORTED_RUNS
+    per_run = [rules.activations, rules.functional_graph]
     # imported runs start from DIPHA files: the sparse distance matrix from their full one, then the same stages
     from_dipha = [rules.persistence, rules.betti_curves]
     # attacked samples (inputs "<attack id>/") go through the same stages at the attacked epochs
     per_epoch_topology = [rules.functional_graph, *from_dipha]
     attacked = [f"{a}/" for a in ATTACKS]
     return [
-        *expand(layout.run_file("{table}.csv"), run=trained, table=layout.RUN_TABLES),
-        *expand(layout.run_plot("{plot}", "{ext}"), run=trained, plot=layout.RUN_PLOTS, ext=layout.FIGURE_FORMATS),
-        *expand(layout.run_plot("epochs", "html"), run=trained),
+        *expand(layout.run_file("{table}.csv"), run=networks, table=layout.RUN_TABLES),
+        *expand(layout.run_plot("{plot}", "{ext}"), run=networks, plot=layout.RUN_PLOTS, ext=layout.FIGURE_FORMATS),
+        *expand(layout.run_plot("epochs", "html"), run=networks),
         # imported runs have no training log: their per-epoch curves only
         *expand(
             layout.epoch_file("betti_curves.csv", inputs=False),
@@ -110,8 +116,8 @@ def all_targets():
             trial=TRIALS,
             epoch=TOPOLOGY_EPOCHS,
         ),
-        *adversarial_targets(trained),
-        *expand(layout.run_file("claims.csv"), run=trained),
+        *adversarial_targets(networks),
+        *expand(layout.run_file("claims.csv"), run=networks),
         *expand(layout.comparison_file("claims.csv"), comparison=COMPARISONS),
         *expand(
             layout.comparison_file("betti_curves_{x}.{ext}"),
@@ -120,12 +126,18 @@ def all_targets():
             ext=layout.FIGURE_FORMATS,
         ),
         # every intermediate file the workflow keeps (see the docstring)
-        *(f for rule_ in per_run for f in kept_outputs(rule_, trained)),
+        *kept_outputs(rules.train, TRAINED_RUNS),
+        *kept_outputs(rules.evaluate, CHECKPOINT_RUNS),
+        *(f for rule_ in per_run for f in kept_outputs(rule_, networks)),
         *kept_outputs(rules.sparse_distance, imported),
-        *(f for rule_ in from_dipha for f in kept_outputs(rule_, trained + imported)),
-        *kept_outputs(rules.attack, trained, ADV_EPOCHS),
-        *(f for rule_ in per_epoch_topology for f in kept_outputs(rule_, trained, ADV_EPOCHS, attacked)),
-        *(kept_outputs(rules.detection_features, trained, ADV_EPOCHS, ["", *attacked]) if DETECTION["enabled"] else []),
+        *(f for rule_ in from_dipha for f in kept_outputs(rule_, networks + imported)),
+        *kept_outputs(rules.attack, networks, ADV_EPOCHS),
+        *(f for rule_ in per_epoch_topology for f in kept_outputs(rule_, networks, ADV_EPOCHS, attacked)),
+        *(
+            kept_outputs(rules.detection_features, networks, ADV_EPOCHS, ["", *attacked])
+            if DETECTION["enabled"]
+            else []
+        ),
         # generalization studies: the topology.json of their runs, the tables, the model and the figures
         *expand(layout.run_file("topology.json"), run=sorted({r for s in STUDIES.values() for r in s["runs"]})),
         *expand(layout.study_file("{file}"), study=STUDIES, file=layout.STUDY_TABLES),
@@ -211,10 +223,27 @@ def comparison_files(name):
 
 
 def checkpoint_of(wildcards):
-    """Input function: the checkpoint of the job's run, trial and epoch."""
+    """Input function: the checkpoint of the job's run, trial and epoch (a file of runs[].checkpoints, or the
+    train rule's)."""
+    pattern = RUNS[wildcards.run]["run"]["checkpoints"]
+    if pattern:
+        return checkpoint_path(pattern, int(wildcards.trial), int(wildcards.epoch))
     if int(wildcards.epoch) > EPOCHS:
         raise ValueError(f"epoch {wildcards.epoch} was requested but training.epochs is {EPOCHS}")
     return layout.fill(layout.checkpoint(), run=wildcards.run, trial=wildcards.trial, epoch=wildcards.epoch)
+
+
+def network_params(wildcards):
+    """Param function: the job's run's network, its keyword arguments and recorded layers (``NetworkRef.params()``)."""
+    return RUNS[wildcards.run]["network"]
+
+
+def training_logs(wildcards):
+    """Input function (aggregate): the training logs of the job's run, one per trial, or for a run of checkpoints
+    trained elsewhere the evaluation of each trial's topology epochs (rule evaluate), in the same columns."""
+    if RUNS[wildcards.run]["run"]["source"] == "checkpoints":
+        return per_epoch("evaluation.csv")(wildcards)
+    return expand(layout.trial_file("training.csv"), run=wildcards.run, trial=TRIALS)
 
 
 def plotted_diagrams(wildcards):

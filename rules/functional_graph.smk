@@ -9,7 +9,7 @@ rule functional_graph:
     log:
         layout.epoch_file("functional_graph.log", layout.LOGS),
     wildcard_constraints:
-        run=TRAINED_RUN_PATTERN,
+        run=NETWORK_RUN_PATTERN,
     conda:
         ENV
     threads: 1

@@ -6,6 +6,8 @@ rule train:
         labels=layout.trial_file("labels.csv"),
     log:
         layout.trial_file("train.log", layout.LOGS),
+    wildcard_constraints:
+        run=TRAINED_RUN_PATTERN,
     conda:
         ENV
     threads: config["training"]["threads"]
@@ -17,7 +19,7 @@ rule train:
         runtime=run_option("resources", "train_runtime"),
     params:
         training=run_option("training"),
-        network=run_option("run", "network"),
+        network=network_params,
         dataset=run_option("run", "dataset"),
         state_dir=layout.train_state(),
     script:

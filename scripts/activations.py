@@ -15,4 +15,5 @@ with log_to_file(snakemake.log[0]):
         node_selection=snakemake.params.node_selection,
         device=snakemake.config["device"],
         threads=snakemake.threads,
+        batch_size=snakemake.config["activations"]["batch_size"],  # memory, not results: not a param
     )

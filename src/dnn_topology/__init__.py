@@ -12,7 +12,9 @@ The public API (``from dnn_topology import ...``):
   (:class:`UnitsError` when filtration values are given where distances are expected, or the reverse);
 * the functional graph -- :func:`abs_correlation`, :func:`distance_matrix`, :func:`edge_density`;
 * other libraries' layouts of a diagram -- :func:`to_ripser` (ripser.py, persim), :func:`to_gudhi`,
-  :func:`to_giotto_tda`.
+  :func:`to_giotto_tda`;
+* any network in a notebook -- :func:`network_topology` (a model and samples to its diagram and Betti curves,
+  the same code as the workflow's rules).
 
 From activations to Betti curves (see :func:`betti_curves` for the output):
 
@@ -68,14 +70,20 @@ from .topology.graph import abs_correlation, distance_matrix, edge_density
 from .topology.interop import to_giotto_tda, to_gudhi, to_ripser
 
 if TYPE_CHECKING:
+    from .networks.network_topology import network_topology
     from .topology.persistence import compute_persistence, compute_persistence_file
 
 # the one place the version is written: pyproject.toml reads it from here (setuptools' dynamic version), and
 # CITATION.cff and CHANGELOG.md repeat it (tests/test_version.py)
 __version__ = "0.1.0"
 
-# loaded on first use: persistence imports scipy, which the workflow's start-up and most jobs never need
-_LAZY = {"compute_persistence": "topology.persistence", "compute_persistence_file": "topology.persistence"}
+# loaded on first use: persistence imports scipy, and network_topology torch, which the workflow's start-up and most
+# jobs never need
+_LAZY = {
+    "compute_persistence": "topology.persistence",
+    "compute_persistence_file": "topology.persistence",
+    "network_topology": "networks.network_topology",
+}
 
 __all__ = [
     "Diagram",
@@ -89,6 +97,7 @@ __all__ = [
     "edge_density",
     "epsilon_grid",
     "full_to_sparse",
+    "network_topology",
     "read_distance_matrix",
     "read_persistence_diagram",
     "read_sparse_distance_matrix",

@@ -9,6 +9,9 @@ Subcommands:
     SPARSE_DISTANCE_MATRIX inputs; the output file is identical to DIPHA's.
 ``import-original --original-root DIR --net NET --dataset DS --trial T --results DIR --run NAME``
     Copy/convert the original code's checkpoints, distance matrices and diagrams into our layout.
+``layers NETWORK [--dataset DS] [--network-kwargs JSON] [--input-shape C H W] [--num-classes N]``
+    The layers of any network that config key ``runs[].layers`` may name (module names and torchvision's
+    feature-extraction node names), with their output shape and node count.
 ``check-config FILE...``
     Check workflow configuration files as the workflow does at start-up; a YAML syntax error names its line.
 ``estimate-test-error --model MODEL.json --train-acc PCT (--diagram FILE [--topology FILE] | --checkpoint FILE)``
@@ -400,7 +403,82 @@ def _run_estimate_test_error(args: argparse.Namespace) -> int:
     return 0
 
 
-SUBCOMMANDS = (_add_full_to_sparse, _add_dipha, _add_import_original, _add_check_config, _add_estimate_test_error)
+def _add_layers(sub) -> None:
+    p = sub.add_parser(
+        "layers",
+        help="list the layers of a network that runs[].layers may name, with shapes and node counts",
+        description="Build NETWORK (a built-in name, torchvision:<name>, <module>:<callable> or <file.py>:<callable>; "
+        "importing a module or file runs its code) and list what config key runs[].layers may name: its modules "
+        "and the nodes of torchvision's feature-extraction graph, with the output shape of one sample and its "
+        "number of nodes. One forward pass on an input of the dataset's shape.",
+    )
+    p.add_argument("network", metavar="NETWORK", help="as config key runs[].network")
+    p.add_argument("--dataset", help="a built-in dataset (default: mnist5k), or one of --config's")
+    p.add_argument(
+        "--config", type=Path, metavar="FILE", help="a workflow configuration: its imagefolders and datasets"
+    )
+    p.add_argument("--network-kwargs", metavar="JSON", default="{}", help="as config key runs[].network_kwargs")
+    p.add_argument("--input-shape", type=int, nargs="+", metavar="D", help="one sample's shape, e.g. 3 224 224")
+    p.add_argument("--num-classes", type=int, metavar="N", help="classes (default: the dataset's)")
+    p.set_defaults(func=_run_layers)
+
+
+def _run_layers(args: argparse.Namespace) -> int:
+    # torch, and the user's code: this command's alone
+    import torch
+
+    from .networks import datasets as dsets
+    from .networks.architectures import build
+    from .networks.recording import candidate_layers
+    from .networks.refs import NetworkRef
+    from .workflow.config import ConfigError, config_datasets, read_config_file
+
+    try:
+        kwargs = json.loads(args.network_kwargs)
+    except json.JSONDecodeError as err:
+        raise CliError(f"--network-kwargs: not JSON: {err}") from None
+    try:
+        registry = config_datasets(read_config_file(args.config)) if args.config else dsets.BUILTIN
+    except ConfigError as err:
+        raise CliError(str(err)) from None
+    spec = registry.spec(args.dataset or "mnist5k")
+    if args.num_classes is not None:
+        spec = dsets.DatasetSpec(spec.name, spec.in_channels, spec.input_size, args.num_classes)
+    if args.input_shape:
+        shape = tuple(args.input_shape)
+    elif spec.in_channels and spec.input_size:
+        shape = (spec.in_channels, spec.input_size, spec.input_size)
+    else:
+        shape = tuple(dsets.load_split(spec.name, "test", registry=registry)[0][0].shape)
+    if args.input_shape and len(shape) == 3:
+        spec = dsets.DatasetSpec(spec.name, shape[0], shape[1], spec.num_classes)
+    ref = NetworkRef(args.network, kwargs)
+    try:
+        ref.check("NETWORK")
+    except ValueError as err:
+        raise CliError(str(err)) from None
+    rows = candidate_layers(build(ref, spec), torch.zeros(1, *shape))
+    print(f"{args.network} on inputs of shape {shape} ({spec.num_classes} classes)")
+    print(f"{'name':<40} {'kind':<12} {'output shape':<20} {'nodes':>10}")
+    for row in rows:
+        if "error" in row:
+            print(f"graph nodes: {row['error']}; name modules")
+            continue
+        note = f"  ran {row['calls']} times: name a graph node" if row.get("calls", 1) > 1 else ""
+        shape_text = str(row["shape"]) if row["shape"] is not None else "-"
+        nodes = row["nodes"] if row["nodes"] is not None else "-"
+        print(f"{row['name']:<40} {row['kind']:<12} {shape_text:<20} {nodes:>10}{note}")
+    return 0
+
+
+SUBCOMMANDS = (
+    _add_full_to_sparse,
+    _add_dipha,
+    _add_import_original,
+    _add_check_config,
+    _add_layers,
+    _add_estimate_test_error,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -146,7 +146,8 @@ def path_name_problem(name: object) -> str | None:
 
 
 def run_name(run: Mapping) -> str:
-    """The name of a configured run: its ``name``, else ``<network>_<dataset>``.
+    """The name of a configured run: its ``name``, else ``<network>_<dataset>`` (of a network ``torchvision:<arch>``,
+    ``torchvision_<arch>``; of ``<module or file>:<callable>``, the callable's name).
 
     Examples
     --------
@@ -154,8 +155,13 @@ def run_name(run: Mapping) -> str:
     'lenet_mnist5k'
     >>> run_name({"name": "mine", "network": "lenet", "dataset": "mnist5k"})
     'mine'
+    >>> run_name({"network": "torchvision:resnet18", "dataset": "cifar10"})
+    'torchvision_resnet18_cifar10'
+    >>> run_name({"network": "models/net.py:SmallCNN", "dataset": "mnist5k"})
+    'SmallCNN_mnist5k'
     """
-    return run.get("name") or f"{run['network']}_{run['dataset']}"
+    network = run["network"].replace("torchvision:", "torchvision_", 1).rpartition(":")[2].rpartition(".")[2]
+    return run.get("name") or f"{network}_{run['dataset']}"
 
 
 # ------------------------------------------------------------------------------------------ building

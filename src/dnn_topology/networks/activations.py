@@ -27,8 +27,9 @@ from ..io_utils import atomic_path, get_logger
 from . import datasets as dsets
 from .checkpoints import load_checkpoint, torch_setup
 from .labels import subset_indices
-from .models import feature_shapes
 from .nodes import NodeSelection, plan_selection
+from .recording import LayerRecorder, set_recorded_layers
+from .refs import NetworkRef
 from .samples import SampleSet
 
 _TRAIN_SAMPLES_STREAM = 3  # generator stream of the train-split draw (memorization uses 1 and 2)
@@ -80,17 +81,28 @@ def fixed_samples(sample_set: SampleSet) -> tuple[Dataset, pd.DataFrame]:
     return Subset(ds, indices.tolist()), pd.DataFrame({"split": sample_set.split, "index": indices, "label": labels})
 
 
+def example_batch(sample_set: SampleSet, device: torch.device | str = "cpu") -> torch.Tensor:
+    """One input of the sample set's shape (zeros when the dataset declares its shape, else its first sample)."""
+    spec = sample_set.network_spec
+    if spec.in_channels and spec.input_size:
+        return torch.zeros(1, spec.in_channels, spec.input_size, spec.input_size, device=device)
+    x, _ = fixed_samples(sample_set)[0][0]
+    return torch.as_tensor(x).unsqueeze(0).to(device)
+
+
 def load_network(
     checkpoint: str | Path,
-    network: str,
+    network: NetworkRef | dict | str,
     sample_set: SampleSet,
     node_selection: dict | None = None,
     device: torch.device | str = "cpu",
 ) -> tuple[torch.nn.Module, NodeSelection]:
-    """The checkpoint's network (built for ``sample_set``'s classes) and the nodes ``node_selection`` selects."""
-    spec = sample_set.network_spec
-    net, _ = load_checkpoint(checkpoint, network, spec, device)
-    shapes = feature_shapes(net, spec)
+    """The checkpoint's network (built for ``sample_set``'s classes, recording the layers of ``network``) and the
+    nodes ``node_selection`` selects (planned from one pass on an example input)."""
+    ref = NetworkRef.of(network)
+    net, _ = load_checkpoint(checkpoint, ref, sample_set.network_spec, device)
+    set_recorded_layers(net, ref.layers)
+    shapes = LayerRecorder(net).shapes(example_batch(sample_set, device))
     return net, plan_selection(list(shapes.values()), list(shapes), **dict(node_selection or {}))
 
 
@@ -99,24 +111,28 @@ def node_activations(
 ) -> np.ndarray:
     """Activations (n_samples, N) of the selected nodes of ``net`` in eval mode, float32.
 
-    The selection is applied batch by batch, so whole layers are never held for all samples.
+    Each layer's selected nodes are taken as soon as the layer is computed (see
+    :mod:`dnn_topology.networks.recording`): besides the network's own forward pass on one batch, memory holds
+    the (n_samples, N) result only.
     """
     net.eval()
-    out = []
-    with torch.no_grad():
-        for x, _ in DataLoader(samples, batch_size=batch_size, shuffle=False):
-            feats = [f.detach().float().cpu().numpy() for f in net.forward_features(x.to(device))]
-            out.append(selection.apply(feats))
-    return np.concatenate(out, axis=0)
+    recorder = LayerRecorder(net)
+    out = np.empty((len(samples), selection.n_nodes), dtype=np.float32)
+    start = 0
+    for x, _ in DataLoader(samples, batch_size=batch_size, shuffle=False):
+        recorder.record(x.to(device), selection, out[start : start + len(x)])
+        start += len(x)
+    return out
 
 
 def compute_activations(
     checkpoint: str | Path,
-    network: str,
+    network: NetworkRef | dict | str,
     sample_set: SampleSet,
     node_selection: dict | None = None,
     device: str = "auto",
     threads: int = 1,
+    batch_size: int = 250,
 ) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
     """Node activations (n_samples, N) of ``checkpoint`` on ``sample_set``, the table describing each node, and
     the record of the samples (see :func:`fixed_samples`).
@@ -125,19 +141,22 @@ def compute_activations(
     ----------
     checkpoint : str or Path
         The checkpoint of one epoch (see :mod:`dnn_topology.networks.checkpoints`).
-    network : str
-        Config key ``runs[].network``.
+    network : NetworkRef, dict or str
+        Config keys ``runs[].network``, ``runs[].network_kwargs`` and ``runs[].layers``
+        (:class:`~dnn_topology.networks.refs.NetworkRef` or its params; a bare built-in name).
     sample_set : SampleSet
         The samples shown to the network (see the module docstring).
     node_selection : dict, optional
         Config key ``activations.node_selection`` (see :mod:`dnn_topology.networks.nodes`).
     device, threads
         Config key ``device``; torch threads.
+    batch_size : int
+        Config key ``activations.batch_size``: samples per forward pass.
     """
     dev = torch_setup(device, threads)
     net, selection = load_network(checkpoint, network, sample_set, node_selection, dev)
     samples, record = fixed_samples(sample_set)
-    acts = node_activations(net, samples, selection, dev)
+    acts = node_activations(net, samples, selection, dev, batch_size)
     if not np.isfinite(acts).all():
         bad = np.unique(np.nonzero(~np.isfinite(acts))[1])
         raise ValueError(
@@ -183,9 +202,10 @@ def activations_stage(*, activations: str | Path, nodes: str | Path, samples: st
         sample record (CSV).
     **options
         The arguments of :func:`compute_activations`, by keyword: ``checkpoint`` (the checkpoint of one epoch),
-        ``network`` (config key ``runs[].network``), ``sample_set`` (the fixed samples of the run's trial,
+        ``network`` (config keys ``runs[].network``, ``network_kwargs`` and ``layers``), ``sample_set`` (the fixed samples of the run's trial,
         :func:`dnn_topology.networks.samples.run_sample_set`), ``node_selection`` (config key
-        ``activations.node_selection``), ``device`` (config key ``device``) and ``threads`` (torch threads).
+        ``activations.node_selection``), ``device`` (config key ``device``), ``threads`` (torch threads) and
+        ``batch_size`` (config key ``activations.batch_size``).
     """
     acts, node_table, record = compute_activations(**options)
     save_activations(acts, node_table, activations, nodes, record, samples)

@@ -14,6 +14,7 @@ fashion_mnist  1     28      ``FashionMNIST/raw/{train,t10k}-{images-idx3,labels
 cifar10        3     32      ``cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}``
 svhn           3     32      ``train_32x32.mat``, ``test_32x32.mat``
 imagefolder    conf  conf    ``<root>/train/<class>/<image>``, ``<root>/test/<class>/<image>``
+(code)         conf  conf    none: a user's ``<module>:<callable>`` returns the two splits (config key ``datasets``)
 =============  ====  ======  ====================================================================
 
 Files are downloaded only when the caller passes ``download=True``; otherwise a missing dataset
@@ -36,6 +37,15 @@ resized (shorter side) and centre-cropped to ``input_size``, converted to graysc
 the original code used for Tiny ImageNet, or 0.5/0.5 for one channel). The test split may be
 called ``test`` or ``val``.
 
+A dataset that is neither (config key ``datasets.<name>``, :func:`code_dataset`) is made by the user's code:
+``loader`` (``<module>:<callable>`` or ``<file.py>:<callable>``, see :mod:`dnn_topology.networks.refs`) is
+called as ``loader(**kwargs)`` and returns ``(train, test)`` or ``(train, test, (mean, std))`` (or a mapping
+with those keys): two ``torch.utils.data.Dataset`` of ``(input tensor, int label)`` pairs, inputs normalised
+as the network saw them, and the per-channel normalisation ``(x - mean) / std`` of pixels in [0, 1] (used by
+the adversarial attacks; default: none, mean 0 and std 1). It is called once per job. Its
+``num_classes`` is declared in the config, and ``in_channels``/``input_size`` (square inputs) when a built-in
+network is to be built for it (0 means undeclared).
+
 The memorization controls (label permutation, training subsets, one-vs-rest labels) are in
 :mod:`dnn_topology.networks.labels`.
 
@@ -46,7 +56,9 @@ the functions that build datasets.
 
 from __future__ import annotations
 
+import functools
 import gzip
+import json
 import os
 import shutil
 from collections.abc import Callable, Mapping
@@ -58,6 +70,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..io_utils import atomic_path
+from .refs import check_callable_ref, load_callable, parse_callable_ref
 
 if TYPE_CHECKING:  # torch is imported by the loaders only (see the module docstring)
     from torch.utils.data import Dataset
@@ -71,7 +84,8 @@ SPLITS = ("train", "test")
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """Shape of a dataset's samples: ``in_channels`` x ``input_size`` x ``input_size``, ``num_classes``."""
+    """Shape of a dataset's samples: ``in_channels`` x ``input_size`` x ``input_size``, ``num_classes``
+    (``in_channels`` and ``input_size`` are 0 for a dataset of code that does not declare them)."""
 
     name: str
     in_channels: int
@@ -288,18 +302,75 @@ def imagefolder(
 
 
 @dataclass(frozen=True)
+class CodeDataset:
+    """A dataset made by a user's code (config key ``datasets.<name>``): its shape and its loader."""
+
+    spec: DatasetSpec
+    loader: str  # <module>:<callable> or <file.py>:<callable>
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+
+def code_dataset(
+    name: str,
+    loader: str,
+    num_classes: int,
+    kwargs: Mapping[str, Any] | None = None,
+    in_channels: int | None = None,
+    input_size: int | None = None,
+) -> CodeDataset:
+    """Describe the dataset of code ``loader`` as dataset ``name`` (config key ``datasets.<name>``); nothing runs.
+
+    Errors name the config key ``datasets.<name>.*``.
+    """
+    if name in SPECS:
+        raise ValueError(f"config key 'datasets.{name}': {name!r} is a built-in dataset name")
+    check_callable_ref(parse_callable_ref(loader, f"datasets.{name}.loader"), f"datasets.{name}.loader")
+    if int(num_classes) < 2:
+        raise ValueError(f"config key 'datasets.{name}.num_classes' must be at least 2, not {num_classes!r}")
+    spec = DatasetSpec(name, int(in_channels or 0), int(input_size or 0), int(num_classes))
+    return CodeDataset(spec, str(loader), MappingProxyType(dict(kwargs or {})))
+
+
+@functools.cache
+def _call_loader(loader: str, kwargs_json: str) -> tuple[Any, Any, tuple | None]:
+    """``loader(**kwargs)`` once per process, as ``(train, test, (mean, std) or None)``."""
+    key = f"datasets loader {loader}"
+    out = load_callable(loader, key)(**json.loads(kwargs_json))
+    if isinstance(out, Mapping):
+        train, test = out.get("train"), out.get("test")
+        norm = (out["mean"], out["std"]) if "mean" in out and "std" in out else None
+    elif isinstance(out, (tuple, list)) and len(out) in (2, 3):
+        train, test, norm = out[0], out[1], (tuple(out[2]) if len(out) == 3 else None)
+    else:
+        raise ValueError(f"{key}: returned a {type(out).__name__}; return (train, test) or (train, test, (mean, std))")
+    for split, ds in (("train", train), ("test", test)):
+        if ds is None or not hasattr(ds, "__getitem__") or not hasattr(ds, "__len__"):
+            raise ValueError(f"{key}: its {split} split is a {type(ds).__name__}, not a torch Dataset")
+    if norm is not None:
+        norm = (tuple(float(m) for m in norm[0]), tuple(float(v) for v in norm[1]))
+    return train, test, norm
+
+
+def load_code_dataset(dataset: CodeDataset) -> tuple[Any, Any, tuple | None]:
+    """The train and test splits of ``dataset`` and its normalisation (None when the loader gives none): its
+    loader runs (once per process)."""
+    return _call_loader(dataset.loader, json.dumps(dict(dataset.kwargs), sort_keys=True))
+
+
+@dataclass(frozen=True)
 class DatasetRegistry:
-    """The datasets a configuration may name: the built-in ones and its ImageFolders (by name).
+    """The datasets a configuration may name: the built-in ones, its ImageFolders and its datasets of code (by name).
 
     An immutable value: build it with :func:`dataset_registry` and pass it to whatever loads or
     checks a dataset.
     """
 
     imagefolders: Mapping[str, ImageFolder] = field(default_factory=dict)
+    code: Mapping[str, CodeDataset] = field(default_factory=dict)
 
     def names(self) -> list[str]:
         """Every dataset name this registry knows, sorted."""
-        return sorted([*SPECS, *self.imagefolders])
+        return sorted([*SPECS, *self.imagefolders, *self.code])
 
     def split_size(self, name: str, split: str) -> int | None:
         """Samples in ``split`` of dataset ``name``: a built-in one's from :data:`SPLIT_SIZES`, an ImageFolder's
@@ -314,6 +385,8 @@ class DatasetRegistry:
             return SPECS[name]
         if name in self.imagefolders:
             return self.imagefolders[name].spec
+        if name in self.code:
+            return self.code[name].spec
         hint = (
             "; an ImageFolder dataset must first be described in the config key 'imagefolders' "
             "(imagefolders: {NAME: {root, input_size, in_channels}}) and passed as a dataset_registry()"
@@ -328,13 +401,18 @@ BUILTIN = DatasetRegistry()
 """The registry of the built-in datasets only."""
 
 
-def dataset_registry(imagefolders: Mapping[str, Mapping[str, Any]] | None = None) -> DatasetRegistry:
-    """The built-in datasets plus the ImageFolders of config key ``imagefolders``.
+def dataset_registry(
+    imagefolders: Mapping[str, Mapping[str, Any]] | None = None, datasets: Mapping[str, Mapping[str, Any]] | None = None
+) -> DatasetRegistry:
+    """The built-in datasets plus the ImageFolders of config key ``imagefolders`` and the datasets of code of
+    config key ``datasets``.
 
     Parameters
     ----------
     imagefolders : mapping, optional
         ``{name: {root, input_size, in_channels, num_classes, mean, std}}`` (see :func:`imagefolder`).
+    datasets : mapping, optional
+        ``{name: {loader, kwargs, num_classes, in_channels, input_size}}`` (see :func:`code_dataset`).
 
     Returns
     -------
@@ -342,7 +420,11 @@ def dataset_registry(imagefolders: Mapping[str, Mapping[str, Any]] | None = None
         Raises ``ValueError`` or :class:`DatasetUnavailableError` naming the config key of a bad entry.
     """
     folders = {name: imagefolder(name, **options) for name, options in (imagefolders or {}).items()}
-    return DatasetRegistry(MappingProxyType(folders))
+    code = {name: code_dataset(name, **options) for name, options in (datasets or {}).items()}
+    clash = sorted(set(folders) & set(code))
+    if clash:
+        raise ValueError(f"config keys 'imagefolders' and 'datasets' both name {clash}; give each dataset one name")
+    return DatasetRegistry(MappingProxyType(folders), MappingProxyType(code))
 
 
 def normalization(name: str, registry: DatasetRegistry = BUILTIN) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -352,6 +434,10 @@ def normalization(name: str, registry: DatasetRegistry = BUILTIN) -> tuple[tuple
         return (MNIST_MEAN,), (MNIST_STD,)
     if name in registry.imagefolders:
         return registry.imagefolders[name].mean, registry.imagefolders[name].std
+    if name in registry.code:  # the loader's, which runs here (jobs only: see the module docstring)
+        norm = load_code_dataset(registry.code[name])[2]
+        channels = max(1, registry.code[name].spec.in_channels)
+        return norm if norm is not None else ((0.0,) * channels, (1.0,) * channels)
     return _SOURCES[name].mean, _SOURCES[name].std
 
 
@@ -378,7 +464,7 @@ def expected_files(
         _check_split(s)
     if name in registry.imagefolders:
         return [_imagefolder_split_dir(registry.imagefolders[name].root, s) for s in splits]
-    if name not in _SOURCES:
+    if name not in _SOURCES:  # mnist5k, datasets of code
         return []
     src = _SOURCES[name]
     folder = Path(data_dir) / src.subdir
@@ -434,7 +520,7 @@ def check_available(
     ``download=True`` a downloadable dataset passes (it will be fetched when loaded).
     """
     registry.spec(name)
-    if name == "mnist5k" or (download and name in _SOURCES):
+    if name == "mnist5k" or name in registry.code or (download and name in _SOURCES):
         return
     missing = _missing(name, data_dir, None, registry)
     if missing:
@@ -616,6 +702,8 @@ def load_split(
         return _normalised_tensor_dataset(x, y, MNIST_MEAN, MNIST_STD)
     if name in registry.imagefolders:
         return _load_imagefolder(registry.imagefolders[name], split, augment)
+    if name in registry.code:
+        return load_code_dataset(registry.code[name])[0 if split == "train" else 1]
     return _load_torchvision(name, split, Path(data_dir), download, augment)
 
 

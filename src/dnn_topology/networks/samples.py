@@ -3,7 +3,7 @@
 A :class:`SampleSet` says which samples (``dataset``, ``split``, ``n_samples``; for the train split the
 ``subset`` the network was trained on, drawn with the trial's training ``seed``), what their labels are
 (``binarize_class``: one-vs-rest labels, so the network has two outputs) and where the data lives
-(``data_dir``, ``download``, ``imagefolders``). It is built once per job from the run's options by
+(``data_dir``, ``download``, ``imagefolders``, ``datasets``). It is built once per job from the run's options by
 :func:`run_sample_set` and passed whole to the stages that show samples to a network: activations
 (:func:`dnn_topology.networks.activations.activations_stage`), attacks
 (:func:`dnn_topology.studies.adversarial.attacks.attack_stage`), the adversarial detector's features
@@ -30,7 +30,7 @@ from .labels import effective_spec, trial_seed
 __all__ = ["SampleSet", "run_activations", "run_sample_set"]
 
 # where the data lives: read from the configuration by each job, not part of what the samples are
-DATA_LOCATION = ("data_dir", "download", "imagefolders")
+DATA_LOCATION = ("data_dir", "download", "imagefolders", "datasets")
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,8 @@ class SampleSet:
         samples the network saw, for ``split == "train"``.
     binarize_class : int or None
         Config key ``training.binarize_class``.
-    data_dir, download, imagefolders
-        Config keys ``data_dir``, ``download`` and ``imagefolders`` (see
+    data_dir, download, imagefolders, datasets
+        Config keys ``data_dir``, ``download``, ``imagefolders`` and ``datasets`` (see
         :func:`dnn_topology.networks.datasets.dataset_registry`).
 
     Examples
@@ -72,11 +72,12 @@ class SampleSet:
     data_dir: str = "data"
     download: bool = False
     imagefolders: Mapping[str, Mapping[str, Any]] | None = None
+    datasets: Mapping[str, Mapping[str, Any]] | None = None
 
     @cached_property
     def registry(self) -> dsets.DatasetRegistry:
-        """The datasets that exist: the built-in ones and :attr:`imagefolders`."""
-        return dsets.dataset_registry(self.imagefolders)
+        """The datasets that exist: the built-in ones, :attr:`imagefolders` and :attr:`datasets`."""
+        return dsets.dataset_registry(self.imagefolders, self.datasets)
 
     @property
     def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -100,6 +101,7 @@ class SampleSet:
             data_dir=str(config.get("data_dir", "data")),
             download=bool(config.get("download", False)),
             imagefolders=config.get("imagefolders"),
+            datasets=config.get("datasets"),
         )
 
 
@@ -128,7 +130,7 @@ def run_sample_set(run: Mapping, trial: int) -> SampleSet:
     ... }
     >>> run_sample_set(run, trial=2)
     SampleSet(dataset='mnist5k', n_samples=300, split='train', subset=0.5, seed=12, binarize_class=None, \
-data_dir='data', download=False, imagefolders=None)
+data_dir='data', download=False, imagefolders=None, datasets=None)
     """
     training = run["training"]
     return SampleSet(

@@ -27,7 +27,7 @@ import random
 import socket
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 
 from ..io_utils import atomic_path, get_logger
 from . import datasets as dsets
+from .architectures import build, log_probabilities
 from .checkpoints import (
     CheckpointError,
     CheckpointRefusedError,
@@ -49,7 +50,7 @@ from .checkpoints import (
     torch_setup,
 )
 from .labels import controlled_datasets, trial_seed
-from .models import build_network
+from .refs import NetworkRef
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc_pct", "test_loss", "test_acc_pct", "lr", "seconds"]
 # the training states keep each epoch's accuracies as fractions (train_acc, test_acc); the table gives percent
@@ -113,14 +114,23 @@ class TrainConfig:
     binarize_class: int | None = None
     data_dir: str = "data"
     download: bool = False
+    network_kwargs: dict = field(default_factory=dict)
+
+    @property
+    def network_ref(self) -> NetworkRef:
+        """The network trained (config keys ``runs[].network`` and ``runs[].network_kwargs``)."""
+        return NetworkRef(self.network, self.network_kwargs)
 
     def fingerprint(self) -> str:
         """Hash of the fields that determine the weights of every epoch.
 
-        ``epochs`` is left out so that a run can be extended, and the data location too."""
+        ``epochs`` is left out so that a run can be extended, and the data location too; ``network_kwargs``
+        when empty (so that the fingerprints of the built-in networks are those of earlier versions)."""
         d = asdict(self)
         for key in ("epochs", "data_dir", "download"):
             d.pop(key)
+        if not d["network_kwargs"]:
+            d.pop("network_kwargs")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -187,14 +197,17 @@ def training_data(
     )
 
 
-def evaluate(net: torch.nn.Module, loader: DataLoader, device: torch.device) -> tuple[float, float]:
-    """Mean NLL loss and accuracy of ``net`` (in eval mode) over ``loader``."""
+def evaluate(
+    net: torch.nn.Module, loader: DataLoader, device: torch.device, network: NetworkRef | str = "lenet"
+) -> tuple[float, float]:
+    """Mean NLL loss and accuracy of ``net`` (in eval mode) over ``loader``; ``network`` says whether ``net``
+    outputs log-probabilities (built-in networks) or logits (:func:`~dnn_topology.networks.architectures.log_probabilities`)."""
     net.eval()
     total, loss_sum, correct = 0, 0.0, 0
     with torch.no_grad():
         for x, y in loader:
             x, y = x.to(device), y.to(device)
-            out = net(x)
+            out = log_probabilities(network, net(x))
             loss_sum += F.nll_loss(out, y, reduction="sum").item()
             correct += (out.argmax(1) == y).sum().item()
             total += len(y)
@@ -339,7 +352,8 @@ def _train(
             ).to_csv(tmp, index=False)
 
     seed_everything(cfg.seed)
-    net = build_network(cfg.network, spec).to(dev)
+    ref = cfg.network_ref
+    net = build(ref, spec).to(dev)
     optimizer = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     pin = dev.type == "cuda"
     test_loader = DataLoader(test_set, batch_size=256, shuffle=False, pin_memory=pin)
@@ -354,8 +368,8 @@ def _train(
         log.info("resuming %s/%s seed %d from epoch %d (%s)", cfg.network, cfg.dataset, cfg.seed, last, state_dir)
     else:
         t0 = time.perf_counter()
-        train_loss, train_acc = evaluate(net, train_eval_loader, dev)
-        test_loss, test_acc = evaluate(net, test_loader, dev)
+        train_loss, train_acc = evaluate(net, train_eval_loader, dev, ref)
+        test_loss, test_acc = evaluate(net, test_loader, dev, ref)
         history = [
             dict(
                 epoch=0,
@@ -385,13 +399,13 @@ def _train(
                 log.info("%sepoch %d/%d: batch %d of %d", tag, epoch, cfg.epochs, batch, len(loader))
             x, y = x.to(dev), y.to(dev)
             optimizer.zero_grad(set_to_none=True)
-            loss = F.nll_loss(net(x), y)
+            loss = F.nll_loss(log_probabilities(ref, net(x)), y)
             if not torch.isfinite(loss):
                 _diverged(cfg, epoch, f"the loss is {loss.item()} at batch {batch + 1} of {len(loader)}", state_dir)
             loss.backward()
             optimizer.step()
-        train_loss, train_acc = evaluate(net, train_eval_loader, dev)
-        test_loss, test_acc = evaluate(net, test_loader, dev)
+        train_loss, train_acc = evaluate(net, train_eval_loader, dev, ref)
+        test_loss, test_acc = evaluate(net, test_loader, dev, ref)
         if not (np.isfinite(train_loss) and np.isfinite(test_loss)):
             _diverged(cfg, epoch, f"the loss after the epoch is {train_loss} (train), {test_loss} (test)", state_dir)
         history.append(
@@ -428,7 +442,7 @@ def _train(
 
 def train_stage(
     *,
-    network: str,
+    network: NetworkRef | Mapping[str, Any] | str,
     dataset: str,
     training: Mapping[str, Any],
     trial: int,
@@ -441,6 +455,7 @@ def train_stage(
     device: str = "auto",
     threads: int = 1,
     imagefolders: dict | None = None,
+    datasets: dict | None = None,
     progress: bool | str = "log",
     label: str = "",
 ) -> pd.DataFrame:
@@ -448,8 +463,11 @@ def train_stage(
 
     Parameters
     ----------
-    network, dataset : str
-        Config keys ``runs[].network`` and ``runs[].dataset``.
+    network : NetworkRef, mapping or str
+        Config keys ``runs[].network`` and ``runs[].network_kwargs`` (a
+        :class:`~dnn_topology.networks.refs.NetworkRef`, its params, or a built-in name).
+    dataset : str
+        Config key ``runs[].dataset``.
     training : mapping
         The run's ``training`` section (``epochs``, ``lr``, ..., ``seed``; see :class:`TrainConfig`).
     trial : int
@@ -463,8 +481,8 @@ def train_stage(
         Where resumable training states are kept (see the module docstring).
     data_dir, download, device, threads
         Config keys ``data_dir``, ``download``, ``device``; torch threads.
-    imagefolders : dict, optional
-        Config key ``imagefolders`` (see :func:`dnn_topology.networks.datasets.dataset_registry`).
+    imagefolders, datasets : dict, optional
+        Config keys ``imagefolders`` and ``datasets`` (see :func:`dnn_topology.networks.datasets.dataset_registry`).
     progress, label
         See :func:`train`; by default whole log lines, which parallel jobs cannot garble.
 
@@ -474,7 +492,15 @@ def train_stage(
         The metrics table.
     """
     options = {**training, "seed": trial_seed(training["seed"], trial)}
-    cfg = TrainConfig(network=network, dataset=dataset, **options, data_dir=str(data_dir), download=download)
+    ref = NetworkRef.of(network)
+    cfg = TrainConfig(
+        network=ref.name,
+        dataset=dataset,
+        **options,
+        data_dir=str(data_dir),
+        download=download,
+        network_kwargs=dict(ref.kwargs),
+    )
     return train(
         cfg,
         checkpoints,
@@ -484,6 +510,6 @@ def train_stage(
         threads=threads,
         labels_csv=labels,
         progress=progress,
-        registry=dsets.dataset_registry(imagefolders),
+        registry=dsets.dataset_registry(imagefolders, datasets),
         label=label,
     )

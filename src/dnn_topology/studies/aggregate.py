@@ -28,10 +28,20 @@ def concat_per_epoch(paths: Sequence[str | Path], run: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).sort_values(["trial", "epoch", "dim"], kind="stable", ignore_index=True)
 
 
+def _trial_of(path: str | Path) -> int:
+    """The trial of a training log (``.../trial_<T>/training.csv``) or of an evaluation
+    (``.../trial_<T>/epoch_<E>/evaluation.csv``)."""
+    try:
+        return parse_trial_path(path).trial
+    except ValueError:
+        return parse_epoch_path(path).trial
+
+
 def concat_training(paths: Sequence[str | Path], run: str) -> pd.DataFrame:
+    """Training logs (or evaluations of checkpoints trained elsewhere, one epoch each) with run and trial columns."""
     frames = []
     for p in paths:
-        trial = parse_trial_path(p).trial
+        trial = _trial_of(p)
         df = pd.read_csv(p)
         df.insert(0, "trial", trial)
         df.insert(0, "run", run)
@@ -59,7 +69,8 @@ def aggregate_stage(
         Per-epoch Betti curves and summaries under ``.../trial_<T>/epoch_<E>/`` (trial and epoch
         columns are taken from the path).
     training_csvs : sequence of paths
-        Per-trial training metrics under ``.../trial_<T>/``.
+        Per-trial training metrics under ``.../trial_<T>/``, or, for checkpoints trained elsewhere, the per-epoch
+        evaluations ``.../trial_<T>/epoch_<E>/evaluation.csv`` (the same columns).
     curves, summary, training : str or Path
         The three CSV files to write (atomically).
     """

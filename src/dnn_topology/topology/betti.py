@@ -353,6 +353,27 @@ def summarize(curves: pd.DataFrame, diagram: DiagramLike, *, max_dim: int | None
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
+def betti_tables(
+    diagram: Diagram, matrix: SparseDistanceMatrix, max_dim: int, max_epsilon: float, n_points: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Betti curves (:data:`CURVE_COLUMNS`) and their summaries (:data:`SUMMARY_COLUMNS`) of ``diagram``, computed
+    from the sparse distance matrix ``matrix`` (its edges give the edge-density axis), on
+    ``epsilon_grid(max_epsilon, n_points)`` for dimensions 0..``max_dim``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dnn_topology.topology.dipha_files import Diagram, full_to_sparse
+    >>> matrix = full_to_sparse(np.array([[0.0, 0.2], [0.2, 0.0]]), 0.3)
+    >>> diagram = Diagram(np.array([0, -1]), np.array([0.0, 0.0]), np.array([0.1, 0.3]))
+    >>> curves, summary = betti_tables(diagram, matrix, max_dim=0, max_epsilon=0.3, n_points=4)
+    >>> curves["betti"].tolist()
+    [2, 1, 1, 1]
+    """
+    curves = betti_curves(diagram, matrix, max_dim=max_dim, max_epsilon=max_epsilon, n_points=n_points)
+    return curves, summarize(curves, diagram, max_dim=max_dim)
+
+
 def betti_curves_stage(
     *,
     diagram: PathLike,
@@ -386,9 +407,7 @@ def betti_curves_stage(
         The tables written.
     """
     dgm = read_persistence_diagram(diagram)
-    matrix = read_sparse_distance_matrix(sparse)
-    curve_table = betti_curves(dgm, matrix, max_dim=max_dim, max_epsilon=max_epsilon, n_points=n_points)
-    summary_table = summarize(curve_table, dgm, max_dim=max_dim)
+    curve_table, summary_table = betti_tables(dgm, read_sparse_distance_matrix(sparse), max_dim, max_epsilon, n_points)
     for df, path in ((curve_table, curves), (summary_table, summary)):
         with atomic_path(path) as tmp:
             df.to_csv(tmp, index=False)

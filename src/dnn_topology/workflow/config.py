@@ -5,6 +5,10 @@
 Every error is a :class:`ConfigError` whose message starts with the config key (``training.lr: ...``) or the
 file (``my.yaml, line 3, column 5: ...``), in a few lines: a schema error names the key and, for an unknown
 key, the nearest valid one, never the whole schema.
+
+A run is one of three kinds (:func:`run_source`): ``train`` (the workflow trains it), ``checkpoints`` (config key
+``runs[].checkpoints``: checkpoints trained elsewhere, analysed as they are, rule ``evaluate`` measuring their
+accuracy) or ``imported`` (the original code's DIPHA files, ``dnn-topology import-original``).
 """
 
 from __future__ import annotations
@@ -12,18 +16,21 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import string
 from collections.abc import Mapping
+from pathlib import Path
 
 import yaml
 
-from ..layout import RESERVED_RUN_NAMES, path_name_problem, run_name
+from ..layout import RESERVED_RUN_NAMES, RESULTS, path_name_problem, run_name
 from ..networks import datasets as dsets
 from ..networks.labels import effective_spec, subset_indices
+from ..networks.refs import NetworkRef
 from ..networks.samples import run_activations
 from ..studies.adversarial.config import check_adversarial
 from ..studies.generalization.config import check_studies
 from ..topology.graph import too_few_samples
-from .resources import NETWORK_NAMES, resources, run_size
+from .resources import resources, run_size
 
 TRAINING_KEYS = ("lr", "momentum", "weight_decay", "batch_size", "seed", "permute_labels", "subset", "binarize_class")
 
@@ -209,9 +216,9 @@ def export_package_path(src: str) -> None:
 
 
 def config_datasets(config: dict) -> dsets.DatasetRegistry:
-    """The datasets the config may name: the built-in ones and its ``imagefolders``."""
+    """The datasets the config may name: the built-in ones, its ``imagefolders`` and its ``datasets``."""
     try:
-        return dsets.dataset_registry(config.get("imagefolders"))
+        return dsets.dataset_registry(config.get("imagefolders"), config.get("datasets"))
     except (ValueError, dsets.DatasetUnavailableError) as err:  # the message names imagefolders.<name>.<key>
         raise ConfigError(str(err)) from None
 
@@ -222,8 +229,9 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
     ``registry`` is :func:`config_datasets` of ``config`` (built here when not given).
     """
     check_finite(config)
-    for name in config.get("imagefolders", {}):
-        check_path_name(name, f"imagefolders: dataset name {name!r}")
+    for section in ("imagefolders", "datasets"):
+        for name in config.get(section, {}):
+            check_path_name(name, f"{section}: dataset name {name!r}")
     for i, run in enumerate(config["runs"]):
         check_path_name(
             run_name(run),
@@ -245,17 +253,22 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
             raise ConfigError(f"runs: {reserved!r} is reserved for results/{reserved}/; give the run another name")
     epochs = config["training"]["epochs"]
     late = [e for e in config["topology"]["epochs"] if e > epochs]
-    if late:
+    if late and any(run_source(r) == "train" for r in config["runs"]):
         raise ConfigError(f"topology.epochs: {late} exceed training.epochs = {epochs}")
     for i, run in enumerate(config["runs"]):
-        if run["network"] not in NETWORK_NAMES:
-            raise ConfigError(
-                f"runs[{i}].network: unknown network {run['network']!r}; choose one of {list(NETWORK_NAMES)}"
-            )
+        check_run_network(run, i)
         try:
             spec = registry.spec(run["dataset"])
         except ValueError as err:
             raise ConfigError(f"runs[{i}].dataset: {err}") from None
+        if NetworkRef.from_run(run).is_builtin and not (spec.in_channels and spec.input_size):
+            raise ConfigError(
+                f"runs[{i}]: built-in network {run['network']!r} is built for the dataset's shape; declare "
+                f"datasets.{run['dataset']}.in_channels and input_size"
+            )
+        if run_source(run) == "checkpoints":
+            check_checkpoint_training(run, i, config)
+            check_checkpoints(run, i, config)
         binarize = run.get("training", {}).get("binarize_class", config["training"].get("binarize_class"))
         if binarize is not None:
             try:
@@ -276,8 +289,12 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
                 f"runs[{i}] activations.n_samples: {activations['n_samples']} samples asked for, but "
                 f"{where} {available}"
             )
-        n_nodes = run_size(run["network"], spec, activations["node_selection"]).n_nodes
-        too_few = too_few_samples(activations["n_samples"], n_nodes)
+        ref = NetworkRef.from_run(run)
+        # the node count is known here for a built-in network's declared layers; any other network is not built
+        # while the workflow parses, and its sample count is checked by the functional-graph stage instead
+        known = ref.is_builtin and ref.layers is None
+        n_nodes = run_size(run["network"], spec, activations["node_selection"]).n_nodes if known else 0
+        too_few = too_few_samples(activations["n_samples"], n_nodes) if known else None
         if too_few:
             raise ConfigError(f"runs[{i}] activations.n_samples (run {run_name(run)!r}): {too_few}")
         try:
@@ -307,6 +324,89 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
         raise ConfigError(str(err)) from None
 
 
+def run_source(run: dict) -> str:
+    """How a configured run's results come about: ``train``, ``checkpoints`` or ``imported`` (module docstring)."""
+    if run.get("imported", False):
+        return "imported"
+    return "checkpoints" if run.get("checkpoints") else "train"
+
+
+def check_run_network(run: dict, i: int) -> None:
+    """Raise ConfigError naming ``runs[i].<key>`` when the run's network, layers or source cannot work (no code runs)."""
+    ref = NetworkRef.from_run(run)
+    try:
+        ref.check(f"runs[{i}].network")
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    if not ref.is_builtin and ref.layers is None and not run.get("imported", False):
+        raise ConfigError(
+            f"runs[{i}].layers: network {ref.name!r} is not built in: name the layers whose outputs become the "
+            f"graph's nodes (module names or graph node names; `dnn-topology layers {ref.name}` lists them)"
+        )
+    if run.get("imported", False) and run.get("checkpoints"):
+        raise ConfigError(
+            f"runs[{i}]: 'imported' (the original code's DIPHA files) and 'checkpoints' (checkpoints to analyse) "
+            "exclude each other"
+        )
+
+
+def checkpoint_path(pattern: str, trial: int, epoch: int) -> str:
+    """The checkpoint file of ``trial`` and ``epoch`` of pattern ``runs[].checkpoints``.
+
+    Examples
+    --------
+    >>> checkpoint_path("ckpt/seed{trial}/epoch_{epoch:03d}.pt", 1, 7)
+    'ckpt/seed1/epoch_007.pt'
+    """
+    return pattern.format(trial=trial, epoch=epoch)
+
+
+def check_checkpoints(run: dict, i: int, config: dict) -> None:
+    """``runs[i].checkpoints``: a pattern with ``{epoch}`` (and ``{trial}`` when there are several trials), one
+    existing file for every trial and topology epoch (a missing one is named now, before anything runs; files under
+    ``results/`` are a trained run's, which the workflow makes)."""
+    key = f"runs[{i}].checkpoints"
+    pattern = run["checkpoints"]
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
+    except ValueError as err:
+        raise ConfigError(f"{key}: {pattern!r} is not a valid pattern ({err})") from None
+    if fields - {"epoch", "trial"} or "epoch" not in fields:
+        raise ConfigError(
+            f"{key}: {pattern!r} may hold {{epoch}} (required) and {{trial}} only, not {sorted(fields - {'epoch', 'trial'})}"
+        )
+    trials = config.get("trials", [0])
+    if "trial" not in fields and len(trials) > 1:
+        raise ConfigError(
+            f"{key}: {pattern!r} has no {{trial}} but trials lists {len(trials)} trials: add {{trial}} to the "
+            "pattern, or set trials: [0]"
+        )
+    if Path(pattern).parts[0] == RESULTS:  # a trained run's checkpoints: the workflow makes them
+        return
+    missing = [
+        checkpoint_path(pattern, t, e)
+        for t in trials
+        for e in config["topology"]["epochs"]
+        if not os.path.isfile(checkpoint_path(pattern, t, e))
+    ]
+    if missing:
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise ConfigError(
+            f"{key}: checkpoint files not found (relative to {os.getcwd()}): {', '.join(missing[:5])}{more} "
+            "(topology.epochs and trials name the checkpoints analysed)"
+        )
+
+
+def check_checkpoint_training(run: dict, i: int, config: dict) -> None:
+    """No training option of a run of checkpoints that only a training by the workflow could honour."""
+    training = run.get("training", {})
+    if training.get("subset", config["training"].get("subset", 1.0)) != 1.0:
+        raise ConfigError(
+            f"runs[{i}].training.subset: the run's checkpoints were trained elsewhere, on samples the workflow does "
+            "not know; leave training.subset at 1"
+        )
+
+
 def run_table(config: dict, registry: dsets.DatasetRegistry | None = None) -> dict[str, dict]:
     """run name -> {run, training, activations, resources} with overrides applied."""
     registry = config_datasets(config) if registry is None else registry
@@ -324,7 +424,10 @@ def run_table(config: dict, registry: dsets.DatasetRegistry | None = None) -> di
                 "network": run["network"],
                 "dataset": run["dataset"],
                 "imported": bool(run.get("imported", False)),
+                "source": run_source(run),
+                "checkpoints": run.get("checkpoints"),
             },
+            "network": NetworkRef.from_run(run).params(),
             "training": training,
             "activations": activations,
             "resources": resources(

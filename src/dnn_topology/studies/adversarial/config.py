@@ -153,6 +153,6 @@ def detection_pool(sample_set: SampleSet, detection: Mapping) -> SampleSet:
     --------
     >>> detection_pool(SampleSet("mnist5k", 300, "train", subset=0.5, seed=3), {"n_pool": 1000})
     SampleSet(dataset='mnist5k', n_samples=1000, split='test', subset=1.0, seed=0, binarize_class=None, \
-data_dir='data', download=False, imagefolders=None)
+data_dir='data', download=False, imagefolders=None, datasets=None)
     """
     return dataclasses.replace(sample_set, n_samples=int(detection["n_pool"]), split="test", subset=1.0, seed=0)
