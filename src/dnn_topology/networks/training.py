@@ -9,6 +9,9 @@ states of different configurations never mix and only the state resumed from is 
 every epoch is done, a checkpoint per epoch (weights and metadata, no optimizer state) is
 written to the declared output paths, and the metrics as a CSV. Train metrics are measured in
 evaluation mode after each epoch, like the test metrics, so that epoch 0 and later epochs compare.
+With a validation split (``training.validation``, see :mod:`dnn_topology.networks.labels`) the
+held-out training samples are never trained on, and their loss and accuracy (``val_loss``,
+``val_acc``) are measured like the others; without one those columns are empty.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from .checkpoints import (
 from .labels import controlled_datasets, trial_seed
 from .models import build_network
 
-METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"]
+METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "lr", "seconds"]
 
 
 class TrainingDivergedError(RuntimeError):
@@ -64,16 +67,20 @@ class TrainConfig:
     permute_labels: float = 0.0
     subset: float = 1.0
     binarize_class: int | None = None
+    validation: float = 0.0
     data_dir: str = "data"
     download: bool = False
 
     def fingerprint(self) -> str:
         """Hash of the fields that determine the weights of every epoch.
 
-        ``epochs`` is left out so that a run can be extended, and the data location too."""
+        ``epochs`` is left out so that a run can be extended, and the data location too; ``validation``
+        when it is 0, so that the states of runs made before the key existed are still found."""
         d = asdict(self)
         for key in ("epochs", "data_dir", "download"):
             d.pop(key)
+        if not d["validation"]:
+            d.pop("validation")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -124,10 +131,11 @@ def _set_rng_state(state: dict) -> None:
 
 def training_data(
     cfg: TrainConfig, registry: dsets.DatasetRegistry = dsets.BUILTIN
-) -> tuple[Dataset, Dataset, dsets.DatasetSpec, pd.DataFrame | None]:
-    """Train and test sets with the memorization controls of ``cfg`` applied.
+) -> tuple[Dataset, Dataset, dsets.DatasetSpec, pd.DataFrame | None, Dataset | None]:
+    """Train and test sets with the memorization controls of ``cfg`` applied, and the validation split.
 
-    Returns ``(train, test, spec, label_record)``, see :func:`dnn_topology.networks.labels.controlled_datasets`.
+    Returns ``(train, test, spec, label_record, validation)``, see
+    :func:`dnn_topology.networks.labels.controlled_datasets`.
     """
     return controlled_datasets(
         dsets.load_split(cfg.dataset, "train", cfg.data_dir, cfg.download, registry=registry),
@@ -137,6 +145,7 @@ def training_data(
         permute_fraction=cfg.permute_labels,
         binarize_class=cfg.binarize_class,
         seed=cfg.seed,
+        validation_fraction=cfg.validation,
     )
 
 
@@ -248,7 +257,7 @@ def train(
         state_dir,
     )
 
-    train_set, test_set, spec, label_record = training_data(cfg, registry)
+    train_set, test_set, spec, label_record, validation_set = training_data(cfg, registry)
     if labels_csv is not None:
         with atomic_path(labels_csv) as tmp:
             (
@@ -263,6 +272,13 @@ def train(
     pin = dev.type == "cuda"
     test_loader = DataLoader(test_set, batch_size=256, shuffle=False, pin_memory=pin)
     train_eval_loader = DataLoader(train_set, batch_size=256, shuffle=False, pin_memory=pin)
+    val_loader = None if validation_set is None else DataLoader(validation_set, batch_size=256, pin_memory=pin)
+
+    def validation_metrics() -> dict[str, float]:
+        if val_loader is None:
+            return {"val_loss": float("nan"), "val_acc": float("nan")}
+        val_loss, val_acc = evaluate(net, val_loader, dev)
+        return {"val_loss": val_loss, "val_acc": val_acc}
 
     last, state = _last_complete_state(state_dir, cfg)
     if state is not None:
@@ -280,6 +296,7 @@ def train(
                 epoch=0,
                 train_loss=train_loss,
                 train_acc=train_acc,
+                **validation_metrics(),
                 test_loss=test_loss,
                 test_acc=test_acc,
                 lr=cfg.lr,
@@ -314,6 +331,7 @@ def train(
                 epoch=epoch,
                 train_loss=train_loss,
                 train_acc=train_acc,
+                **validation_metrics(),
                 test_loss=test_loss,
                 test_acc=test_acc,
                 lr=cfg.lr,
@@ -363,7 +381,8 @@ def train_stage(
     network, dataset : str
         Config keys ``runs[].network`` and ``runs[].dataset``.
     training : mapping
-        The run's ``training`` section (``epochs``, ``lr``, ..., ``seed``; see :class:`TrainConfig`).
+        The run's ``training`` section (``epochs``, ``lr``, ..., ``seed``, ``validation``; see
+        :class:`TrainConfig`).
     trial : int
         The trial; it trains with seed ``training["seed"] + trial``.
     checkpoints : sequence of paths

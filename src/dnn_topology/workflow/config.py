@@ -12,13 +12,23 @@ import yaml
 
 from ..layout import RESERVED_RUN_NAMES, run_name
 from ..networks import datasets as dsets
-from ..networks.labels import effective_spec, subset_indices
+from ..networks.labels import effective_spec, training_pool
 from ..networks.samples import run_activations
 from ..studies.adversarial.config import check_adversarial
 from ..studies.generalization.config import check_studies
 from .resources import NETWORK_NAMES, resources, run_size
 
-TRAINING_KEYS = ("lr", "momentum", "weight_decay", "batch_size", "seed", "permute_labels", "subset", "binarize_class")
+TRAINING_KEYS = (
+    "lr",
+    "momentum",
+    "weight_decay",
+    "batch_size",
+    "seed",
+    "permute_labels",
+    "subset",
+    "binarize_class",
+    "validation",
+)
 
 
 class ConfigError(ValueError):
@@ -152,12 +162,21 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
             except ValueError as err:
                 raise ConfigError(f"runs[{i}] training.binarize_class: {err}") from None
         activations = run_activations(config, run)
+        subset = run.get("training", {}).get("subset", config["training"]["subset"])
+        validation = run.get("training", {}).get("validation", config["training"].get("validation", 0.0))
+        n_train = dsets.split_size(run["dataset"], "train")
+        try:
+            trained_on = None if n_train is None else len(training_pool(n_train, subset, validation)[0])
+        except ValueError as err:
+            raise ConfigError(f"runs[{i}] training.validation: {err}") from None
         available = dsets.split_size(run["dataset"], activations["split"])
         where = f"the {activations['split']} split of {run['dataset']!r} has"
         if available is not None and activations["split"] == "train":  # drawn from the samples trained on
-            subset = run.get("training", {}).get("subset", config["training"]["subset"])
-            available = len(subset_indices(available, subset))
-            where = f"the network trains on training.subset = {subset} of the train split of {run['dataset']!r}:"
+            available = trained_on
+            where = (
+                f"the network trains on training.subset = {subset} of the train split of {run['dataset']!r}, "
+                f"less training.validation = {validation} of them:"
+            )
         if available is not None and activations["n_samples"] > available:
             raise ConfigError(
                 f"runs[{i}] activations.n_samples: {activations['n_samples']} samples asked for, but "
