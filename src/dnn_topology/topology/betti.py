@@ -178,6 +178,31 @@ def summarize(curves: pd.DataFrame, dims, births, deaths, max_dim: int) -> pd.Da
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
+def diagram_curves(
+    diagram, matrix, max_dim: int, max_epsilon: float, n_points: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Betti curves and their summaries of ``diagram``, computed from the sparse distance ``matrix``.
+
+    Parameters
+    ----------
+    diagram : Diagram
+        A persistence diagram in DIPHA's conventions.
+    matrix : SparseDistanceMatrix
+        The matrix it was computed from (its pairs give the edge-density axis).
+    max_dim, max_epsilon, n_points
+        As for :func:`betti_curves_stage`.
+
+    Returns
+    -------
+    curves, summary : pandas.DataFrame
+        Columns :data:`CURVE_COLUMNS` and :data:`SUMMARY_COLUMNS`.
+    """
+    _, _, upper = matrix.edges()  # each pair once
+    grid = epsilon_grid(max_epsilon, n_points)
+    curves = betti_curves(diagram.dims, diagram.births, diagram.deaths, max_dim, grid, np.sort(upper), matrix.n)
+    return curves, summarize(curves, diagram.dims, diagram.births, diagram.deaths, max_dim)
+
+
 def betti_curves_stage(
     *,
     diagram: PathLike,
@@ -210,12 +235,9 @@ def betti_curves_stage(
     curves, summary : pandas.DataFrame
         The tables written.
     """
-    dgm = read_persistence_diagram(diagram)
-    matrix = read_sparse_distance_matrix(sparse)
-    _, _, upper = matrix.edges()  # each pair once
-    grid = epsilon_grid(max_epsilon, n_points)
-    curve_table = betti_curves(dgm.dims, dgm.births, dgm.deaths, max_dim, grid, np.sort(upper), matrix.n)
-    summary_table = summarize(curve_table, dgm.dims, dgm.births, dgm.deaths, max_dim)
+    curve_table, summary_table = diagram_curves(
+        read_persistence_diagram(diagram), read_sparse_distance_matrix(sparse), max_dim, max_epsilon, n_points
+    )
     for df, path in ((curve_table, curves), (summary_table, summary)):
         with atomic_path(path) as tmp:
             df.to_csv(tmp, index=False)

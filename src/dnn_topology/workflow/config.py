@@ -15,6 +15,7 @@ from ..networks import datasets as dsets
 from ..networks.labels import effective_spec, training_pool
 from ..networks.samples import run_activations
 from ..studies.adversarial.config import check_adversarial
+from ..studies.early_stopping.config import check_early_stopping
 from ..studies.generalization.config import check_studies
 from .resources import NETWORK_NAMES, resources, run_size
 
@@ -130,8 +131,9 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
         )
     for i, comparison in enumerate(config.get("comparisons", [])):
         check_path_name(comparison["name"], f"comparisons[{i}].name")
-    for i, study in enumerate(config.get("generalization", [])):
-        check_path_name(study["name"], f"generalization[{i}].name")
+    for section in ("generalization", "early_stopping"):
+        for i, study in enumerate(config.get(section, [])):
+            check_path_name(study["name"], f"{section}[{i}].name")
     registry = config_datasets(config) if registry is None else registry
     names = [run_name(r) for r in config["runs"]]
     dup = sorted({n for n in names if names.count(n) > 1})
@@ -207,6 +209,7 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
             },
         )
         check_studies(config)
+        check_early_stopping(config)
     except ValueError as err:
         raise ConfigError(str(err)) from None
 
