@@ -24,6 +24,7 @@ from collections.abc import Mapping
 
 from ...layout import STOPPING_TABLES as STUDY_TABLES  # noqa: F401 (the study's files, named in the layout)
 from ...layout import run_name
+from ..study_runs import check_study_runs
 from .rules import RULES
 
 # the topology a rule reads from betti_summary.csv: rule -> (homology dimension, summary column)
@@ -63,16 +64,9 @@ def check_early_stopping(config: Mapping) -> None:
     names = [s["name"] for s in config.get("early_stopping", [])]
     for i, (name, study) in enumerate(early_stopping_options(config).items()):
         key = f"early_stopping[{i}]"
-        if names.count(name) > 1:
-            raise ValueError(f"{key}.name: study {name!r} appears more than once")
-        unknown = [r for r in study["runs"] if r not in runs]
-        if unknown:
-            raise ValueError(f"{key}.runs: {unknown} are not run names (runs are {sorted(runs)})")
+        check_study_runs(key, name, names, study["runs"], runs)
         if not study["runs"]:
             raise ValueError(f"{key}.runs: no trained run to evaluate")
-        imported = [r for r in study["runs"] if runs[r].get("imported", False)]
-        if imported:
-            raise ValueError(f"{key}.runs: {imported} are imported runs, without the training log the study needs")
         unknown_rules = [r for r in study["rules"] if r not in RULES]
         if unknown_rules:
             raise ValueError(f"{key}.rules: {unknown_rules} are not stopping rules (rules are {list(RULES)})")
