@@ -1,8 +1,8 @@
 """Figure of an early-stopping study, one per run (see :mod:`dnn_topology.studies.early_stopping.study`).
 
 Top: the test accuracy (percent) over epochs, one thin line per trial and their mean, with each rule's
-stopping epoch marked on every trial's line (one marker and colour per rule; ``last_epoch`` is the end of
-the lines). Below: the series each rule watches, mean over trials at the check epochs (validation loss, the
+stopping epoch marked on every trial's line (one marker and colour per rule, shifted sideways by a fraction of
+an epoch so that rules stopping at the same epoch stay visible; ``last_epoch`` is the end of the lines). Below: the series each rule watches, mean over trials at the check epochs (validation loss, the
 beta_1 peak density in percent of node pairs, max beta_2, mean normalized neural persistence). Written as
 PNG and PDF.
 """
@@ -49,11 +49,11 @@ def plot_run(series: pd.DataFrame, stops: pd.DataFrame, run: str, png: str | Pat
             ax.plot(df["epoch"], df["test_acc_pct"], color="0.6", lw=0.7, label="test accuracy, per trial")
         mean = series.groupby("epoch")["test_acc_pct"].mean()
         ax.plot(mean.index, mean.to_numpy(), color="black", lw=1.4, label="mean over trials")
-        for rule in rules:
+        for i, rule in enumerate(rules):
             marker, color = MARKERS[rule]
             df = stops[stops["rule"] == rule]
             ax.scatter(
-                df["stop_epoch"],
+                df["stop_epoch"] + 0.15 * (i - (len(rules) - 1) / 2),  # side by side where rules stop together
                 df["test_acc_at_stop_pct"],
                 marker=marker,
                 s=28,
@@ -65,7 +65,7 @@ def plot_run(series: pd.DataFrame, stops: pd.DataFrame, run: str, png: str | Pat
             )
         handles, labels = ax.get_legend_handles_labels()
         unique = dict(zip(labels, handles))
-        ax.legend(unique.values(), unique.keys(), loc="lower right", ncol=2)
+        ax.legend(unique.values(), unique.keys(), loc="upper left", bbox_to_anchor=(1.01, 1.0))
         ax.set_xlabel("epoch")
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(f"{run}: where each stopping rule stops ({series['trial'].nunique()} trials)")
