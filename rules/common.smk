@@ -277,7 +277,9 @@ def stopping_targets():
     files = []
     for name, study in STOPPING_STUDIES.items():
         files += expand(layout.stopping_file("{file}"), stopping_study=name, file=layout.STOPPING_TABLES)
-        files += expand(layout.stopping_figure("{ext}"), stopping_study=name, run=study["runs"], ext=layout.FIGURE_FORMATS)
+        files += expand(
+            layout.stopping_figure("{ext}"), stopping_study=name, run=study["runs"], ext=layout.FIGURE_FORMATS
+        )
         files += expand(layout.trial_file("neural_persistence.csv"), run=study["runs"], trial=TRIALS)
     return list(dict.fromkeys(files))
 

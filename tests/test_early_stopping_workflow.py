@@ -13,6 +13,7 @@ from dnn_topology.networks.activations import fixed_samples
 from dnn_topology.networks.checkpoints import load_checkpoint
 from dnn_topology.networks.datasets import get_spec
 from dnn_topology.networks.labels import training_pool
+from dnn_topology.networks.samples import SampleSet
 from dnn_topology.studies.early_stopping.monitor import TopologicalEarlyStopping
 from dnn_topology.studies.early_stopping.neural_persistence import model_neural_persistence
 from dnn_topology.studies.early_stopping.rules import RULES
@@ -91,7 +92,7 @@ def test_the_series_are_the_workflow_results_and_the_monitor_agrees(study_run):
     stops = pd.read_csv(root / STUDY / "stops.csv").set_index(["trial", "rule"])
     spec = get_spec("mnist5k")
     for trial in (0, 1):
-        samples, record = fixed_samples("mnist5k", 100, "train", subset=0.05, training_seed=trial, validation=0.2)
+        samples, record = fixed_samples(SampleSet("mnist5k", 100, "train", subset=0.05, seed=trial, validation=0.2))
         recorded = pd.read_csv(root / f"results/{RUN}/trial_{trial}/epoch_1/samples.csv")
         assert record["index"].tolist() == recorded["index"].tolist()
         batch = torch.stack([samples[i][0] for i in range(len(samples))])
