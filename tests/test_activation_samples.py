@@ -52,6 +52,7 @@ def test_train_split_never_draws_a_validation_sample():
     )
 
 
+@pytest.mark.slow
 def test_a_sample_set_with_a_validation_split_draws_none_of_it():
     _, record = fixed_samples(SampleSet("mnist5k", 320, "train", subset=0.1, seed=3, validation=0.2))
     trained, held = training_pool(4000, 0.1, 0.2, seed=3)

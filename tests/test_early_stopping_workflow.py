@@ -18,7 +18,7 @@ from dnn_topology.studies.early_stopping.monitor import TopologicalEarlyStopping
 from dnn_topology.studies.early_stopping.neural_persistence import model_neural_persistence
 from dnn_topology.studies.early_stopping.rules import RULES
 
-pytestmark = pytest.mark.workflow
+pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
 STUDY = "results/early_stopping/tiny"
 RUN = "mlp_noisy"

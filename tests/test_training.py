@@ -251,6 +251,7 @@ def test_a_training_state_of_the_older_format_is_not_read_and_training_starts_ag
         assert _same(_weights(_paths(old, 1)[e]), _weights(_paths(fresh, 1)[e]))
 
 
+@pytest.mark.slow
 def test_a_validation_split_is_held_out_of_training_and_measured_every_epoch(tmp_path):
     cfg = TrainConfig(
         epochs=2, **{**CFG, "network": "lenet_300_100", "subset": 0.1, "validation": 0.2, "batch_size": 16}

@@ -6,7 +6,7 @@ the workflow does for a check epoch (the same functions, the same conventions: :
 
 * ``beta1_peak_density`` / ``max_beta2``: the activations of the batch at the network's feature layers
   (``model.forward_features``, or your ``features`` function), a node selection, the functional graph
-  1 - |corr| cut at ``max_epsilon``, its Vietoris-Rips persistence H0..H``max_dim`` and the Betti summaries;
+  ``1 - |corr|`` cut at ``max_epsilon``, its Vietoris-Rips persistence H0..H(``max_dim``) and the Betti summaries;
 * ``neural_persistence``: the mean normalized neural persistence of the fully connected layers' weights
   (the batch is not read).
 

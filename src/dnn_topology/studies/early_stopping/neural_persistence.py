@@ -6,7 +6,7 @@ Definitions (the paper's Definitions 1-4 and Algorithm 1, as its authors' code c
 * Every fully connected layer k, with weight matrix W_k (``n_out x n_in``, a 2-D ``*.weight`` tensor of a
   state dict; biases are not edges, convolutions are not covered), is a complete bipartite graph on its
   n_k = n_in + n_out neurons.
-* Weights are normalised **over the whole network**: w' = |w| / w_max, w_max the largest absolute weight of
+* Weights are normalised **over the whole network**: ``w' = |w| / w_max``, w_max the largest absolute weight of
   all the fully connected layers given, so w' is in [0, 1].
 * The filtration of a layer starts with every vertex (value 1) and adds the edges from the largest w' down.
   Its 0-dimensional diagram holds n_k - 1 pairs (1, w'_e), one per edge e of a maximum spanning tree (an
