@@ -37,6 +37,7 @@ include: "rules/compare.smk"
 include: "rules/adversarial.smk"
 include: "rules/claims.smk"
 include: "rules/generalization.smk"
+include: "rules/early_stopping.smk"
 
 
 rule all:

@@ -16,7 +16,8 @@ rule activations:
         runtime=10,
     params:
         network=network_params,
-        # activations.split train: drawn from the samples trained on (training subset of the trial's seed)
+        # activations.split train: drawn from the samples trained on (training subset of the trial's seed, less the
+        # validation split)
         sample_set=sample_set_params,
         node_selection=run_option("activations", "node_selection"),
     script:

@@ -8,6 +8,7 @@ from dnn_topology import layout
 from dnn_topology.networks.samples import run_sample_set
 from dnn_topology.studies.adversarial.config import adversarial_epochs, attack_table, detection_pool
 from dnn_topology.studies.generalization.config import study_options
+from dnn_topology.studies.early_stopping.config import TOPOLOGY_SERIES, early_stopping_options
 from dnn_topology.topology.persistence import engine_from_config
 from dnn_topology.workflow import snakemake_compat
 from dnn_topology.workflow.config import (
@@ -59,13 +60,14 @@ ADV_EPOCHS = adversarial_epochs(config) if ATTACKS else []
 DETECTION = config["adversarial"]["detection"]
 ADV_PLOTS = [p for p in layout.ADVERSARIAL_PLOTS if DETECTION["enabled"] or p != "detection_auc"]
 ADV_TABLES = [t for t in layout.ADVERSARIAL_TABLES if DETECTION["enabled"] or t != "detection"]
+STOPPING_STUDIES = early_stopping_options(config)  # early-stopping study name -> options with defaults
 ENV = "../envs/dnn_topology.yaml"
 
 
 # run, comparison, attack and study match the configured names only; inputs (the input set of a per-epoch
 # file) is "" (clean, directly in epoch_<E>/) or "<attack id>/"
 wildcard_constraints:
-    **layout.wildcard_constraints(RUNS, COMPARISONS, ATTACKS, STUDIES),
+    **layout.wildcard_constraints(RUNS, COMPARISONS, ATTACKS, STUDIES, STOPPING_STUDIES),
 
 
 def kept_outputs(rule_, runs, epochs=None, inputs=("",)):
@@ -147,6 +149,7 @@ def all_targets():
             figure=layout.STUDY_FIGURES,
             ext=layout.FIGURE_FORMATS,
         ),
+        *stopping_targets(),
     ]
 
 
@@ -299,9 +302,43 @@ def study_files(pattern):
     """Input function: ``pattern`` (a run's file, e.g. ``layout.run_file(name)``) for every run of the study, in
     the study's run order; a pattern with ``{trial}`` and ``{epoch}`` is expanded over trials and study epochs."""
 
+    return lambda wildcards: files_of_study(STUDIES[wildcards.study], pattern)
+
+
+def files_of_study(study, pattern):
+    """``pattern`` for every run of ``study`` (options with ``runs`` and ``epochs``), in its run order, expanded
+    over trials and the study's epochs; a pattern without ``{trial}``/``{epoch}`` once per run."""
+    return list(dict.fromkeys(expand(pattern, run=study["runs"], trial=TRIALS, epoch=study["epochs"])))
+
+
+# ---------------------------------------------------------------------------------------------- early stopping
+
+
+def stopping_targets():
+    """The early-stopping studies' tables and figures, and the neural persistence of their runs' trials."""
+    files = []
+    for name, study in STOPPING_STUDIES.items():
+        files += expand(layout.stopping_file("{file}"), stopping_study=name, file=layout.STOPPING_TABLES)
+        files += expand(
+            layout.stopping_figure("{ext}"), stopping_study=name, run=study["runs"], ext=layout.FIGURE_FORMATS
+        )
+        files += expand(layout.trial_file("neural_persistence.csv"), run=study["runs"], trial=TRIALS)
+    return list(dict.fromkeys(files))
+
+
+def stopping_study_option(key):
+    """Param function: option ``key`` of the job's early-stopping study (defaults applied)."""
+    return lambda wildcards: STOPPING_STUDIES[wildcards.stopping_study][key]
+
+
+def stopping_study_files(pattern, reads_samples=False):
+    """Input function: ``pattern`` (a run's file) for every run of the job's early-stopping study, expanded over
+    trials and check epochs; with ``reads_samples`` only when one of the study's rules reads activations."""
+
     def files(wildcards):
-        study = STUDIES[wildcards.study]
-        paths = expand(pattern, run=study["runs"], trial=TRIALS, epoch=study["epochs"])
-        return list(dict.fromkeys(paths))  # a pattern without {trial}/{epoch}: once per run
+        study = STOPPING_STUDIES[wildcards.stopping_study]
+        if reads_samples and not any(r in TOPOLOGY_SERIES for r in study["rules"]):
+            return []
+        return files_of_study(study, pattern)
 
     return files

@@ -11,7 +11,7 @@ import torch
 
 from dnn_topology.networks import datasets
 from dnn_topology.networks.checkpoints import load_checkpoint
-from dnn_topology.networks.training import TrainConfig, TrainingDivergedError, train
+from dnn_topology.networks.training import TrainConfig, TrainingDivergedError, train, training_data
 
 CFG = dict(network="lenet", dataset="mnist5k", lr=0.01, batch_size=64, seed=3)
 
@@ -43,7 +43,18 @@ def test_checkpoints_and_metrics(reference):
     root, metrics = reference
     assert list(metrics["epoch"]) == [0, 1, 2, 3, 4]
     csv = pd.read_csv(root / "training.csv")
-    assert list(csv.columns) == ["epoch", "train_loss", "train_acc_pct", "test_loss", "test_acc_pct", "lr", "seconds"]
+    assert list(csv.columns) == [
+        "epoch",
+        "train_loss",
+        "train_acc_pct",
+        "val_loss",
+        "val_acc_pct",
+        "test_loss",
+        "test_acc_pct",
+        "lr",
+        "seconds",
+    ]
+    assert csv[["val_loss", "val_acc_pct"]].isna().all().all()  # no validation split asked for
     # LeNet learns real digits: far above chance after 4 epochs, near chance at initialisation (percent)
     assert csv["test_acc_pct"].iloc[0] < 30
     assert csv["test_acc_pct"].iloc[-1] > 80
@@ -238,3 +249,33 @@ def test_a_training_state_of_the_older_format_is_not_read_and_training_starts_ag
     assert not any("resuming" in r.getMessage() for r in records)
     for e in (0, 1):
         assert _same(_weights(_paths(old, 1)[e]), _weights(_paths(fresh, 1)[e]))
+
+
+@pytest.mark.slow
+def test_a_validation_split_is_held_out_of_training_and_measured_every_epoch(tmp_path):
+    cfg = TrainConfig(
+        epochs=2, **{**CFG, "network": "lenet_300_100", "subset": 0.1, "validation": 0.2, "batch_size": 16}
+    )
+    train_set, _, _, record, validation_set = training_data(cfg)
+    # 400 digits kept, 80 held out: disjoint, together the subset, flagged in the label record
+    assert len(train_set) == 320 and len(validation_set) == 80
+    assert not set(train_set.indices) & set(validation_set.indices)
+    assert sorted([*train_set.indices, *validation_set.indices]) == sorted(record["index"])
+    assert set(record.loc[record["validation"], "index"]) == set(validation_set.indices)
+    metrics = train(
+        cfg,
+        _paths(tmp_path, 2),
+        tmp_path / "m.csv",
+        tmp_path / "state",
+        labels_csv=tmp_path / "labels.csv",
+        progress=False,
+    )
+    assert metrics["val_loss"].notna().all() and metrics["val_acc"].between(0, 1).all()
+    assert metrics["val_acc"].iloc[-1] > 0.5  # the held-out digits are real digits of the same classes
+    assert pd.read_csv(tmp_path / "labels.csv")["validation"].sum() == 80
+    # the split is part of the configuration: states of runs without it are not resumed
+    assert (
+        cfg.fingerprint() != TrainConfig(epochs=2, **{**CFG, "network": "lenet_300_100", "subset": 0.1}).fingerprint()
+    )
+    # and a run without a validation split keeps the fingerprint it had before the key existed (value of ff1a142)
+    assert TrainConfig(epochs=1, **CFG).fingerprint() == "2fe296e5e875b640"

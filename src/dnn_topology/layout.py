@@ -15,6 +15,7 @@ path component) lives under ``results/<run>/``, and every job's log under ``logs
         epoch_<E>/<attack id>/<name>                attack_file(name): attack.csv, inputs.npy, ...
     results/comparisons/<comparison>/<name>         comparison_file(name)
     results/generalization/<study>/<name>           study_file(name), study_figure(figure, ext)
+    results/early_stopping/<stopping_study>/<name>  stopping_file(name), stopping_figure(ext): figures/<run>.<ext>
     logs/...                                        the same builders with ``root=LOGS``
 
 (``root=""`` gives a pattern relative to a results folder, for one given elsewhere, e.g. by the command line.)
@@ -25,7 +26,7 @@ The *input set* ``<inputs>`` of a per-epoch file is ``""`` for the clean samples
 epoch component can, so clean and attacked paths never collide.
 
 Builders return **patterns**: strings with Snakemake wildcards (``{run}``, ``{trial}``, ``{epoch}``,
-``{inputs}``, ``{attack}``, ``{comparison}``, ``{study}``) that the rules use as they are, and that
+``{inputs}``, ``{attack}``, ``{comparison}``, ``{study}``, ``{stopping_study}``) that the rules use as they are, and that
 :func:`fill` (``str.format``) turns into one path. :func:`parse_epoch_path` and :func:`parse_trial_path` read
 run, trial, epoch and attack back from a path: no other module parses results paths.
 
@@ -49,6 +50,7 @@ __all__ = [
     "RESULTS",
     "RUN_PLOTS",
     "RUN_TABLES",
+    "STOPPING_TABLES",
     "STUDY_FIGURES",
     "STUDY_TABLES",
     "ResultPath",
@@ -71,6 +73,8 @@ __all__ = [
     "run_file",
     "run_name",
     "run_plot",
+    "stopping_figure",
+    "stopping_file",
     "study_figure",
     "study_file",
     "train_state",
@@ -80,7 +84,7 @@ __all__ = [
 
 RESULTS = "results"
 LOGS = "logs"
-RESERVED_RUN_NAMES = ("comparisons", "generalization")
+RESERVED_RUN_NAMES = ("comparisons", "generalization", "early_stopping")
 """Folders of ``results/`` that hold no run: no run may take these names."""
 
 FIGURE_FORMATS = ("png", "pdf")
@@ -115,6 +119,8 @@ REPORT_CATEGORIES = {
     "generalization": "8. Generalization (test error without a test set)",
 }
 """The Snakemake report's categories, numbered in reading order (the report lists them sorted by name)."""
+STOPPING_TABLES = ("series.csv", "stops.csv", "summary.csv", "differences.csv", "summary.md", "patience_sweep.csv")
+"""The files of an early-stopping study besides its figures (:mod:`dnn_topology.studies.early_stopping.study`)."""
 
 ATTACK_PREFIX = "adv_"
 
@@ -260,6 +266,22 @@ def study_figure(figure: str, ext: str) -> str:
     return study_file(f"figures/{figure}.{ext}")
 
 
+def stopping_file(name: str, root: str = RESULTS) -> str:
+    """Pattern of file ``name`` of an early-stopping study: ``<root>/early_stopping/{stopping_study}/<name>``."""
+    return _under(root, f"early_stopping/{{stopping_study}}/{name}")
+
+
+def stopping_figure(ext: str) -> str:
+    """Pattern of the figure of one run of an early-stopping study: ``.../{stopping_study}/figures/{run}.<ext>``.
+
+    Examples
+    --------
+    >>> fill(stopping_figure("png"), stopping_study="s", run="r")
+    'results/early_stopping/s/figures/r.png'
+    """
+    return stopping_file(f"figures/{{run}}.{ext}")
+
+
 def fill(pattern: str, **wildcards) -> str:
     """The path of ``pattern`` for the given wildcard values (``inputs`` defaults to the clean samples, ``""``).
 
@@ -313,7 +335,11 @@ def input_set_pattern(attacks: Iterable[str]) -> str:
 
 
 def wildcard_constraints(
-    runs: Iterable[str], comparisons: Iterable[str], attacks: Iterable[str], studies: Iterable[str]
+    runs: Iterable[str],
+    comparisons: Iterable[str],
+    attacks: Iterable[str],
+    studies: Iterable[str],
+    stopping_studies: Iterable[str] = (),
 ) -> dict[str, str]:
     """The workflow's global wildcard constraints: each name wildcard matches one configured name only.
 
@@ -331,6 +357,7 @@ def wildcard_constraints(
         "inputs": input_set_pattern(attacks),
         "attack": names_pattern(attacks, "NO_ATTACK"),
         "study": names_pattern(studies, "NO_STUDY"),
+        "stopping_study": names_pattern(stopping_studies, "NO_STOPPING_STUDY"),
     }
 
 

@@ -6,9 +6,9 @@ The samples (config ``activations.split``, ``activations.n_samples``):
 * ``test`` (default, the CVPR 2019 reproduction): the first ``n_samples`` of the test split;
 * ``train`` (the CVPR 2020 generalization study, where no test sample may be touched):
   ``n_samples`` drawn uniformly without replacement from the training samples the network was
-  actually trained on (``training.subset`` applied with the trial's training seed), with a
-  generator seeded by that training seed. Label permutation does not matter: activations do not
-  read labels.
+  actually trained on (``training.subset`` applied with the trial's training seed, less the
+  validation split of ``training.validation``: never a validation sample), with a generator seeded
+  by that training seed. Label permutation does not matter: activations do not read labels.
 
 Either way the set is the same at every epoch of a trial, and it is recorded in ``samples.csv``
 (``split``, ``index`` into that split, ``label``: the dataset's own label).
@@ -26,17 +26,22 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from ..io_utils import atomic_path, get_logger
 from . import datasets as dsets
 from .checkpoints import load_checkpoint, torch_setup
-from .labels import subset_indices
+from .labels import training_pool
 from .nodes import NodeSelection, plan_selection
 from .recording import LayerRecorder, set_recorded_layers
 from .refs import NetworkRef
 from .samples import SampleSet
 
-_TRAIN_SAMPLES_STREAM = 3  # generator stream of the train-split draw (memorization uses 1 and 2)
+_TRAIN_SAMPLES_STREAM = 3  # generator stream of the train-split draw (labels.py uses 1, 2 and 4)
 
 
 def sample_indices(
-    split_size: int, n_samples: int, split: str = "test", subset: float = 1.0, training_seed: int = 0
+    split_size: int,
+    n_samples: int,
+    split: str = "test",
+    subset: float = 1.0,
+    training_seed: int = 0,
+    validation: float = 0.0,
 ) -> np.ndarray:
     """Indices into ``split`` of the fixed samples (see the module docstring), sorted.
 
@@ -47,9 +52,9 @@ def sample_indices(
     n_samples : int
         Samples wanted.
     split : {"test", "train"}
-    subset, training_seed : float, int
-        ``training.subset`` and the trial's training seed: which training samples the network saw
-        (used for ``split == "train"`` only).
+    subset, training_seed, validation : float, int, float
+        ``training.subset``, the trial's training seed and ``training.validation``: which training
+        samples the network trained on (used for ``split == "train"`` only).
     """
     if split == "test":
         pool = np.arange(split_size, dtype=np.int64)
@@ -58,11 +63,11 @@ def sample_indices(
         return pool[:n_samples]
     if split != "train":
         raise ValueError(f"activations.split must be 'train' or 'test', not {split!r}")
-    pool = subset_indices(split_size, subset, training_seed)
+    pool, _ = training_pool(split_size, subset, validation, training_seed)
     if n_samples > len(pool):
         raise ValueError(
             f"activations.n_samples = {n_samples} but the network was trained on {len(pool)} samples "
-            f"(training.subset = {subset} of {split_size})"
+            f"(training.subset = {subset} of {split_size}, less training.validation = {validation} of them)"
         )
     rng = np.random.default_rng([_TRAIN_SAMPLES_STREAM, int(training_seed)])
     return np.sort(rng.choice(pool, size=n_samples, replace=False)).astype(np.int64)
@@ -74,7 +79,9 @@ def fixed_samples(sample_set: SampleSet) -> tuple[Dataset, pd.DataFrame]:
         sample_set.dataset, sample_set.split, sample_set.data_dir, sample_set.download, registry=sample_set.registry
     )
     try:
-        indices = sample_indices(len(ds), sample_set.n_samples, sample_set.split, sample_set.subset, sample_set.seed)
+        indices = sample_indices(
+            len(ds), sample_set.n_samples, sample_set.split, sample_set.subset, sample_set.seed, sample_set.validation
+        )
     except ValueError as err:
         raise ValueError(f"dataset {sample_set.dataset!r}: {err}") from None
     labels = dsets.dataset_labels(ds)[indices]

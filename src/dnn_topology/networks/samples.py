@@ -1,7 +1,7 @@
 """The fixed sample set that a network is shown, as one value, and the per-run options it comes from.
 
 A :class:`SampleSet` says which samples (``dataset``, ``split``, ``n_samples``; for the train split the
-``subset`` the network was trained on, drawn with the trial's training ``seed``), what their labels are
+``subset`` the network was trained on, drawn with the trial's training ``seed``, less its ``validation`` split), what their labels are
 (``binarize_class``: one-vs-rest labels, so the network has two outputs) and where the data lives
 (``data_dir``, ``download``, ``imagefolders``, ``datasets``). It is built once per job from the run's options by
 :func:`run_sample_set` and passed whole to the stages that show samples to a network: activations
@@ -48,6 +48,9 @@ class SampleSet:
     subset, seed : float, int
         Config key ``training.subset`` and the trial's training seed (``training.seed + trial``): the training
         samples the network saw, for ``split == "train"``.
+    validation : float
+        Config key ``training.validation``: the fraction of the subset held out (never drawn, for ``split ==
+        "train"``).
     binarize_class : int or None
         Config key ``training.binarize_class``.
     data_dir, download, imagefolders, datasets
@@ -69,6 +72,7 @@ class SampleSet:
     subset: float = 1.0
     seed: int = 0
     binarize_class: int | None = None
+    validation: float = 0.0
     data_dir: str = "data"
     download: bool = False
     imagefolders: Mapping[str, Mapping[str, Any]] | None = None
@@ -130,7 +134,7 @@ def run_sample_set(run: Mapping, trial: int) -> SampleSet:
     ... }
     >>> run_sample_set(run, trial=2)
     SampleSet(dataset='mnist5k', n_samples=300, split='train', subset=0.5, seed=12, binarize_class=None, \
-data_dir='data', download=False, imagefolders=None, datasets=None)
+validation=0.0, data_dir='data', download=False, imagefolders=None, datasets=None)
     """
     training = run["training"]
     return SampleSet(
@@ -140,4 +144,5 @@ data_dir='data', download=False, imagefolders=None, datasets=None)
         subset=float(training["subset"]),
         seed=trial_seed(training["seed"], trial),
         binarize_class=training["binarize_class"],
+        validation=float(training.get("validation", 0.0)),
     )

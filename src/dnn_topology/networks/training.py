@@ -14,6 +14,10 @@ One trainer at a time per state directory: a trainer holds an exclusive lock (``
 ``<state dir>/trainer.lock`` while it runs, and a second one (a rerun while a trainer orphaned by a killed
 Snakemake still runs, say) stops at once with :class:`TrainingLockedError`, naming the first one's process.
 The operating system releases the lock when its process ends, however it ends.
+
+With a validation split (``training.validation``, see :mod:`dnn_topology.networks.labels`) the
+held-out training samples are never trained on, and their loss and accuracy (``val_loss``,
+``val_acc``) are measured like the others; without one those columns are empty.
 """
 
 from __future__ import annotations
@@ -52,8 +56,18 @@ from .checkpoints import (
 from .labels import controlled_datasets, trial_seed
 from .refs import NetworkRef
 
-METRIC_COLUMNS = ["epoch", "train_loss", "train_acc_pct", "test_loss", "test_acc_pct", "lr", "seconds"]
-# the training states keep each epoch's accuracies as fractions (train_acc, test_acc); the table gives percent
+METRIC_COLUMNS = [
+    "epoch",
+    "train_loss",
+    "train_acc_pct",
+    "val_loss",
+    "val_acc_pct",
+    "test_loss",
+    "test_acc_pct",
+    "lr",
+    "seconds",
+]
+# the training states keep each epoch's accuracies as fractions (train_acc, val_acc, test_acc); the table gives percent
 PROGRESS_SECONDS = 30.0  # progress="log": a line about this often within an epoch
 
 
@@ -112,6 +126,7 @@ class TrainConfig:
     permute_labels: float = 0.0
     subset: float = 1.0
     binarize_class: int | None = None
+    validation: float = 0.0
     data_dir: str = "data"
     download: bool = False
     network_kwargs: dict = field(default_factory=dict)
@@ -125,12 +140,15 @@ class TrainConfig:
         """Hash of the fields that determine the weights of every epoch.
 
         ``epochs`` is left out so that a run can be extended, and the data location too; ``network_kwargs``
-        when empty (so that the fingerprints of the built-in networks are those of earlier versions)."""
+        when empty (so that the fingerprints of the built-in networks are those of earlier versions), and
+        ``validation`` when it is 0, so that the states of runs made before the key existed are still found."""
         d = asdict(self)
         for key in ("epochs", "data_dir", "download"):
             d.pop(key)
         if not d["network_kwargs"]:
             d.pop("network_kwargs")
+        if not d["validation"]:
+            d.pop("validation")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -181,10 +199,11 @@ def _set_rng_state(state: dict) -> None:
 
 def training_data(
     cfg: TrainConfig, registry: dsets.DatasetRegistry = dsets.BUILTIN
-) -> tuple[Dataset, Dataset, dsets.DatasetSpec, pd.DataFrame | None]:
-    """Train and test sets with the memorization controls of ``cfg`` applied.
+) -> tuple[Dataset, Dataset, dsets.DatasetSpec, pd.DataFrame | None, Dataset | None]:
+    """Train and test sets with the memorization controls of ``cfg`` applied, and the validation split.
 
-    Returns ``(train, test, spec, label_record)``, see :func:`dnn_topology.networks.labels.controlled_datasets`.
+    Returns ``(train, test, spec, label_record, validation)``, see
+    :func:`dnn_topology.networks.labels.controlled_datasets`.
     """
     return controlled_datasets(
         dsets.load_split(cfg.dataset, "train", cfg.data_dir, cfg.download, registry=registry),
@@ -194,6 +213,7 @@ def training_data(
         permute_fraction=cfg.permute_labels,
         binarize_class=cfg.binarize_class,
         seed=cfg.seed,
+        validation_fraction=cfg.validation,
     )
 
 
@@ -217,9 +237,10 @@ def evaluate(
 def metrics_table(history: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """The ``training.csv`` table of a training history: one row per epoch, accuracies in percent."""
     table = pd.DataFrame(list(history))
-    for name in ("train_acc", "test_acc"):
-        table[f"{name}_pct"] = (100.0 * table[name]).round(10)  # 7.25, not 7.249999999999999
-    return table[METRIC_COLUMNS]
+    for name in ("train_acc", "val_acc", "test_acc"):
+        fraction = table[name] if name in table else float("nan")  # val_*: absent from states of earlier versions
+        table[f"{name}_pct"] = (100.0 * fraction).round(10)  # 7.25, not 7.249999999999999
+    return table.reindex(columns=METRIC_COLUMNS)
 
 
 def _state_path(state_dir: Path, epoch: int) -> Path:
@@ -342,7 +363,7 @@ def _train(
         state_dir,
     )
 
-    train_set, test_set, spec, label_record = training_data(cfg, registry)
+    train_set, test_set, spec, label_record, validation_set = training_data(cfg, registry)
     if labels_csv is not None:
         with atomic_path(labels_csv) as tmp:
             (
@@ -358,6 +379,13 @@ def _train(
     pin = dev.type == "cuda"
     test_loader = DataLoader(test_set, batch_size=256, shuffle=False, pin_memory=pin)
     train_eval_loader = DataLoader(train_set, batch_size=256, shuffle=False, pin_memory=pin)
+    val_loader = None if validation_set is None else DataLoader(validation_set, batch_size=256, pin_memory=pin)
+
+    def validation_metrics() -> dict[str, float]:
+        if val_loader is None:
+            return {"val_loss": float("nan"), "val_acc": float("nan")}
+        val_loss, val_acc = evaluate(net, val_loader, dev, ref)
+        return {"val_loss": val_loss, "val_acc": val_acc}
 
     last, state = _last_complete_state(state_dir, cfg)
     if state is not None:
@@ -375,6 +403,7 @@ def _train(
                 epoch=0,
                 train_loss=train_loss,
                 train_acc=train_acc,
+                **validation_metrics(),
                 test_loss=test_loss,
                 test_acc=test_acc,
                 lr=cfg.lr,
@@ -413,6 +442,7 @@ def _train(
                 epoch=epoch,
                 train_loss=train_loss,
                 train_acc=train_acc,
+                **validation_metrics(),
                 test_loss=test_loss,
                 test_acc=test_acc,
                 lr=cfg.lr,
@@ -469,7 +499,8 @@ def train_stage(
     dataset : str
         Config key ``runs[].dataset``.
     training : mapping
-        The run's ``training`` section (``epochs``, ``lr``, ..., ``seed``; see :class:`TrainConfig`).
+        The run's ``training`` section (``epochs``, ``lr``, ..., ``seed``, ``validation``; see
+        :class:`TrainConfig`).
     trial : int
         The trial; it trains with seed ``training["seed"] + trial``.
     checkpoints : sequence of paths

@@ -3,15 +3,6 @@
 Claims (Corneanu et al., CVPR 2019), each checked on the per-trial, per-epoch Betti summaries
 (``betti_summary.csv``) of a run, or of the runs of a comparison:
 
-claim                           statement
-==============================  ======================================================================
-``beta1_peak_lower_density``    the beta_1 peak moves to lower edge density as training proceeds
-``max_beta2_grows``             max beta_2 grows with training
-``max_beta3_grows``             max beta_3 grows with training
-``memorizing_higher_density``   (comparisons) a memorizing run's k-cavities (k = 1..max_dim) peak at a higher
-                                edge density than the learning run's at the same epoch
-==============================  ======================================================================
-=======
 =============================  =======================================================================
 claim                          statement
 =============================  =======================================================================

@@ -24,15 +24,26 @@ import yaml
 
 from ..layout import RESERVED_RUN_NAMES, RESULTS, path_name_problem, run_name
 from ..networks import datasets as dsets
-from ..networks.labels import effective_spec, subset_indices
+from ..networks.labels import effective_spec, training_pool
 from ..networks.refs import NetworkRef
 from ..networks.samples import run_activations
 from ..studies.adversarial.config import check_adversarial
+from ..studies.early_stopping.config import check_early_stopping
 from ..studies.generalization.config import check_studies
 from ..topology.graph import too_few_samples
 from .resources import resources, run_size
 
-TRAINING_KEYS = ("lr", "momentum", "weight_decay", "batch_size", "seed", "permute_labels", "subset", "binarize_class")
+TRAINING_KEYS = (
+    "lr",
+    "momentum",
+    "weight_decay",
+    "batch_size",
+    "seed",
+    "permute_labels",
+    "subset",
+    "binarize_class",
+    "validation",
+)
 
 
 class ConfigError(ValueError):
@@ -239,8 +250,9 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
         )
     for i, comparison in enumerate(config.get("comparisons", [])):
         check_path_name(comparison["name"], f"comparisons[{i}].name")
-    for i, study in enumerate(config.get("generalization", [])):
-        check_path_name(study["name"], f"generalization[{i}].name")
+    for section in ("generalization", "early_stopping"):
+        for i, study in enumerate(config.get(section, [])):
+            check_path_name(study["name"], f"{section}[{i}].name")
     registry = config_datasets(config) if registry is None else registry
     names = [run_name(r) for r in config["runs"]]
     dup = sorted({n for n in names if names.count(n) > 1})
@@ -278,12 +290,21 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
         activations = run_activations(config, run)
         if run.get("imported", False):  # the original's results: no dataset, no activations computed here
             continue
+        subset = run.get("training", {}).get("subset", config["training"]["subset"])
+        validation = run.get("training", {}).get("validation", config["training"].get("validation", 0.0))
+        n_train = registry.split_size(run["dataset"], "train")
+        try:
+            trained_on = None if n_train is None else len(training_pool(n_train, subset, validation)[0])
+        except ValueError as err:
+            raise ConfigError(f"runs[{i}] training.validation: {err}") from None
         available = registry.split_size(run["dataset"], activations["split"])
         where = f"the {activations['split']} split of {run['dataset']!r} has"
         if available is not None and activations["split"] == "train":  # drawn from the samples trained on
-            subset = run.get("training", {}).get("subset", config["training"]["subset"])
-            available = len(subset_indices(available, subset))
-            where = f"the network trains on training.subset = {subset} of the train split of {run['dataset']!r}:"
+            available = trained_on
+            where = (
+                f"the network trains on training.subset = {subset} of the train split of {run['dataset']!r}, "
+                f"less training.validation = {validation} of them:"
+            )
         if available is not None and activations["n_samples"] > available:
             raise ConfigError(
                 f"runs[{i}] activations.n_samples: {activations['n_samples']} samples asked for, but "
@@ -320,6 +341,7 @@ def check_config(config: dict, registry: dsets.DatasetRegistry | None = None) ->
             },
         )
         check_studies(config)
+        check_early_stopping(config)
     except ValueError as err:
         raise ConfigError(str(err)) from None
 

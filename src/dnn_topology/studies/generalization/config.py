@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from ...layout import STUDY_FIGURES, STUDY_TABLES, run_name  # noqa: F401 (the study's file names, re-exported)
 from ...networks.samples import run_activations
 from ...topology import features as dfeat
+from ..study_runs import check_study_runs
 
 DEFAULT_FEATURES = ("life_h1", "midlife_h1")
 # topology parameters that must be equal for a diagram's features to be comparable with a model's
@@ -64,14 +65,7 @@ def check_studies(config: Mapping) -> None:
     names = [s["name"] for s in config.get("generalization", [])]
     for i, (name, study) in enumerate(study_options(config).items()):
         key = f"generalization[{i}]"
-        if names.count(name) > 1:
-            raise ValueError(f"{key}.name: study {name!r} appears more than once")
-        unknown = [r for r in study["runs"] if r not in runs]
-        if unknown:
-            raise ValueError(f"{key}.runs: {unknown} are not run names (runs are {sorted(runs)})")
-        imported = [r for r in study["runs"] if runs[r].get("imported", False)]
-        if imported:
-            raise ValueError(f"{key}.runs: {imported} are imported runs, without the training log the study needs")
+        check_study_runs(key, name, names, study["runs"], runs)
         if len(study["runs"]) < 2:
             raise ValueError(f"{key}.runs: leave-one-run-out needs at least 2 runs, got {study['runs']}")
         late = [e for e in study["epochs"] if e not in config["topology"]["epochs"]]
