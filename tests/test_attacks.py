@@ -124,8 +124,22 @@ def test_attack_table_ids_and_errors():
             ]
         }
     )
-    assert list(table) == ["adv_fgsm_eps0.05", "adv_fgsm_eps0.1", "adv_pgd-strong_eps0.1"]
+    # the noise control follows the attacks, once per epsilon
+    assert list(table) == [
+        "adv_fgsm_eps0.05",
+        "adv_fgsm_eps0.1",
+        "adv_pgd-strong_eps0.1",
+        "adv_noise_eps0.05",
+        "adv_noise_eps0.1",
+    ]
     assert table["adv_pgd-strong_eps0.1"].steps == 40
+    assert table["adv_noise_eps0.1"].is_control and not table["adv_fgsm_eps0.1"].is_control
+    without = attack_table({"attacks": [{"method": "fgsm", "epsilons": [0.1]}], "noise_control": False})
+    assert list(without) == ["adv_fgsm_eps0.1"]
+    listed = attack_table({"attacks": [{"method": "fgsm", "epsilons": [0.1]}, {"method": "noise", "epsilons": [0.1]}]})
+    assert list(listed) == ["adv_fgsm_eps0.1", "adv_noise_eps0.1"]  # listed by hand: not added twice
+    with pytest.raises(ValueError, match="adversarial.noise_control"):
+        attack_table({"attacks": [{"method": "fgsm", "name": "noise", "epsilons": [0.1]}]})
     assert attack_table({}) == {} and attack_table(None) == {}
     assert input_set(None) == "" and input_set("adv_fgsm_eps0.1") == "adv_fgsm_eps0.1/"
     assert attack_of_input_set("adv_fgsm_eps0.1/") == "adv_fgsm_eps0.1" and attack_of_input_set("") is None
@@ -168,6 +182,19 @@ def test_attack_stage_writes_its_files(trained, tmp_path):
     assert inputs.shape == (50, 1, 28, 28) and inputs.min() >= 0 and inputs.max() <= 1
 
 
+def test_noise_control_has_the_attacks_norm_and_no_direction():
+    """Random +-epsilon per pixel (a vertex of the L-inf ball), clipped to [0, 1]; seeded; no network needed."""
+    x = torch.rand(20, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    spec = AttackSpec("noise", "noise", 0.1, seed=3)
+    noisy = attack(None, x, torch.zeros(20, dtype=torch.long), spec, MEAN, STD)
+    delta = noisy - x
+    assert delta.abs().max() <= 0.1 + 1e-6 and noisy.min() >= 0 and noisy.max() <= 1
+    inside = (x > 0.1) & (x < 0.9)  # not clipped: exactly +-epsilon, both signs about equally often
+    np.testing.assert_allclose(delta[inside].abs().numpy(), 0.1, atol=1e-6)
+    assert 0.45 < (delta[inside] > 0).float().mean() < 0.55
+    assert torch.equal(noisy, attack(None, x, torch.zeros(20, dtype=torch.long), spec, MEAN, STD))
+
+
 def test_adversarial_config_errors_name_the_key():
     from dnn_topology.studies.adversarial.config import check_adversarial
 
@@ -189,3 +216,12 @@ def test_adversarial_config_errors_name_the_key():
     with pytest.raises(ValueError, match="adversarial.detection: halves of n_pool = 100"):
         check_adversarial(small, {"lenet_mnist5k": 1000})
     check_adversarial({"topology": {"epochs": [1]}, "adversarial": {}}, {})  # no attack: nothing to check
+    bad = {**base, "adversarial": {**base["adversarial"], "per_input": {"deploy_attack": "adv_noise_eps0.1"}}}
+    with pytest.raises(ValueError, match="adversarial.per_input.deploy_attack: 'adv_noise_eps0.1'"):
+        check_adversarial(bad, {"lenet_mnist5k": 1000})
+    lid = {**base, "adversarial": {**base["adversarial"], "per_input": {"lid_k": 50, "lid_reference": 40}}}
+    with pytest.raises(ValueError, match="adversarial.per_input: LID needs lid_k < lid_reference"):
+        check_adversarial(lid, {"lenet_mnist5k": 1000})
+    train = {**base, "activations": {"split": "train"}}
+    with pytest.raises(ValueError, match="activations.split: test"):
+        check_adversarial(train, {"lenet_mnist5k": 1000})
