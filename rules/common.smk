@@ -7,7 +7,15 @@ from snakemake.utils import validate
 
 from dnn_topology import layout
 from dnn_topology.networks.samples import run_sample_set
-from dnn_topology.studies.adversarial.config import adversarial_epochs, attack_table, detection_pool
+from dnn_topology.studies.adversarial.config import (
+    DETECTOR_NAMES,
+    adaptive_attacks,
+    adversarial_epochs,
+    attack_table,
+    detection_pool,
+    per_input_options,
+    reference_samples,
+)
 from dnn_topology.studies.generalization.config import study_options
 from dnn_topology.topology.persistence import engine_from_config
 from dnn_topology.workflow import snakemake_compat
@@ -48,6 +56,11 @@ ADV_EPOCHS = adversarial_epochs(config) if ATTACKS else []
 DETECTION = config["adversarial"]["detection"]
 ADV_PLOTS = [p for p in layout.ADVERSARIAL_PLOTS if DETECTION["enabled"] or p != "detection_auc"]
 ADV_TABLES = [t for t in layout.ADVERSARIAL_TABLES if DETECTION["enabled"] or t != "detection"]
+# per-input detection: its options (deploy_attack resolved), the attacks attacked adaptively, its run tables
+PER_INPUT = per_input_options(config["adversarial"], ATTACKS)
+PER_INPUT_ON = bool(ATTACKS) and PER_INPUT["enabled"]
+ADAPTIVE_ATTACKS = adaptive_attacks(ATTACKS, PER_INPUT) if PER_INPUT_ON else []
+PER_INPUT_TABLES = [t for t in layout.PER_INPUT_TABLES if ADAPTIVE_ATTACKS or t != "adaptive"]
 ENV = "../envs/dnn_topology.yaml"
 
 
@@ -120,6 +133,7 @@ def all_targets():
         *kept_outputs(rules.attack, trained, ADV_EPOCHS),
         *(f for rule_ in per_epoch_topology for f in kept_outputs(rule_, trained, ADV_EPOCHS, attacked)),
         *(kept_outputs(rules.detection_features, trained, ADV_EPOCHS, ["", *attacked]) if DETECTION["enabled"] else []),
+        *(per_input_kept_outputs(trained, attacked) if PER_INPUT_ON else []),
         # generalization studies: the topology.json of their runs, the tables, the model and the figures
         *expand(layout.run_file("topology.json"), run=sorted({r for s in STUDIES.values() for r in s["runs"]})),
         *expand(layout.study_file("{file}"), study=STUDIES, file=layout.STUDY_TABLES),
@@ -224,7 +238,47 @@ def adversarial_targets(runs):
     return [
         *expand(layout.adversarial_file("{table}.csv"), run=runs, table=ADV_TABLES),
         *expand(layout.adversarial_plot("{plot}", "{ext}"), run=runs, plot=ADV_PLOTS, ext=layout.FIGURE_FORMATS),
+        *(expand(layout.per_input_run_file("{table}.csv"), run=runs, table=PER_INPUT_TABLES) if PER_INPUT_ON else []),
     ]
+
+
+def per_input_kept_outputs(runs, attacked):
+    """The per-input rules' kept files of ``runs`` at every trial and attacked epoch (see all_targets)."""
+    per_epoch = [rules.per_input_reference, rules.per_input_detection]
+    per_epoch += [rules.per_input_adaptive] if ADAPTIVE_ATTACKS else []
+    return [
+        *(f for rule_ in per_epoch for f in kept_outputs(rule_, runs, ADV_EPOCHS)),
+        *kept_outputs(rules.per_input_features, runs, ADV_EPOCHS, ["", *attacked]),
+    ]
+
+
+def reference_sample_params(wildcards):
+    """Param function (per_input_reference): the training inputs of the job's run and trial that the per-input
+    detectors' references are fitted on, as :func:`sample_set_params`."""
+    return reference_samples(run_sample_set(RUNS[wildcards.run], int(wildcards.trial)), PER_INPUT).params()
+
+
+def attacked_inputs(wildcards):
+    """Input function (per_input_features): the attacked images of the job's input set (none for the clean one)."""
+    attack = layout.attack_of_input_set(wildcards.inputs)
+    if attack is None:
+        return []
+    return [layout.fill(layout.attack_file("inputs.npy"), **dict(wildcards.items()), attack=attack)]
+
+
+def per_input_features_of(attacks):
+    """Input function: the per-input features of each of ``attacks`` at the job's run, trial and epoch."""
+
+    def files(wildcards):
+        pattern = layout.per_input_file("features.csv", inputs=True)
+        return [layout.fill(pattern, **dict(wildcards.items()), inputs=layout.input_set(a)) for a in attacks]
+
+    return files
+
+
+def per_attacked_trial_epoch(pattern):
+    """Input function: ``pattern`` (with {run}, {trial}, {epoch}) for every trial and attacked epoch of the job's run."""
+    return lambda wildcards: expand(pattern, run=wildcards.run, trial=TRIALS, epoch=ADV_EPOCHS)
 
 
 def per_attacked_epoch(name, clean=True, attacked=True):
