@@ -57,7 +57,9 @@ def main() -> None:
     labels = np.r_[np.zeros(a.per_class, int), np.ones(a.per_class, int)]
     groups = np.arange(len(labels))
     print(f"{a.repetitions} repetitions, {a.per_class} + {a.per_class} batches, 5 folds, no signal")
-    print(f"{'features':>22} {'oof excl. 0.5':>14} {'refit excl. 0.5':>16} {'perm p<0.05':>12} {'mean AUC':>9} {'s':>6}")
+    print(
+        f"{'features':>22} {'oof excl. 0.5':>14} {'refit excl. 0.5':>16} {'perm p<0.05':>12} {'mean AUC':>9} {'s':>6}"
+    )
     for name, p in (("gaussian, 11", 11), ("gaussian, 78", 78), ("student-t corr., 78", -78)):
         rng = np.random.default_rng(a.seed)
         start = time.time()
