@@ -56,6 +56,7 @@ from .config import AttackSpec, detection_pool
 from .evaluation import (
     NULL_ATTACK,
     NULL_CONTROL,
+    ROW_KEYS,
     fold_splits,
     group_folds,
     out_of_fold_scores,
@@ -77,12 +78,7 @@ SUMMARY_FEATURES = [
     "mean_midlife",
 ]
 TABLE_COLUMNS = [
-    "trial",
-    "epoch",
-    "attack",
-    "role",
-    "method",
-    "epsilon",
+    *ROW_KEYS,
     "features",
     "n_features",
     "batch_size",

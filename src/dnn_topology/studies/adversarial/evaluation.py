@@ -37,6 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "ROW_KEYS",
     "NULL_ATTACK",
     "NULL_CONTROL",
     "role_of",
@@ -58,6 +59,8 @@ __all__ = [
 
 # ------------------------------------------------------------------------------------------- table rows
 
+ROW_KEYS = ["trial", "epoch", "attack", "role", "method", "epsilon"]
+"""The first columns of every detection table (batch and per-input): what a row is about."""
 NULL_ATTACK = "clean-vs-clean"
 """The ``attack`` of a detection table's null-control rows (clean inputs on both sides)."""
 NULL_CONTROL = "null_control"

@@ -73,6 +73,7 @@ from .config import AttackSpec
 from .evaluation import (
     NULL_ATTACK,
     NULL_CONTROL,
+    ROW_KEYS,
     detection_rate,
     logistic_detector,
     pair_auc,
@@ -96,12 +97,7 @@ DIFFERENTIABLE = ("max_softmax", "mahalanobis")
 """Detectors an adaptive attacker can differentiate (:mod:`~dnn_topology.studies.adversarial.adaptive`)."""
 POPULATIONS = ("successful", "all")
 DETECTION_COLUMNS = [
-    "trial",
-    "epoch",
-    "attack",
-    "role",
-    "method",
-    "epsilon",
+    *ROW_KEYS,
     "population",
     "detector",
     "family",
