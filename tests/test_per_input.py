@@ -271,3 +271,23 @@ def test_arrays_files_are_data_never_code(tmp_path):
         pi.load_arrays(tmp_path / "text.npz")
     with pytest.raises(ValueError, match="ok.npz: not a dnn-topology detector file"):
         pi.load_detector(tmp_path / "ok.npz")
+
+
+def test_read_image_takes_arrays_and_image_files(tmp_path):
+    from PIL import Image
+
+    from dnn_topology.networks import datasets as dsets
+
+    spec = dsets.get_spec("mnist5k")
+    x = np.random.default_rng(0).uniform(0, 1, (28, 28)).astype(np.float32)
+    for name, arr in (("hw", x), ("chw", x[None]), ("nchw", x[None, None])):
+        np.save(tmp_path / f"{name}.npy", arr)
+        np.testing.assert_array_equal(pi.read_image(tmp_path / f"{name}.npy", spec), x[None])
+    Image.fromarray((x * 255).round().astype(np.uint8)).save(tmp_path / "digit.png")
+    np.testing.assert_allclose(pi.read_image(tmp_path / "digit.png", spec), x[None], atol=0.5 / 255 + 1e-6)
+    np.save(tmp_path / "bright.npy", x * 255)
+    with pytest.raises(ValueError, match=r"bright.npy: pixel values must lie in \[0, 1\]"):
+        pi.read_image(tmp_path / "bright.npy", spec)
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ValueError, match="notes.txt: not an image"):
+        pi.read_image(tmp_path / "notes.txt", spec)
