@@ -75,6 +75,7 @@ from .evaluation import (
     NULL_CONTROL,
     ROW_KEYS,
     detection_rate,
+    flag_threshold,
     logistic_detector,
     pair_auc,
     pair_bootstrap,
@@ -614,8 +615,6 @@ def detection_tables(
 
 
 def _threshold(clean_scores, per_input) -> float:
-    from .evaluation import flag_threshold
-
     return flag_threshold(clean_scores, float(per_input["fpr"]))
 
 
