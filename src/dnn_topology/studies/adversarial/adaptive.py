@@ -7,7 +7,7 @@ Hingun, Pachuca, Wang and Carlini ("Evading adversarial example detectors: a gam
 2022): at each projected signed-gradient step, an input the network still classifies correctly follows the
 gradient of the margin ``-(z_y - max_{j != y} z_j)`` (z the network's output, logits or log-probabilities; y the
 true class), a misclassified one follows the gradient of ``-d(x')``, the fitted detector's logit (its logistic
-regression on standardised features; higher = flagged); |x' - x|_inf <= epsilon and 0 <= x' <= 1 throughout.
+regression on standardised features; higher = flagged); ``|x' - x|_inf <= epsilon`` and ``0 <= x' <= 1`` throughout.
 Steps, step size, random start and epsilon are the configured PGD attack's (pixel units). Of all iterates,
 each input keeps the misclassified one with the lowest detector logit (the last iterate when none is
 misclassified). A weighted sum of the two losses (Carlini & Wagner's form) lets the larger gradient win

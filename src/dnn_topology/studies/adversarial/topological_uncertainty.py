@@ -1,8 +1,10 @@
 """Topological Uncertainty (Lacombe, Ike, Carriere, Chazal, Glisse, Umeda, IJCAI 2021, arXiv 2105.04404): a
 per-input score from the 0-dimensional persistence of each dense layer's activation graph.
 
-Construction (as the paper and its code, tlacombe/topologicalUncertainty, which handles dense layers only)
-----------------------------------------------------------------------------------------------------
+Construction
+------------
+As the paper and its code (tlacombe/topologicalUncertainty, which handles dense layers only):
+
 * For one input and one fully connected layer with weight matrix W (``out x in``, PyTorch's layout) and input
   activations x (the layer's input: the previous layer's output after its non-linearity), the **activation
   graph** is the complete bipartite graph between the ``in`` input units and the ``out`` output units, the edge
