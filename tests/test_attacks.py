@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from torch.utils.data import DataLoader, Subset
+from network_helpers import lenet_after_one_pass
+from torch.utils.data import Subset
 
 from dnn_topology.layout import attack_of_input_set, input_set
 from dnn_topology.networks import datasets as dsets
-from dnn_topology.networks import models
 from dnn_topology.networks.samples import SampleSet
 from dnn_topology.studies.adversarial.attacks import (
     RECORD_COLUMNS,
@@ -29,15 +29,8 @@ MEAN, STD = dsets.normalization("mnist5k")
 @pytest.fixture(scope="module")
 def trained():
     """LeNet after one epoch on 2,000 mnist5k digits (real training), and 200 test digits as pixels."""
-    torch.manual_seed(0)
     torch.set_num_threads(1)
-    net = models.build_network("lenet", dsets.get_spec("mnist5k"))
-    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-    for x, y in DataLoader(Subset(dsets.load_split("mnist5k", "train"), range(2000)), batch_size=64, shuffle=True):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(net(x), y).backward()
-        opt.step()
-    net.eval()
+    net = lenet_after_one_pass()
     x, y = sample_pixels(Subset(dsets.load_split("mnist5k", "test"), range(200)), MEAN, STD)
     return net, x, y
 

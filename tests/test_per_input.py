@@ -298,21 +298,14 @@ def test_adaptive_pgd_stays_in_the_ball_and_lowers_the_detector_logit():
     """Against a stand-in differentiable 'detector' (the output's first logit), on a real LeNet after one pass
     over 2,000 digits: the bound and the pixel range hold, the inputs are misclassified about as often as under
     PGD without the detector, and the detector's logit of the misclassified ones is lower."""
-    from torch.utils.data import DataLoader, Subset
+    from network_helpers import lenet_after_one_pass
+    from torch.utils.data import Subset
 
     from dnn_topology.networks import datasets as dsets
-    from dnn_topology.networks import models
     from dnn_topology.studies.adversarial.adaptive import adaptive_pgd
     from dnn_topology.studies.adversarial.attacks import normalize, sample_pixels
 
-    torch.manual_seed(0)
-    net = models.build_network("lenet", dsets.get_spec("mnist5k"))
-    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-    for x, y in DataLoader(Subset(dsets.load_split("mnist5k", "train"), range(2000)), batch_size=64, shuffle=True):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(net(x), y).backward()
-        opt.step()
-    net.eval()
+    net = lenet_after_one_pass()
     mean, std = dsets.normalization("mnist5k")
     x, y = sample_pixels(Subset(dsets.load_split("mnist5k", "test"), range(0, 1000, 10)), mean, std)
     spec = AttackSpec("pgd", "pgd", 0.2, steps=10, step_size=0.05, random_start=True, seed=1)
