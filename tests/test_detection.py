@@ -134,6 +134,19 @@ def test_refit_intervals_and_permutation_test_under_the_null_and_not():
     assert auc > 0.8 and refit_permutation_pvalue(signal, labels, np.arange(20), 5, auc, n_permutations=99) < 0.05
 
 
+def test_refit_bootstrap_with_few_groups_redraws_resamples_it_cannot_cross_validate():
+    """4 groups a side (2 rows each): about 1 resample in 64 holds a single distinct group of a side, which
+    cross-validation cannot split; those are drawn again instead of failing, and 1 group a side is refused."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 0, 0, 0, 1, 1, 1, 1], 2)
+    groups = np.repeat(np.arange(8), 2)
+    X = rng.normal(size=(16, 3)) + 2.0 * labels[:, None]
+    low, high = refit_bootstrap(X, labels, groups, 4, n_bootstrap=400)
+    assert 0.5 < low <= high <= 1.0
+    with pytest.raises(ValueError, match="at least 2 groups of each kind"):
+        refit_bootstrap(X[[0, 1, 8, 9]], labels[[0, 1, 8, 9]], groups[[0, 1, 8, 9]], 2, n_bootstrap=10)
+
+
 def test_detector_separates_separable_batches_and_not_random_ones():
     rng = np.random.default_rng(2)
     clean = pd.DataFrame({"label": 0, "topo_x": rng.normal(0, 1, 15), "base_x": rng.normal(0, 1, 15)})

@@ -297,7 +297,9 @@ def refit_bootstrap(
     """Percentile interval of the cross-validated AUC over bootstrap resamples of the groups, each resample
     cross-validated again with every copy of a group in the same fold (so no group is both fitted and tested).
 
-    Groups are resampled within their stratum (their mean label), so every resample keeps the class sizes.
+    Groups are resampled within their stratum (their mean label), so every resample keeps the class sizes. A
+    resample that holds fewer than 2 distinct groups of a stratum cannot be cross-validated; it is drawn again
+    (with 10 groups a stratum that happens once in 10^9 draws; with 4, once in 64).
 
     Examples
     --------
@@ -313,9 +315,14 @@ def refit_bootstrap(
     kind = np.array([labels[r].mean() for r in rows])
     rng = np.random.default_rng(seed)
     draws, fold_ids = [], []
+    strata = [np.flatnonzero(kind == s) for s in np.unique(kind)]
+    if min(len(members) for members in strata) < 2:
+        raise ValueError(f"the bootstrap needs at least 2 groups of each kind, got {[len(m) for m in strata]}")
     for b in range(n_bootstrap):
-        draw = np.concatenate([rng.choice(np.flatnonzero(kind == s), int((kind == s).sum())) for s in np.unique(kind)])
-        idx = np.concatenate([rows[g] for g in draw])
+        draw = [rng.choice(members, len(members)) for members in strata]
+        while any(len(np.unique(d)) < 2 for d in draw):
+            draw = [rng.choice(members, len(members)) for members in strata]
+        idx = np.concatenate([rows[g] for g in np.concatenate(draw)])
         draws.append(idx)
         fold_ids.append(group_folds(inverse[idx], labels[idx], folds, seed + 1 + b))
     idx = np.array(draws)
