@@ -136,3 +136,130 @@ rule adversarial_plot:
         runtime=5,
     script:
         "../scripts/adversarial_plot.py"
+
+
+# Per-input detection (issue 19): is this one input adversarial? Topological per-input features (Topological
+# Uncertainty, the original's per-sample graph) against the baselines of the period, on the fixed samples and
+# their attacked copies; outputs under results/<run>/adversarial/per_input/ (dnn_topology.studies.adversarial.per_input).
+
+
+rule per_input_reference:
+    """The per-input detectors' reference at one epoch, from training inputs: class means, covariance, LID set."""
+    input:
+        checkpoint=checkpoint_of,
+    output:
+        reference=layout.per_input_file("reference.npz"),
+    log:
+        layout.per_input_file("reference.log", layout.LOGS),
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        network=run_option("run", "network"),
+        sample_set=reference_sample_params,
+        per_input=PER_INPUT,
+    script:
+        "../scripts/per_input_reference.py"
+
+
+rule per_input_features:
+    """Every per-input detector's features of the fixed samples, clean or attacked, at one epoch."""
+    input:
+        checkpoint=checkpoint_of,
+        reference=layout.per_input_file("reference.npz"),
+        inputs=attacked_inputs,
+    output:
+        features=layout.per_input_file("features.csv", inputs=True),
+    log:
+        layout.per_input_file("features.log", layout.LOGS, inputs=True),
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    params:
+        network=run_option("run", "network"),
+        sample_set=sample_set_params,
+        node_selection=run_option("activations", "node_selection"),
+        per_input=PER_INPUT,
+    script:
+        "../scripts/per_input_features.py"
+
+
+rule per_input_detection:
+    """Per-input detection, transfer and the fitted detector files of one trial and epoch (one target per epoch)."""
+    input:
+        checkpoint=checkpoint_of,
+        reference=layout.per_input_file("reference.npz"),
+        clean=layout.per_input_file("features.csv"),
+        attacked=per_input_features_of(ATTACKS),
+    output:
+        detection=layout.per_input_file("detection.csv"),
+        transfer=layout.per_input_file("transfer.csv"),
+        detectors=expand(layout.detector_file(), detector=DETECTOR_NAMES, allow_missing=True),
+    log:
+        layout.per_input_file("detection.log", layout.LOGS),
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    params:
+        attacks={a: spec.to_dict() for a, spec in ATTACKS.items()},
+        per_input=PER_INPUT,
+        network=run_option("run", "network"),
+        sample_set=sample_set_params,
+        node_selection=run_option("activations", "node_selection"),
+    script:
+        "../scripts/per_input_detection.py"
+
+
+rule per_input_adaptive:
+    """Adaptive PGD against the differentiable per-input detectors (max softmax, Mahalanobis) at one epoch."""
+    input:
+        checkpoint=checkpoint_of,
+        reference=layout.per_input_file("reference.npz"),
+        clean=layout.per_input_file("features.csv"),
+        attacked=per_input_features_of(ADAPTIVE_ATTACKS),
+    output:
+        adaptive=layout.per_input_file("adaptive.csv"),
+    log:
+        layout.per_input_file("adaptive.log", layout.LOGS),
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        attacks={a: spec.to_dict() for a, spec in ATTACKS.items()},
+        per_input=PER_INPUT,
+        network=run_option("run", "network"),
+        sample_set=sample_set_params,
+    script:
+        "../scripts/per_input_adaptive.py"
+
+
+rule per_input_aggregate:
+    """The per-input detection, transfer and adaptive-attack tables of a run (all trials and attacked epochs)."""
+    input:
+        detection=per_attacked_trial_epoch(layout.per_input_file("detection.csv")),
+        transfer=per_attacked_trial_epoch(layout.per_input_file("transfer.csv")),
+        adaptive=per_attacked_trial_epoch(layout.per_input_file("adaptive.csv")) if ADAPTIVE_ATTACKS else [],
+    output:
+        **{table: layout.per_input_run_file(f"{table}.csv") for table in PER_INPUT_TABLES},
+    log:
+        layout.per_input_run_file("aggregate.log", layout.LOGS),
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    script:
+        "../scripts/per_input_aggregate.py"

@@ -6,7 +6,15 @@ from snakemake.io import get_wildcard_names, is_flagged
 
 from dnn_topology import layout
 from dnn_topology.networks.samples import run_sample_set
-from dnn_topology.studies.adversarial.config import adversarial_epochs, attack_table, detection_pool
+from dnn_topology.studies.adversarial.config import (
+    DETECTOR_NAMES,
+    adaptive_attacks,
+    adversarial_epochs,
+    attack_table,
+    detection_pool,
+    per_input_options,
+    reference_samples,
+)
 from dnn_topology.studies.generalization.config import study_options
 from dnn_topology.studies.early_stopping.config import TOPOLOGY_SERIES, early_stopping_options
 from dnn_topology.topology.persistence import engine_from_config
@@ -61,6 +69,11 @@ DETECTION = config["adversarial"]["detection"]
 ADV_PLOTS = [p for p in layout.ADVERSARIAL_PLOTS if DETECTION["enabled"] or p != "detection_auc"]
 ADV_TABLES = [t for t in layout.ADVERSARIAL_TABLES if DETECTION["enabled"] or t != "detection"]
 STOPPING_STUDIES = early_stopping_options(config)  # early-stopping study name -> options with defaults
+# per-input detection: its options (deploy_attack resolved), the attacks attacked adaptively, its run tables
+PER_INPUT = per_input_options(config["adversarial"], ATTACKS)
+PER_INPUT_ON = bool(ATTACKS) and PER_INPUT["enabled"]
+ADAPTIVE_ATTACKS = adaptive_attacks(ATTACKS, PER_INPUT) if PER_INPUT_ON else []
+PER_INPUT_TABLES = [t for t in layout.PER_INPUT_TABLES if ADAPTIVE_ATTACKS or t != "adaptive"]
 ENV = "../envs/dnn_topology.yaml"
 
 
@@ -140,6 +153,7 @@ def all_targets():
             if DETECTION["enabled"]
             else []
         ),
+        *(per_input_kept_outputs(networks, attacked) if PER_INPUT_ON else []),
         # generalization studies: the topology.json of their runs, the tables, the model and the figures
         *expand(layout.run_file("topology.json"), run=sorted({r for s in STUDIES.values() for r in s["runs"]})),
         *expand(layout.study_file("{file}"), study=STUDIES, file=layout.STUDY_TABLES),
@@ -269,7 +283,47 @@ def adversarial_targets(runs):
     return [
         *expand(layout.adversarial_file("{table}.csv"), run=runs, table=ADV_TABLES),
         *expand(layout.adversarial_plot("{plot}", "{ext}"), run=runs, plot=ADV_PLOTS, ext=layout.FIGURE_FORMATS),
+        *(expand(layout.per_input_run_file("{table}.csv"), run=runs, table=PER_INPUT_TABLES) if PER_INPUT_ON else []),
     ]
+
+
+def per_input_kept_outputs(runs, attacked):
+    """The per-input rules' kept files of ``runs`` at every trial and attacked epoch (see all_targets)."""
+    per_epoch = [rules.per_input_reference, rules.per_input_detection]
+    per_epoch += [rules.per_input_adaptive] if ADAPTIVE_ATTACKS else []
+    return [
+        *(f for rule_ in per_epoch for f in kept_outputs(rule_, runs, ADV_EPOCHS)),
+        *kept_outputs(rules.per_input_features, runs, ADV_EPOCHS, ["", *attacked]),
+    ]
+
+
+def reference_sample_params(wildcards):
+    """Param function (per_input_reference): the training inputs of the job's run and trial that the per-input
+    detectors' references are fitted on, as :func:`sample_set_params`."""
+    return reference_samples(run_sample_set(RUNS[wildcards.run], int(wildcards.trial)), PER_INPUT).params()
+
+
+def attacked_inputs(wildcards):
+    """Input function (per_input_features): the attacked images of the job's input set (none for the clean one)."""
+    attack = layout.attack_of_input_set(wildcards.inputs)
+    if attack is None:
+        return []
+    return [layout.fill(layout.attack_file("inputs.npy"), **dict(wildcards.items()), attack=attack)]
+
+
+def per_input_features_of(attacks):
+    """Input function: the per-input features of each of ``attacks`` at the job's run, trial and epoch."""
+
+    def files(wildcards):
+        pattern = layout.per_input_file("features.csv", inputs=True)
+        return [layout.fill(pattern, **dict(wildcards.items()), inputs=layout.input_set(a)) for a in attacks]
+
+    return files
+
+
+def per_attacked_trial_epoch(pattern):
+    """Input function: ``pattern`` (with {run}, {trial}, {epoch}) for every trial and attacked epoch of the job's run."""
+    return lambda wildcards: expand(pattern, run=wildcards.run, trial=TRIALS, epoch=ADV_EPOCHS)
 
 
 def per_attacked_epoch(name, clean=True, attacked=True):

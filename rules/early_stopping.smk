@@ -66,7 +66,8 @@ rule early_stopping_figure:
         png=report(
             layout.stopping_figure("png"),
             caption="../report/early_stopping.rst",
-            category="early stopping {stopping_study}",
+            category=layout.REPORT_CATEGORIES["early_stopping"],
+            subcategory="{stopping_study}",
         ),
         pdf=layout.stopping_figure("pdf"),
     log:

@@ -1,10 +1,14 @@
 """Real Snakemake runs of the adversarial study on a tiny configuration: attacked inputs go through the same
-per-epoch stages under their own paths, clean paths stay as they are, one attacked epoch is a target of its own."""
+per-epoch stages under their own paths, clean paths stay as they are, one attacked epoch is a target of its own;
+the per-input detectors end to end, one epoch's per-input detection as a target, and `dnn-topology detect` on a
+detector file the workflow wrote."""
 
 from __future__ import annotations
 
 import copy
+import json
 import re
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +21,9 @@ pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
 RUN = "results/lenet_mnist5k"
 ATTACK_IDS = ["adv_fgsm_eps0.1", "adv_pgd_eps0.1"]
+NOISE_ID = "adv_noise_eps0.1"  # the noise control, added at the attacks' epsilon
+PER_INPUT = f"{RUN}/adversarial/per_input"
+DETECTORS = ["topological_uncertainty", "per_sample_graph", "max_softmax", "entropy", "mahalanobis", "lid"]
 TINY_ADVERSARIAL = yaml.safe_load((REPO / "tests" / "config" / "adversarial_tiny.yaml").read_text())
 ATTACKED_FILES = [
     "activations.npy",
@@ -57,7 +64,7 @@ def adversarial_run(tmp_path_factory):
 
 def test_tiny_adversarial_study_runs_end_to_end(adversarial_run):
     root = adversarial_run
-    for attack in ATTACK_IDS:
+    for attack in [*ATTACK_IDS, NOISE_ID]:
         missing = [f for f in ATTACKED_FILES if not (root / RUN / "trial_0/epoch_1" / attack / f).is_file()]
         assert not missing, (attack, missing)
     assert (root / RUN / "trial_0/epoch_1/detection_features.csv").is_file()  # the clean half
@@ -69,15 +76,19 @@ def test_tiny_adversarial_study_runs_end_to_end(adversarial_run):
     page = (root / RUN / "adversarial/tables.html").read_text()  # the report's readable copy of the tables
     assert "accuracy under attack (%)" in page and "topology AUC [95%]" in page
     records = pd.read_csv(root / RUN / "adversarial/attacks.csv")
-    assert sorted(records["attack"]) == ATTACK_IDS
+    assert sorted(records["attack"]) == sorted([*ATTACK_IDS, NOISE_ID])
+    attacks = records[records["method"] != "noise"]
     assert (records["max_linf"] <= 0.1 + 1e-6).all() and (
-        records["adversarial_acc_pct"] < records["clean_acc_pct"]
+        attacks["adversarial_acc_pct"] < attacks["clean_acc_pct"]
     ).all()
     summary = pd.read_csv(root / RUN / "adversarial/betti_summary.csv")
-    assert set(summary["attack"]) == {"clean", *ATTACK_IDS}
+    assert set(summary["attack"]) == {"clean", *ATTACK_IDS, NOISE_ID}
     detection = pd.read_csv(root / RUN / "adversarial/detection.csv")
-    assert len(detection) == 2 * 3 and set(detection["features"]) == {"topology", "baseline", "combined"}
+    # the null control, two attacks and the noise control, three feature sets each
+    assert len(detection) == 4 * 3 and set(detection["features"]) == {"topology", "baseline", "combined"}
+    assert detection.groupby("role").size().to_dict() == {"attack": 6, "noise_control": 3, "null_control": 3}
     assert (detection["n_clean"] == 5).all() and (detection["n_attacked"] == 5).all()
+    assert detection["p_value"].between(0, 1).all() and (detection["auc_low"] <= detection["auc_high"]).all()
     # attacked activations are the attacked samples', not the clean ones
     clean = np.load(root / RUN / "trial_0/epoch_1/activations.npy")
     attacked = np.load(root / RUN / "trial_0/epoch_1/adv_fgsm_eps0.1/activations.npy")
@@ -95,8 +106,8 @@ def test_attacked_and_clean_paths_never_collide(tmp_path):
     assert {f: adv[f] for f in clean} == clean
     added = set(adv) - set(clean)
     pattern = re.compile(
-        r"results/lenet_mnist5k/(trial_0/epoch_1/((adv_(fgsm|pgd)_eps0\.1)/)?detection_features\.csv"
-        r"|trial_0/epoch_1/adv_(fgsm|pgd)_eps0\.1/[^/]+|adversarial/.+)$"
+        r"results/lenet_mnist5k/(trial_0/epoch_1/((adv_(fgsm|pgd|noise)_eps0\.1)/)?detection_features\.csv"
+        r"|trial_0/epoch_1/adv_(fgsm|pgd|noise)_eps0\.1/[^/]+|adversarial/.+)$"
     )
     assert all(pattern.match(f) for f in added), sorted(f for f in added if not pattern.match(f))
     per_epoch_rules = {
@@ -108,8 +119,11 @@ def test_attacked_and_clean_paths_never_collide(tmp_path):
         "betti_curves",
         "detection_features",
     }
+    per_input_rules = {"per_input_reference", "per_input_features", "per_input_detection", "per_input_adaptive"}
     for f, rule in adv.items():
-        if "/adv_" in f:
+        if "/per_input/" in f:
+            assert rule in per_input_rules | {"per_input_aggregate"}, (f, rule)
+        elif "/adv_" in f:
             assert rule in per_epoch_rules - {"activations"}, (f, rule)
         elif "/epoch_" in f and "/checkpoints/" not in f:
             assert rule in per_epoch_rules - {"attack"}, (f, rule)
@@ -142,3 +156,88 @@ def test_one_attacked_epoch_is_rebuilt_alone(tmp_path):
         )
     )
     assert jobs == {"attack": 1, "functional_graph": 1, "persistence": 1, "betti_curves": 1}
+
+
+def test_per_input_detection_end_to_end(adversarial_run):
+    root = adversarial_run
+    epoch = root / PER_INPUT / "trial_0/epoch_1"
+    for input_set in ["", *(f"{a}/" for a in [*ATTACK_IDS, NOISE_ID])]:
+        features = pd.read_csv(epoch / f"{input_set}features.csv")
+        assert len(features) == 200 and {"tu_fc1", "tu_fc2", "maha_fc1.in", "lid_output", "psg_b0_0.50"} <= set(
+            features
+        )
+    detection = pd.read_csv(root / PER_INPUT / "detection.csv")
+    # per detector: the null control, then each attack and the noise control in both populations
+    assert len(detection) == len(DETECTORS) * (1 + 3 * 2) and set(detection["detector"]) == set(DETECTORS)
+    assert set(detection["family"]) == {"topology", "baseline"}
+    rows = detection[detection["n_pairs"] >= 6]
+    assert rows["auc"].between(0, 1).all() and (rows["auc_low"] <= rows["auc_high"]).all()
+    assert rows[rows["role"] == "attack"]["noise_flag_rate"].between(0, 1).all()
+    transfer = pd.read_csv(root / PER_INPUT / "transfer.csv")
+    assert set(zip(transfer["train_attack"], transfer["test_attack"])) == {tuple(ATTACK_IDS), tuple(ATTACK_IDS[::-1])}
+    adaptive = pd.read_csv(root / PER_INPUT / "adaptive.csv")
+    assert set(adaptive["detector"]) == {"max_softmax", "mahalanobis"} and set(adaptive["attacker"]) == {
+        "pgd",
+        "adaptive",
+    }
+    assert adaptive["success_rate"].between(0, 1).all()
+
+
+def detect(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(Path(__file__).resolve().parents[1] / ".venv/bin/dnn-topology"), "detect", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_detect_command_on_a_detector_the_workflow_wrote(adversarial_run, tmp_path):
+    root = adversarial_run
+    detector = root / PER_INPUT / "trial_0/epoch_1/detectors/mahalanobis.npz"
+    checkpoint = root / RUN / "trial_0/checkpoints/epoch_1.pt"
+    adversarial = np.load(root / RUN / "trial_0/epoch_1/adv_pgd_eps0.1/inputs.npy")
+    np.save(tmp_path / "one.npy", adversarial[7])
+    proc = detect("--detector", str(detector), "--checkpoint", str(checkpoint), "--image", str(tmp_path / "one.npy"))
+    assert proc.returncode == 0, proc.stderr
+    assert re.match(r".*one\.npy: (ADVERSARIAL|clean) \(score .* threshold .*5% false positives", proc.stdout)
+    as_json = detect(
+        "--detector", str(detector), "--checkpoint", str(checkpoint), "--image", str(tmp_path / "one.npy"), "--json"
+    )
+    result = json.loads(as_json.stdout)
+    assert result["detector"] == "mahalanobis" and result["adversarial"] == (result["score"] > result["threshold"])
+    assert result["trained_on"] == "adv_pgd_eps0.1"
+    # the same score as the workflow's features give through the detector file's own arithmetic
+    from dnn_topology.studies.adversarial.per_input import decision_value, load_detector
+
+    arrays, meta = load_detector(detector)
+    features = pd.read_csv(root / PER_INPUT / "trial_0/epoch_1/adv_pgd_eps0.1/features.csv")
+    expected = decision_value(arrays, features.loc[[7], meta["features"]].to_numpy(float))[0]
+    assert result["score"] == pytest.approx(expected, rel=1e-4, abs=1e-4)
+    # another checkpoint: refused, naming both files
+    other = detect(
+        "--detector",
+        str(detector),
+        "--checkpoint",
+        str(root / RUN / "trial_0/checkpoints/epoch_0.pt"),
+        "--image",
+        str(tmp_path / "one.npy"),
+    )
+    assert other.returncode == 2 and "mahalanobis.npz was fitted on another checkpoint" in other.stderr
+    np.save(tmp_path / "wrong.npy", np.zeros((3, 32, 32)))
+    wrong = detect("--detector", str(detector), "--checkpoint", str(checkpoint), "--image", str(tmp_path / "wrong.npy"))
+    assert wrong.returncode == 2 and "wrong.npy: image of shape (3, 32, 32)" in wrong.stderr
+
+
+def test_one_epochs_per_input_detection_is_a_target_of_its_own(tmp_path):
+    cfg = write_config(tmp_path, TINY_ADVERSARIAL)
+    jobs = planned_jobs(snakemake(tmp_path, "-n", f"{PER_INPUT}/trial_0/epoch_1/detection.csv", config=cfg))
+    # the checkpoint, the attacks (inputs.npy), the reference and the features of the clean inputs, the two
+    # attacks and the noise control: no topology chain, no aggregate, no figure
+    assert jobs == {
+        "train": 1,
+        "attack": 3,
+        "per_input_reference": 1,
+        "per_input_features": 4,
+        "per_input_detection": 1,
+    }

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from torch.utils.data import DataLoader, Subset
+from network_helpers import lenet_after_one_pass
+from torch.utils.data import Subset
 
 from dnn_topology.layout import attack_of_input_set, input_set
 from dnn_topology.networks import datasets as dsets
-from dnn_topology.networks import models
 from dnn_topology.networks.samples import SampleSet
 from dnn_topology.studies.adversarial.attacks import (
     RECORD_COLUMNS,
@@ -29,15 +29,8 @@ MEAN, STD = dsets.normalization("mnist5k")
 @pytest.fixture(scope="module")
 def trained():
     """LeNet after one epoch on 2,000 mnist5k digits (real training), and 200 test digits as pixels."""
-    torch.manual_seed(0)
     torch.set_num_threads(1)
-    net = models.build_network("lenet", dsets.get_spec("mnist5k"))
-    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-    for x, y in DataLoader(Subset(dsets.load_split("mnist5k", "train"), range(2000)), batch_size=64, shuffle=True):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(net(x), y).backward()
-        opt.step()
-    net.eval()
+    net = lenet_after_one_pass()
     x, y = sample_pixels(Subset(dsets.load_split("mnist5k", "test"), range(200)), MEAN, STD)
     return net, x, y
 
@@ -125,8 +118,22 @@ def test_attack_table_ids_and_errors():
             ]
         }
     )
-    assert list(table) == ["adv_fgsm_eps0.05", "adv_fgsm_eps0.1", "adv_pgd-strong_eps0.1"]
+    # the noise control follows the attacks, once per epsilon
+    assert list(table) == [
+        "adv_fgsm_eps0.05",
+        "adv_fgsm_eps0.1",
+        "adv_pgd-strong_eps0.1",
+        "adv_noise_eps0.05",
+        "adv_noise_eps0.1",
+    ]
     assert table["adv_pgd-strong_eps0.1"].steps == 40
+    assert table["adv_noise_eps0.1"].is_control and not table["adv_fgsm_eps0.1"].is_control
+    without = attack_table({"attacks": [{"method": "fgsm", "epsilons": [0.1]}], "noise_control": False})
+    assert list(without) == ["adv_fgsm_eps0.1"]
+    listed = attack_table({"attacks": [{"method": "fgsm", "epsilons": [0.1]}, {"method": "noise", "epsilons": [0.1]}]})
+    assert list(listed) == ["adv_fgsm_eps0.1", "adv_noise_eps0.1"]  # listed by hand: not added twice
+    with pytest.raises(ValueError, match="adversarial.noise_control"):
+        attack_table({"attacks": [{"method": "fgsm", "name": "noise", "epsilons": [0.1]}]})
     assert attack_table({}) == {} and attack_table(None) == {}
     assert input_set(None) == "" and input_set("adv_fgsm_eps0.1") == "adv_fgsm_eps0.1/"
     assert attack_of_input_set("adv_fgsm_eps0.1/") == "adv_fgsm_eps0.1" and attack_of_input_set("") is None
@@ -169,6 +176,19 @@ def test_attack_stage_writes_its_files(trained, tmp_path):
     assert inputs.shape == (50, 1, 28, 28) and inputs.min() >= 0 and inputs.max() <= 1
 
 
+def test_noise_control_has_the_attacks_norm_and_no_direction():
+    """Random +-epsilon per pixel (a vertex of the L-inf ball), clipped to [0, 1]; seeded; no network needed."""
+    x = torch.rand(20, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    spec = AttackSpec("noise", "noise", 0.1, seed=3)
+    noisy = attack(None, x, torch.zeros(20, dtype=torch.long), spec, MEAN, STD)
+    delta = noisy - x
+    assert delta.abs().max() <= 0.1 + 1e-6 and noisy.min() >= 0 and noisy.max() <= 1
+    inside = (x > 0.1) & (x < 0.9)  # not clipped: exactly +-epsilon, both signs about equally often
+    np.testing.assert_allclose(delta[inside].abs().numpy(), 0.1, atol=1e-6)
+    assert 0.45 < (delta[inside] > 0).float().mean() < 0.55
+    assert torch.equal(noisy, attack(None, x, torch.zeros(20, dtype=torch.long), spec, MEAN, STD))
+
+
 def test_adversarial_config_errors_name_the_key():
     from dnn_topology.studies.adversarial.config import check_adversarial
 
@@ -190,3 +210,12 @@ def test_adversarial_config_errors_name_the_key():
     with pytest.raises(ValueError, match="adversarial.detection: halves of n_pool = 100"):
         check_adversarial(small, {"lenet_mnist5k": 1000})
     check_adversarial({"topology": {"epochs": [1]}, "adversarial": {}}, {})  # no attack: nothing to check
+    bad = {**base, "adversarial": {**base["adversarial"], "per_input": {"deploy_attack": "adv_noise_eps0.1"}}}
+    with pytest.raises(ValueError, match="adversarial.per_input.deploy_attack: 'adv_noise_eps0.1'"):
+        check_adversarial(bad, {"lenet_mnist5k": 1000})
+    lid = {**base, "adversarial": {**base["adversarial"], "per_input": {"lid_k": 50, "lid_reference": 40}}}
+    with pytest.raises(ValueError, match="adversarial.per_input: LID needs lid_k < lid_reference"):
+        check_adversarial(lid, {"lenet_mnist5k": 1000})
+    train = {**base, "activations": {"split": "train"}}
+    with pytest.raises(ValueError, match="activations.split: test"):
+        check_adversarial(train, {"lenet_mnist5k": 1000})

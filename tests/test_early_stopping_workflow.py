@@ -51,7 +51,7 @@ def test_every_rule_stops_at_a_check_with_the_accuracy_of_that_epoch(study_run):
     for _, row in stops.iterrows():
         assert row["stop_epoch"] in CHECKS
         assert row["test_acc_at_stop_pct"] == pytest.approx(
-            100 * training.loc[(row["trial"], row["stop_epoch"]), "test_acc"]
+            training.loc[(row["trial"], row["stop_epoch"]), "test_acc_pct"]
         )
         assert row["epochs_saved"] == 3 - row["stop_epoch"] and row["regret_pp"] >= 0
     assert (stops.loc[stops["rule"] == "last_epoch", "stop_epoch"] == 3).all()

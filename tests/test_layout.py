@@ -31,6 +31,23 @@ def test_per_epoch_paths_parse_back_to_what_built_them(run, attack):
     assert layout.parse_trial_path(trial_file) == layout.ResultPath(run, 5, None, None, "training.csv")
 
 
+@pytest.mark.parametrize("attack", [None, "adv_noise_eps0.1"])
+@pytest.mark.parametrize("run", ["lenet_mnist5k", "trial_3"])
+def test_per_input_paths_parse_back_to_what_built_them(run, attack):
+    path = layout.fill(
+        layout.per_input_file("features.csv", inputs=True), run=run, trial=1, epoch=8, inputs=layout.input_set(attack)
+    )
+    assert path.startswith(f"results/{run}/adversarial/per_input/trial_1/epoch_8/")
+    assert layout.parse_epoch_path(path) == layout.ResultPath(run, 1, 8, attack, "features.csv")
+    table = layout.fill(layout.per_input_file("detection.csv"), run=run, trial=1, epoch=8)
+    assert layout.parse_epoch_path(table) == layout.ResultPath(run, 1, 8, None, "detection.csv")
+    detector = layout.fill(layout.detector_file(), run=run, trial=1, epoch=8, detector="lid")
+    assert detector == f"results/{run}/adversarial/per_input/trial_1/epoch_8/detectors/lid.npz"
+    assert layout.fill(layout.per_input_run_file("transfer.csv"), run=run) == (
+        f"results/{run}/adversarial/per_input/transfer.csv"
+    )
+
+
 def test_attacked_files_are_the_per_epoch_files_of_their_input_set():
     spec = AttackSpec("fgsm", "fgsm", 0.1)
     assert spec.attack_id == layout.attack_id("fgsm", 0.1) == "adv_fgsm_eps0.1"

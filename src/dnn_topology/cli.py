@@ -19,6 +19,9 @@ Subcommands:
     model fitted by a generalization study, and its prediction interval. No test sample is used.
     An estimate outside 0..100 % is clipped and flagged as an extrapolation; a --train-acc at or below 1
     (a fraction?) is warned about.
+``detect --detector FILE --checkpoint FILE --image FILE``
+    Is this input adversarial? One image's score under a per-input detector fitted by the workflow
+    (``results/<run>/adversarial/per_input/trial_<T>/epoch_<E>/detectors/<detector>.npz``) and its decision.
 
 ``dnn-topology --version`` prints the package's version.
 
@@ -468,6 +471,51 @@ def _run_layers(args: argparse.Namespace) -> int:
         shape_text = str(row["shape"]) if row["shape"] is not None else "-"
         nodes = row["nodes"] if row["nodes"] is not None else "-"
         print(f"{row['name']:<40} {row['kind']:<12} {shape_text:<20} {nodes:>10}{note}")
+
+
+def _add_detect(sub) -> None:
+    p = sub.add_parser(
+        "detect",
+        help="is this input adversarial? score one image with a per-input detector",
+        description="Score one image with a per-input adversarial detector fitted by the workflow "
+        "(results/<run>/adversarial/per_input/trial_<T>/epoch_<E>/detectors/<detector>.npz), under the "
+        "checkpoint it was fitted for; print the score, the detector's threshold (at its false-positive rate on "
+        "clean inputs) and the decision. The detector file is read as data (numpy, no pickles).",
+    )
+    p.add_argument("--detector", required=True, type=Path, metavar="FILE", help="a detector file (.npz)")
+    p.add_argument(
+        "--checkpoint", required=True, type=Path, metavar="FILE", help="the checkpoint the detector was fitted for"
+    )
+    p.add_argument(
+        "--image",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="the input: .npy of pixels in [0, 1], shape (H, W) or (C, H, W), or an image file (PNG, JPEG, ...)",
+    )
+    p.add_argument("--device", default="auto", help="torch device: auto (CUDA when present), cpu, cuda[:N]")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_run_detect)
+
+
+def _run_detect(args: argparse.Namespace) -> int:
+    # torch and pandas: this command's alone
+    from .studies.adversarial.per_input import detect_one
+
+    for flag, path in (("--detector", args.detector), ("--checkpoint", args.checkpoint), ("--image", args.image)):
+        if not path.is_file():
+            raise CliError(f"{flag} {path}: no such file")
+    result = detect_one(args.detector, args.checkpoint, args.image, device=args.device)
+    if args.json:
+        print(json.dumps({**result, "image": str(args.image), "detector_file": str(args.detector)}, indent=2))
+        return 0
+    verdict = "ADVERSARIAL" if result["adversarial"] else "clean"
+    relation = ">" if result["adversarial"] else "<="
+    print(
+        f"{args.image}: {verdict} (score {result['score']:.4g} {relation} threshold {result['threshold']:.4g}, "
+        f"{result['fpr']:.0%} false positives on clean inputs); predicted class {result['predicted_class']}; "
+        f"detector {result['detector']} fitted on {result['trained_on']} at epoch {result['epoch']}"
+    )
     return 0
 
 
@@ -478,6 +526,7 @@ SUBCOMMANDS = (
     _add_check_config,
     _add_layers,
     _add_estimate_test_error,
+    _add_detect,
 )
 
 

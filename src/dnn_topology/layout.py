@@ -8,6 +8,10 @@ path component) lives under ``results/<run>/``, and every job's log under ``logs
       plots/<plot>.<ext>                            run_plot(plot, ext), plot in RUN_PLOTS (and claims)
       adversarial/<table>.csv                       adversarial_file(name)
       adversarial/plots/<plot>.<ext>                adversarial_plot(plot, ext), plot in ADVERSARIAL_PLOTS
+      adversarial/per_input/<table>.csv             per_input_run_file(name), table in PER_INPUT_TABLES
+      adversarial/per_input/trial_<T>/epoch_<E>/    per_input_file(name): reference.npz, detection.csv, ...
+        <inputs>features.csv                        per_input_file("features.csv") (clean or attacked inputs)
+        detectors/<detector>.npz                    detector_file()
       trial_<T>/                                    trial_file(name): training.csv, labels.csv, ...
         checkpoints/epoch_<E>.pt                    checkpoint()
         .train_state/                               train_state()
@@ -59,6 +63,10 @@ __all__ = [
     "attack_file",
     "attack_id",
     "attack_of_input_set",
+    "PER_INPUT_TABLES",
+    "detector_file",
+    "per_input_file",
+    "per_input_run_file",
     "checkpoint",
     "comparison_file",
     "comparison_log",
@@ -103,6 +111,8 @@ ADVERSARIAL_PLOTS = (
 )
 """The figures of a run's adversarial study (:mod:`dnn_topology.studies.adversarial.figures`); ``detection_auc``
 only when the detector is enabled."""
+PER_INPUT_TABLES = ("detection", "transfer", "adaptive")
+"""The tables of a run's per-input detection study (``results/<run>/adversarial/per_input/<table>.csv``)."""
 STUDY_TABLES = ("table.csv", "predictions.csv", "metrics.csv", "metrics.md", "metrics.html", "model.json")
 """The files of a generalization study besides its figures."""
 STUDY_FIGURES = ("gap_vs_features", "estimated_vs_true", "runs_over_epochs")
@@ -117,6 +127,7 @@ REPORT_CATEGORIES = {
     "comparisons": "6. Comparisons",
     "adversarial": "7. Adversarial inputs",
     "generalization": "8. Generalization (test error without a test set)",
+    "early_stopping": "9. Early stopping",
 }
 """The Snakemake report's categories, numbered in reading order (the report lists them sorted by name)."""
 STOPPING_TABLES = ("series.csv", "stops.csv", "summary.csv", "differences.csv", "summary.md", "patience_sweep.csv")
@@ -244,6 +255,33 @@ def adversarial_file(name: str, root: str = RESULTS) -> str:
 def adversarial_plot(plot: str, ext: str, root: str = RESULTS) -> str:
     """Pattern of figure ``plot`` of a run's adversarial study: ``<root>/{run}/adversarial/plots/<plot>.<ext>``."""
     return adversarial_file(f"plots/{plot}.{ext}", root)
+
+
+def per_input_run_file(name: str, root: str = RESULTS) -> str:
+    """Pattern of file ``name`` of a run's per-input detection study: ``<root>/{run}/adversarial/per_input/<name>``."""
+    return adversarial_file(f"per_input/{name}", root)
+
+
+def per_input_file(name: str, root: str = RESULTS, *, inputs: bool = False) -> str:
+    """Pattern of per-epoch file ``name`` of the per-input detection study:
+    ``<root>/{run}/adversarial/per_input/trial_{trial}/epoch_{epoch}/[{inputs}]<name>``.
+
+    ``inputs=True`` puts the input set (``""`` or ``"<attack id>/"``) in front of the name, for the files of the
+    clean and the attacked inputs (``features.csv``). :func:`parse_epoch_path` reads these paths too.
+
+    Examples
+    --------
+    >>> fill(per_input_file("features.csv", inputs=True), run="r", trial=0, epoch=4, inputs="adv_pgd_eps0.1/")
+    'results/r/adversarial/per_input/trial_0/epoch_4/adv_pgd_eps0.1/features.csv'
+    >>> parse_epoch_path("results/r/adversarial/per_input/trial_0/epoch_4/detection.csv").run
+    'r'
+    """
+    return per_input_run_file(f"trial_{{trial}}/epoch_{{epoch}}/{'{inputs}' if inputs else ''}{name}", root)
+
+
+def detector_file(root: str = RESULTS) -> str:
+    """Pattern of a fitted per-input detector: ``.../per_input/trial_{trial}/epoch_{epoch}/detectors/{detector}.npz``."""
+    return per_input_file("detectors/{detector}.npz", root)
 
 
 def comparison_file(name: str, root: str = RESULTS) -> str:
@@ -376,9 +414,9 @@ class ResultPath:
     name: str
 
 
-# the end of a path: [<run>/]trial_<T>/[epoch_<E>/[<attack id>/]]<name>
+# the end of a path: [<run>/[adversarial/per_input/]]trial_<T>/[epoch_<E>/[<attack id>/]]<name>
 _RESULT_PATH = re.compile(
-    r"(?:^|/)(?:(?P<run>[^/]+)/)?trial_(?P<trial>\d+)/"
+    r"(?:^|/)(?:(?P<run>[^/]+)/(?:adversarial/per_input/)?)?trial_(?P<trial>\d+)/"
     rf"(?:epoch_(?P<epoch>\d+)/(?:(?P<attack>{re.escape(ATTACK_PREFIX)}[^/]+)/)?)?(?P<name>[^/]+)$"
 )
 

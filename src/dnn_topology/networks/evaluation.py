@@ -28,7 +28,7 @@ from .checkpoints import load_checkpoint, torch_setup
 from .labels import binarize_labels
 from .refs import NetworkRef
 from .samples import SampleSet
-from .training import METRIC_COLUMNS, evaluate
+from .training import evaluate, metrics_table
 
 
 def _with_labels(ds: Dataset, binarize_class: int | None) -> Dataset:
@@ -87,7 +87,7 @@ def evaluate_checkpoint(
         row["test_loss"],
         row["test_acc"],
     )
-    return pd.DataFrame([row], columns=METRIC_COLUMNS)
+    return metrics_table([row])  # accuracies in percent, as training.csv
 
 
 def evaluate_stage(*, evaluation: str | Path, **options) -> pd.DataFrame:

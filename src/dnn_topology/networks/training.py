@@ -17,7 +17,7 @@ The operating system releases the lock when its process ends, however it ends.
 
 With a validation split (``training.validation``, see :mod:`dnn_topology.networks.labels`) the
 held-out training samples are never trained on, and their loss and accuracy (``val_loss``,
-``val_acc``) are measured like the others; without one those columns are empty.
+``val_acc_pct`` in ``training.csv``) are measured like the others; without one those columns are empty.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
-"""Adversarial attacks against one epoch's checkpoint: FGSM and PGD, L-infinity, untargeted.
+"""Adversarial attacks against one epoch's checkpoint: FGSM and PGD, L-infinity, untargeted; and the noise control.
 
 The attacks are foolbox's (``LinfFastGradientAttack`` without random start = FGSM, ``LinfPGD``), on the
 network wrapped so that it takes **pixels in [0, 1]**: the dataset's normalisation ``(x - mean) / std``
 is foolbox's preprocessing, so epsilon and PGD's step size are in pixel units and every adversarial
 image is clipped to [0, 1] (see :mod:`dnn_topology.studies.adversarial.config`). The samples, stored normalised by
-:func:`dnn_topology.networks.datasets.load_split`, are mapped back to pixels first.
+:func:`dnn_topology.networks.datasets.load_split`, are mapped back to pixels first. The noise control (method
+``noise``) needs no network: each pixel moves by +epsilon or -epsilon with probability 1/2 (torch's generator
+seeded with the spec's seed), clipped to [0, 1].
 
 Why foolbox: it installs next to this project's torch with one extra package (eagerpy), where
 torchattacks 3.5.1 pins ``requests~=2.25.1`` and would downgrade requests, urllib3 and idna.
@@ -32,7 +34,7 @@ from ...networks.checkpoints import torch_setup
 from ...networks.labels import binarize_labels
 from ...networks.nodes import NodeSelection
 from ...networks.samples import SampleSet
-from .config import AttackSpec
+from .config import NOISE, AttackSpec
 
 RECORD_COLUMNS = [
     "attack",
@@ -94,8 +96,11 @@ def attack(
     """Adversarial pixels for ``x`` (pixels in [0, 1]) with true labels ``y``, on the CPU.
 
     ``|x_adv - x|_inf <= spec.epsilon`` and ``0 <= x_adv <= 1`` hold for every sample (up to float32
-    rounding). PGD's random start draws from torch's generator seeded with ``spec.seed``.
+    rounding). PGD's random start draws from torch's generator seeded with ``spec.seed``; so do the noise
+    control's signs (method ``noise``: ``x + epsilon * s`` with independent signs ``s = +-1``, clipped).
     """
+    if spec.method == NOISE:
+        return random_sign_noise(x, spec.epsilon, spec.seed)
     fb = _foolbox()
     net = net.eval().to(device)
     model = fb.PyTorchModel(
@@ -114,6 +119,21 @@ def attack(
         _, clipped, _ = method(model, xb, yb, epsilons=spec.epsilon)
         out.append(clipped.detach().cpu())
     return torch.cat(out) if out else x.clone()
+
+
+def random_sign_noise(x: torch.Tensor, epsilon: float, seed: int = 0) -> torch.Tensor:
+    """The noise control: every pixel of ``x`` (in [0, 1]) moved by +``epsilon`` or -``epsilon`` with probability
+    1/2 each, independently (a random vertex of the L-infinity ball), clipped to [0, 1]; on the CPU.
+
+    Examples
+    --------
+    >>> x = torch.full((1, 1, 4, 4), 0.5, dtype=torch.float64)
+    >>> sorted(set((random_sign_noise(x, 0.25) - x).flatten().tolist()))
+    [-0.25, 0.25]
+    """
+    g = torch.Generator().manual_seed(int(seed))
+    signs = torch.randint(0, 2, tuple(x.shape), generator=g).to(x.dtype) * 2 - 1
+    return (x.detach().cpu() + float(epsilon) * signs).clamp_(0.0, 1.0)
 
 
 def logits_of(

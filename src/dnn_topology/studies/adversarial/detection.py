@@ -2,11 +2,14 @@
 
 Protocol
 --------
-1. A held-out *pool* (the first ``n_pool`` samples of the test split, never trained on) is
-   shuffled with ``seed`` and split into two **disjoint halves**: the first half stays clean, the second is
+1. A held-out *pool* (the first ``n_pool`` samples of the test split, never trained on) is split with ``seed``
+   into two **disjoint halves, stratified by class** (:func:`pool_halves`): half A stays clean, half B is
    attacked (every sample of it, whether or not the attack succeeds on it).
-2. Each half is cut into consecutive batches of ``batch_size`` (m) samples (``n_batches`` of them, or as many as
-   fit). A batch is one example for the detector: label 0 (clean) or 1 (attacked).
+2. Each half is put in a **class-mixed order** and cut into consecutive batches of ``batch_size`` (m) samples
+   (``n_batches`` of them, or as many as fit): every batch holds the classes in about the proportions of the
+   pool. (The mnist5k test split is ordered by class; consecutive batches of a sorted half were each almost one
+   digit, and the detector then told digits apart, not clean from attacked inputs.) A batch is one example for
+   the detector: label 0 (clean) or 1 (attacked).
 3. Features of a batch, from the activations of the detection node set (``node_selection``) on its m samples:
 
    * **topology** (``topo_*``): the functional graph of the batch (distance 1 - |corr| over its m samples),
@@ -20,9 +23,18 @@ Protocol
 
 4. A logistic regression (standardised features, L2, C = 1) is evaluated with stratified k-fold
    cross-validation over the batches (every batch is in exactly one test fold, never in its own training
-   folds). ROC AUC of the out-of-fold scores, with a 95% percentile interval from a stratified bootstrap of
-   those scores (``n_bootstrap`` resamples; it reflects the finite number of test batches, not the variation
-   of the fitted detector, so it is optimistic for small pools).
+   folds). ROC AUC of the out-of-fold scores; its 95% interval from bootstrap resamples of the batches, each
+   cross-validated again (:func:`~dnn_topology.studies.adversarial.evaluation.refit_bootstrap`: the interval
+   covers the variation of the fitted detector, which the earlier bootstrap of the out-of-fold scores left out);
+   a one-sided permutation p-value (labels of the batches permuted, cross-validation run again).
+
+Controls, in every table (column ``role``; the others are ``attack``):
+
+* ``null_control`` (attack ``clean-vs-clean``): clean vs clean: half A against half B *not attacked*. The AUC should be near 0.5 and its interval
+  should cover 0.5; anything else is a flaw of the protocol, not a detection.
+* ``noise_control``: half A against half B moved by random +-epsilon noise of the attacks' L-infinity size (the noise
+  control, attack id ``adv_noise_eps<epsilon>``, see :mod:`dnn_topology.studies.adversarial.config`). A feature
+  set that separates these detects perturbation, not adversarial perturbation.
 """
 
 from __future__ import annotations
@@ -41,6 +53,18 @@ from ...topology.dipha_files import full_to_sparse
 from ...topology.graph import distance_matrix
 from ...topology.persistence import compute_persistence
 from .config import AttackSpec, detection_pool
+from .evaluation import (
+    NULL_ATTACK,
+    NULL_CONTROL,
+    ROW_KEYS,
+    fold_splits,
+    group_folds,
+    out_of_fold_scores,
+    refit_bootstrap,
+    refit_permutation_pvalue,
+    roc_auc,
+    role_of,
+)
 
 FEATURE_SETS = {"topology": ("topo_",), "baseline": ("base_",), "combined": ("topo_", "base_")}
 SUMMARY_FEATURES = [
@@ -54,11 +78,7 @@ SUMMARY_FEATURES = [
     "mean_midlife",
 ]
 TABLE_COLUMNS = [
-    "trial",
-    "epoch",
-    "attack",
-    "method",
-    "epsilon",
+    *ROW_KEYS,
     "features",
     "n_features",
     "batch_size",
@@ -68,6 +88,7 @@ TABLE_COLUMNS = [
     "auc",
     "auc_low",
     "auc_high",
+    "p_value",
     "fold_auc_mean",
     "fold_auc_std",
 ]
@@ -76,13 +97,48 @@ TABLE_COLUMNS = [
 # ------------------------------------------------------------------------------------------- batches
 
 
-def pool_halves(n_pool: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Indices 0..n_pool-1 shuffled with ``seed`` and split into two disjoint halves (clean, attacked)."""
-    if n_pool < 2:
-        raise ValueError(f"adversarial.detection.n_pool must be >= 2, got {n_pool}")
-    order = np.random.default_rng(seed).permutation(n_pool)
-    half = n_pool // 2
-    return np.sort(order[:half]), np.sort(order[half : 2 * half])
+def class_mixed_order(positions: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``positions`` reordered so that every stretch of consecutive ones holds the classes in about their overall
+    proportions: each class's members (shuffled) are spread evenly over the order.
+
+    Examples
+    --------
+    >>> order = class_mixed_order(np.arange(8), np.array([0, 0, 0, 0, 1, 1, 1, 1]), np.random.default_rng(0))
+    >>> [sorted(np.array([0, 0, 0, 0, 1, 1, 1, 1])[order[i : i + 2]].tolist()) for i in (0, 2, 4, 6)]
+    [[0, 1], [0, 1], [0, 1], [0, 1]]
+    """
+    positions, labels = np.asarray(positions), np.asarray(labels)
+    keys = np.empty(len(positions))
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        # evenly spaced slots in [0, 1) with a random phase per class, so no class always comes first
+        keys[members] = (np.arange(len(members)) + rng.random()) / len(members)
+    return positions[np.lexsort((rng.random(len(positions)), keys))]
+
+
+def pool_halves(labels, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Positions 0..n-1 of the pool split with ``seed`` into two disjoint halves of equal size, stratified by class
+    (``labels``: the pool's labels), each in :func:`class_mixed_order`: (clean half A, attacked half B).
+
+    Examples
+    --------
+    >>> a, b = pool_halves([0] * 6 + [1] * 6, seed=1)
+    >>> len(a), len(b), sorted(np.r_[a, b].tolist()) == list(range(12))
+    (6, 6, True)
+    """
+    labels = np.asarray(labels)
+    if len(labels) < 2:
+        raise ValueError(f"adversarial.detection.n_pool must be >= 2, got {len(labels)}")
+    rng = np.random.default_rng(seed)
+    halves: tuple[list, list] = ([], [])
+    turn = 0
+    for c in np.unique(labels):  # deal each class's members alternately, continuing the turn across classes
+        for p in rng.permutation(np.flatnonzero(labels == c)):
+            halves[turn].append(p)
+            turn = 1 - turn
+    size = len(labels) // 2
+    a, b = (np.asarray(h[:size], dtype=int) for h in halves)
+    return class_mixed_order(a, labels[a], rng), class_mixed_order(b, labels[b], rng)
 
 
 def cut_batches(n: int, batch_size: int, n_batches: int | None = None) -> list[np.ndarray]:
@@ -166,7 +222,7 @@ def detection_features(
     device: str = "auto",
     threads: int = 1,
 ) -> pd.DataFrame:
-    """Per-batch features of one half of the detection pool at one checkpoint (see the module docstring).
+    """Per-batch features of the detection pool at one checkpoint (see the module docstring).
 
     Parameters
     ----------
@@ -177,7 +233,8 @@ def detection_features(
     sample_set : SampleSet
         The run's samples: their dataset, labels and data location; the pool is :func:`detection_pool` of it.
     attack_spec : dict or None
-        The attack of the attacked half (fields of :class:`AttackSpec`); None for the clean half.
+        The attack (or noise control) applied to half B (fields of :class:`AttackSpec`); None for the clean
+        inputs: then both halves, A and B, clean (B clean is the null control's other side).
     detection : dict
         Config section ``adversarial.detection``.
     device, threads
@@ -186,7 +243,8 @@ def detection_features(
     Returns
     -------
     pandas.DataFrame
-        One row per batch (see :func:`batch_features`), with the batch's ``accuracy``.
+        One row per batch (see :func:`batch_features`), with its ``half`` (A or B), the ``accuracy`` of the
+        network on it and the number of classes it holds (``n_classes``).
     """
     # torch: the features need it, the detector's evaluation (detection_stage, in its own job) does not
     from torch.utils.data import Subset
@@ -198,38 +256,45 @@ def detection_features(
     dev = torch_setup(device, threads)
     mean, std = sample_set.normalization
     net, selection = load_network(checkpoint, network, sample_set, detection["node_selection"], dev)
-    pool, _ = fixed_samples(detection_pool(sample_set, detection))
-    clean_idx, attacked_idx = pool_halves(len(pool), detection["seed"])
-    half = clean_idx if attack_spec is None else attacked_idx
-    batches = cut_batches(len(half), detection["batch_size"], detection.get("n_batches"))
-    x, y = sample_pixels(Subset(pool, half.tolist()), mean, std, sample_set.binarize_class)
-    if attack_spec is not None:
-        x = attack(net, x, y, AttackSpec(**attack_spec), mean, std, dev)
-    acts = pixel_activations(net, x, selection, mean, std, dev)
-    logits = logits_of(net, x, mean, std, dev).numpy()
+    pool, record = fixed_samples(detection_pool(sample_set, detection))
+    halves = dict(zip("AB", pool_halves(record["label"].to_numpy(), detection["seed"])))
     layers = selection.table["layer"].to_numpy()
-    features = batch_features(
-        acts,
-        layers,
-        logits,
-        batches,
-        int(attack_spec is not None),
-        detection["max_dim"],
-        detection["max_epsilon"],
-        detection["n_points"],
-        threads=threads,
-    )
-    features["first_sample"] = [int(half[i[0]]) for i in batches]  # index in the pool
-    features.insert(2, "accuracy", [float((logits[i].argmax(1) == y.numpy()[i]).mean()) for i in batches])
-    get_logger().info(
-        "%s: %s half of the pool, %d batches of %d samples x %d nodes",
-        checkpoint,
-        "clean" if attack_spec is None else f"attacked ({AttackSpec(**attack_spec).attack_id})",
-        len(batches),
-        detection["batch_size"],
-        acts.shape[1],
-    )
-    return features
+    tables = []
+    for half in ("A", "B") if attack_spec is None else ("B",):
+        order = halves[half]
+        batches = cut_batches(len(order), detection["batch_size"], detection.get("n_batches"))
+        x, y = sample_pixels(Subset(pool, order.tolist()), mean, std, sample_set.binarize_class)
+        if attack_spec is not None:
+            x = attack(net, x, y, AttackSpec(**attack_spec), mean, std, dev)
+        acts = pixel_activations(net, x, selection, mean, std, dev)
+        logits = logits_of(net, x, mean, std, dev).numpy()
+        features = batch_features(
+            acts,
+            layers,
+            logits,
+            batches,
+            int(attack_spec is not None),
+            detection["max_dim"],
+            detection["max_epsilon"],
+            detection["n_points"],
+            threads=threads,
+        )
+        features["first_sample"] = [int(order[i[0]]) for i in batches]  # position in the pool
+        features.insert(2, "half", half)
+        features.insert(3, "accuracy", [float((logits[i].argmax(1) == y.numpy()[i]).mean()) for i in batches])
+        features.insert(4, "n_classes", [len(np.unique(record["label"].to_numpy()[order[i]])) for i in batches])
+        tables.append(features)
+        get_logger().info(
+            "%s: half %s of the pool (%s), %d batches of %d samples x %d nodes, %.1f classes per batch",
+            checkpoint,
+            half,
+            "clean" if attack_spec is None else AttackSpec(**attack_spec).attack_id,
+            len(batches),
+            detection["batch_size"],
+            acts.shape[1],
+            features["n_classes"].mean(),
+        )
+    return pd.concat(tables, ignore_index=True)
 
 
 def detection_features_stage(*, features, **options) -> pd.DataFrame:
@@ -258,71 +323,30 @@ def detection_features_stage(*, features, **options) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------- evaluation
 
 
-def stratified_folds(labels: np.ndarray, folds: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(train, test) batch positions of stratified k-fold CV; each batch is in exactly one test fold."""
-    from sklearn.model_selection import StratifiedKFold
-
-    labels = np.asarray(labels)
-    k = min(int(folds), int(np.bincount(labels).min()))
-    if k < 2:
-        raise ValueError(f"cross-validation needs at least 2 batches of each class, got {np.bincount(labels).tolist()}")
-    return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels))
-
-
-def out_of_fold_scores(X: np.ndarray, labels: np.ndarray, splits) -> np.ndarray:
-    """Detector scores (probability of 'attacked') of each batch from the model fitted without its fold."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    scores = np.full(len(labels), np.nan)
-    for train, test in splits:
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=5000))
-        model.fit(X[train], labels[train])
-        scores[test] = model.predict_proba(X[test])[:, 1]
-    return scores
-
-
-def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """ROC AUC as the Mann-Whitney statistic (ties count one half): P(score of an attacked > score of a clean)."""
-    from scipy.stats import rankdata
-
-    labels = np.asarray(labels)
-    pos = labels == 1
-    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
-    if n_pos == 0 or n_neg == 0:
-        raise ValueError("ROC AUC needs batches of both classes")
-    ranks = rankdata(scores)
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def auc_interval(
-    labels: np.ndarray, scores: np.ndarray, n_bootstrap: int = 2000, seed: int = 0, level: float = 0.95
-) -> tuple[float, float, float]:
-    """ROC AUC and its percentile interval from a stratified bootstrap of (label, score) pairs."""
-    labels, scores = np.asarray(labels), np.asarray(scores)
-    auc = roc_auc(labels, scores)
-    rng = np.random.default_rng(seed)
-    pos, neg = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
-    boot = np.empty(n_bootstrap)
-    for b in range(n_bootstrap):
-        idx = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
-        boot[b] = roc_auc(labels[idx], scores[idx])
-    alpha = (1 - level) / 2
-    return auc, float(np.quantile(boot, alpha)), float(np.quantile(boot, 1 - alpha))
-
-
 def evaluate_detector(
-    clean: pd.DataFrame, attacked: pd.DataFrame, features: str, folds: int = 5, seed: int = 0, n_bootstrap: int = 2000
+    clean: pd.DataFrame,
+    attacked: pd.DataFrame,
+    features: str,
+    folds: int = 5,
+    seed: int = 0,
+    n_bootstrap: int = 500,
+    n_permutations: int = 200,
 ) -> dict:
-    """Cross-validated ROC AUC of the logistic-regression detector on one feature set (see FEATURE_SETS)."""
+    """Cross-validated ROC AUC of the logistic-regression detector on one feature set (see FEATURE_SETS), its
+    interval (:func:`~dnn_topology.studies.adversarial.evaluation.refit_bootstrap`) and permutation p-value.
+
+    ``clean`` rows are the negatives, ``attacked`` rows the positives (their ``label`` column is not read, so
+    the null control passes two clean tables). Each row (batch) is its own group.
+    """
     data = pd.concat([clean, attacked], ignore_index=True)
     columns = [c for c in data.columns if c.startswith(FEATURE_SETS[features])]
     X = data[columns].to_numpy(dtype=float)
-    labels = data["label"].to_numpy(dtype=int)
-    splits = stratified_folds(labels, folds, seed)
+    labels = np.r_[np.zeros(len(clean), dtype=int), np.ones(len(attacked), dtype=int)]
+    groups = np.arange(len(labels))
+    splits = fold_splits(group_folds(groups, labels, folds, seed))
     scores = out_of_fold_scores(X, labels, splits)
-    auc, low, high = auc_interval(labels, scores, n_bootstrap, seed)
+    auc = roc_auc(labels, scores)
+    low, high = refit_bootstrap(X, labels, groups, folds, n_bootstrap, seed)
     per_fold = [roc_auc(labels[test], scores[test]) for _, test in splits]
     return {
         "features": features,
@@ -333,6 +357,7 @@ def evaluate_detector(
         "auc": auc,
         "auc_low": low,
         "auc_high": high,
+        "p_value": refit_permutation_pvalue(X, labels, groups, folds, auc, n_permutations, seed),
         "fold_auc_mean": float(np.mean(per_fold)),
         "fold_auc_std": float(np.std(per_fold)),
     }
@@ -345,30 +370,52 @@ def detection_table(
     batch_size: int,
     folds: int = 5,
     seed: int = 0,
-    n_bootstrap: int = 2000,
+    n_bootstrap: int = 500,
+    n_permutations: int = 200,
 ) -> pd.DataFrame:
-    """One row per trial, epoch, attack and feature set (:data:`TABLE_COLUMNS`).
+    """One row per trial, epoch, attack (or control) and feature set (:data:`TABLE_COLUMNS`).
 
-    ``clean_csvs[(trial, epoch)]`` and ``attacked_csvs[(trial, epoch, attack_id)]`` are per-batch feature tables
-    written by :func:`detection_features_stage`; ``attacks[attack_id]`` is the attack's spec.
+    ``clean_csvs[(trial, epoch)]`` (both halves clean) and ``attacked_csvs[(trial, epoch, attack_id)]`` (half B
+    attacked) are per-batch feature tables written by :func:`detection_features_stage`; ``attacks[attack_id]``
+    is the attack's spec. Each trial and epoch also gets the null control (half A vs half B, both clean; attack
+    :data:`~dnn_topology.studies.adversarial.evaluation.NULL_ATTACK`); the noise control's rows come with its
+    attack ids.
     """
     rows = []
-    for (trial, epoch, attack_id), path in sorted(attacked_csvs.items()):
-        clean, attacked = pd.read_csv(clean_csvs[(trial, epoch)]), pd.read_csv(path)
+
+    def add(trial, epoch, attack_id, role, method, epsilon, clean, other):
         for features in FEATURE_SETS:
-            result = evaluate_detector(clean, attacked, features, folds, seed, n_bootstrap)
+            result = evaluate_detector(clean, other, features, folds, seed, n_bootstrap, n_permutations)
             rows.append(
                 {
                     "trial": trial,
                     "epoch": epoch,
                     "attack": attack_id,
-                    "method": attacks[attack_id]["method"],
-                    "epsilon": attacks[attack_id]["epsilon"],
+                    "role": role,
+                    "method": method,
+                    "epsilon": epsilon,
                     "batch_size": batch_size,
                     **result,
                 }
             )
-    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+    for (trial, epoch), path in sorted(clean_csvs.items()):
+        both = pd.read_csv(path)
+        add(trial, epoch, NULL_ATTACK, NULL_CONTROL, "none", 0.0, both[both["half"] == "A"], both[both["half"] == "B"])
+    for (trial, epoch, attack_id), path in sorted(attacked_csvs.items()):
+        both = pd.read_csv(clean_csvs[(trial, epoch)])
+        spec = AttackSpec(**attacks[attack_id])
+        add(
+            trial,
+            epoch,
+            attack_id,
+            role_of(spec),
+            spec.method,
+            spec.epsilon,
+            both[both["half"] == "A"],
+            pd.read_csv(path),
+        )
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS).sort_values(["trial", "epoch"], kind="stable", ignore_index=True)
 
 
 def detection_stage(*, clean_csvs, attacked_csvs, table, attacks: Mapping[str, dict], detection: dict) -> pd.DataFrame:
@@ -384,7 +431,8 @@ def detection_stage(*, clean_csvs, attacked_csvs, table, attacks: Mapping[str, d
     attacks : mapping
         attack id -> attack spec (dict).
     detection : dict
-        Config section ``adversarial.detection`` (``batch_size``, ``folds``, ``seed``, ``n_bootstrap``).
+        Config section ``adversarial.detection`` (``batch_size``, ``folds``, ``seed``, ``n_bootstrap``,
+        ``n_permutations``).
     """
     clean = [parse_epoch_path(p) for p in clean_csvs]
     attacked = [parse_epoch_path(p) for p in attacked_csvs]
@@ -396,6 +444,7 @@ def detection_stage(*, clean_csvs, attacked_csvs, table, attacks: Mapping[str, d
         detection["folds"],
         detection["seed"],
         detection["n_bootstrap"],
+        detection["n_permutations"],
     )
     write_csv(result, table)
     return result

@@ -9,7 +9,7 @@
   and epoch, for beta_1 and up (beta_0's maximum is the node count, at density 0).
 * ``accuracy_under_attack``: accuracy (%) of the fixed sample set, clean and under each attack, against the epoch.
 * ``detection_auc``: the detector's cross-validated ROC AUC (95% interval) against epsilon, per feature set,
-  one panel per method and epoch.
+  one panel per method (the noise control's among them) and epoch; the clean-vs-clean control is in the table.
 """
 
 from __future__ import annotations
@@ -162,6 +162,8 @@ def plot_accuracy_under_attack(records: pd.DataFrame, png, pdf, title: str = "")
 
 def plot_detection_auc(table: pd.DataFrame, png, pdf, title: str = "") -> None:
     """Cross-validated ROC AUC with its 95% interval against epsilon: panels = (epoch, method), lines = features."""
+    if "role" in table:
+        table = table[table["role"] != "null_control"]
     epochs, methods = sorted(table["epoch"].unique()), sorted(table["method"].unique())
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(

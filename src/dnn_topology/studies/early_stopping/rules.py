@@ -13,8 +13,8 @@ loop), and post hoc over a whole series (:func:`stopping_check`, the study): the
 The rules of the study (:data:`RULES`), and what each reads:
 
 * ``validation_loss`` (baseline) -- the mean NLL on the validation split (``val_loss`` of the training log);
-* ``beta1_peak_density`` -- the edge density at which beta_1 peaks (``density_at_max`` of dim 1 in
-  ``betti_summary.csv``, a fraction of the node pairs); lower is better: the 2019 paper's claim that
+* ``beta1_peak_density`` -- the edge density at which beta_1 peaks (``density_pct_at_max`` of dim 1 in
+  ``betti_summary.csv``, in percent of the node pairs); lower is better: the 2019 paper's claim that
   learning moves the beta_1 peak to lower density and memorizing pushes it back;
 * ``max_beta2`` -- max beta_2 (``max_betti`` of dim 2); higher is better: learning creates 2D cavities;
 * ``neural_persistence`` -- the mean normalized neural persistence of the weights (:mod:`.neural_persistence`);
