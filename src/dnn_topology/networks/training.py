@@ -238,8 +238,9 @@ def metrics_table(history: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """The ``training.csv`` table of a training history: one row per epoch, accuracies in percent."""
     table = pd.DataFrame(list(history))
     for name in ("train_acc", "val_acc", "test_acc"):
-        fraction = table[name] if name in table else float("nan")  # val_*: absent from states of earlier versions
-        table[f"{name}_pct"] = (100.0 * fraction).round(10)  # 7.25, not 7.249999999999999
+        if name not in table:  # val_acc: absent from states of earlier versions and from rule evaluate's rows
+            table[name] = float("nan")
+        table[f"{name}_pct"] = (100.0 * table[name]).round(10)  # 7.25, not 7.249999999999999
     return table.reindex(columns=METRIC_COLUMNS)
 
 
