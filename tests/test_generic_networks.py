@@ -43,7 +43,7 @@ def test_lenet_through_the_generic_path_gives_the_same_diagram_bytes(tmp_path):
     evaluated = pd.read_csv(tmp_path / "results/lenet_generic/training.csv")
     merged = trained.merge(evaluated, on=["trial", "epoch"], suffixes=("", "_eval"))
     assert len(merged) == 3
-    for col in ["train_acc", "test_acc"]:
+    for col in ["train_acc_pct", "test_acc_pct"]:
         np.testing.assert_array_equal(merged[col], merged[f"{col}_eval"])
     for col in ["train_loss", "test_loss"]:  # log_softmax once more: LeNet's outputs taken for logits
         np.testing.assert_allclose(merged[col], merged[f"{col}_eval"], rtol=0, atol=1e-5)
