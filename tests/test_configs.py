@@ -59,7 +59,7 @@ def test_shipped_configs_compute_3d_cavities():
     # its measured results in docs/studies/adversarial.md are for H0..H2. generalization.yaml (CVPR 2020) regresses on H1 features
     # only, so it computes H0..H1; the early-stopping study (and its pilot) reads beta_1 and beta_2 at 15 epochs of
     # 10 trials, so it computes H0..H2; memorization_cut04.yaml (the 2020 cut, |corr| >= 0.2) computes H0..H2: H3
-    # there was not measured to fit the offline budget
+    # there does not fit the offline budget (measured in docs/studies/memorization.md)
     expected = {
         "adversarial.yaml": 2,
         "memorization_cut04.yaml": 2,
