@@ -58,9 +58,11 @@ def test_shipped_configs_compute_3d_cavities():
     # adversarial.yaml keeps H0..H2: 21 topology chains (clean and 18 attacked) within its offline time budget;
     # its measured results in docs/studies/adversarial.md are for H0..H2. generalization.yaml (CVPR 2020) regresses on H1 features
     # only, so it computes H0..H1; the early-stopping study (and its pilot) reads beta_1 and beta_2 at 15 epochs of
-    # 10 trials, so it computes H0..H2
+    # 10 trials, so it computes H0..H2; memorization_cut04.yaml (the 2020 cut, |corr| >= 0.2) computes H0..H2: H3
+    # there does not fit the offline budget (measured in docs/studies/memorization.md)
     expected = {
         "adversarial.yaml": 2,
+        "memorization_cut04.yaml": 2,
         "generalization.yaml": 1,
         "early_stopping.yaml": 2,
         "early_stopping_pilot.yaml": 2,
@@ -69,6 +71,42 @@ def test_shipped_configs_compute_3d_cavities():
         assert with_defaults(yaml.safe_load(path.read_text()))["topology"]["max_dim"] == expected.get(path.name, 3), (
             path.name
         )
+
+
+def _load(name: str) -> dict:
+    return with_defaults(yaml.safe_load((REPO / "config" / name).read_text()))
+
+
+def test_learning_claims_config_is_the_default_with_enough_trials_to_decide():
+    from dnn_topology.studies.claims import sign_test_p
+
+    default, study = _load("config.yaml"), _load("learning_claims.yaml")
+    n = len(study["trials"])
+    # the smallest number of trials whose two-sided sign test can reach p < 0.05 (all agreeing)
+    assert sign_test_p(n, 0) < 0.05 <= sign_test_p(n - 1, 0)
+    assert study["trials"] == list(range(n)) and set(default["trials"]) <= set(study["trials"])
+    # nothing else differs from the default run: same network, data, training, activations and topology
+    for key in ("training", "activations", "topology", "betti_curves", "device"):
+        assert study[key] == default[key], key
+    assert [(r["network"], r["dataset"], r.get("training")) for r in study["runs"]] == [
+        (r["network"], r["dataset"], r.get("training")) for r in default["runs"]
+    ]
+    assert study["runs"][0]["name"] != default["runs"][0]["name"]  # its results beside the default's
+
+
+def test_memorization_cut04_config_differs_from_memorization_only_in_the_cut():
+    at_03, at_04 = _load("memorization.yaml"), _load("memorization_cut04.yaml")
+    assert (at_03["topology"]["max_epsilon"], at_04["topology"]["max_epsilon"]) == (0.3, 0.4)
+    assert at_04["topology"]["max_dim"] >= 2
+    for key in ("trials", "training", "activations", "betti_curves"):
+        assert at_04[key] == at_03[key], key
+    other = {k: v for k, v in at_04["topology"].items() if k not in ("max_epsilon", "max_dim")}
+    assert other == {k: v for k, v in at_03["topology"].items() if k not in ("max_epsilon", "max_dim")}
+    # the same runs under other names (their results side by side), compared the same way
+    assert [{**r, "name": r["name"] + "_cut04"} for r in at_03["runs"]] == at_04["runs"]
+    assert [[r + "_cut04" for r in c["runs"]] for c in at_03["comparisons"]] == [
+        c["runs"] for c in at_04["comparisons"]
+    ]
 
 
 def test_vgg16_config_reduces_to_about_6000_nodes(monkeypatch):
