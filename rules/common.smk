@@ -8,7 +8,7 @@ from snakemake.io import get_wildcard_names, is_flagged
 from snakemake.utils import validate
 
 from dnn_topology.studies.adversarial.config import adversarial_epochs, attack_table
-from dnn_topology.studies.generalization.config import STUDY_FIGURES, STUDY_TABLES, study_options
+from dnn_topology.studies.generalization.config import STUDY_FIGURES, held_out_runs, study_options, study_outputs
 from dnn_topology.topology.persistence import engine_from_config
 from dnn_topology.workflow.config import (
     check_config,
@@ -39,7 +39,6 @@ IMPORTED_RUNS = [run for run in RUNS if RUNS[run]["run"]["imported"]]
 TRAINED_RUN_PATTERN = "|".join(re.escape(r) for r in TRAINED_RUNS) or "NO_TRAINED_RUN"
 IMPORTED_RUN_PATTERN = "|".join(re.escape(r) for r in IMPORTED_RUNS) or "NO_IMPORTED_RUN"
 STUDIES = study_options(config)  # generalization study name -> options with defaults
-STUDY_FILES = [*STUDY_TABLES, *(f"figures/{f}.{ext}" for f in STUDY_FIGURES for ext in ("png", "pdf"))]
 PLOTS = ["betti_curves_density", "betti_curves_epsilon", "persistence_diagrams", "summaries"]
 # adversarial inputs: attack id -> AttackSpec, the epochs attacked, the detector's options
 ATTACKS = attack_table(config["adversarial"])
@@ -124,9 +123,10 @@ def all_targets():
         *kept_outputs(rules.attack, trained, ADV_EPOCHS),
         *(f for rule_ in per_epoch_topology for f in kept_outputs(rule_, trained, ADV_EPOCHS, attacked)),
         *(kept_outputs(rules.detection_features, trained, ADV_EPOCHS, ["", *attacked]) if DETECTION["enabled"] else []),
-        # generalization studies: the topology.json of their runs, the tables, the model and the figures
-        *expand("results/{run}/topology.json", run=sorted({r for s in STUDIES.values() for r in s["runs"]})),
-        *expand("results/generalization/{study}/{file}", study=STUDIES, file=STUDY_FILES),
+        # generalization studies: the topology.json of their runs (fitted and held out), the tables, the model,
+        # the figures and the held-out evaluation
+        *expand("results/{run}/topology.json", run=sorted({r for s in STUDIES.values() for r in study_runs(s)})),
+        *(f"results/generalization/{s}/{f}" for s, options in STUDIES.items() for f in study_outputs(options)),
     ]
 
 
@@ -273,13 +273,30 @@ def attack_spec(wildcards):
 # ---------------------------------------------------------------------------------------------- generalization
 
 
-def study_files(pattern):
-    """Input function: ``pattern`` (relative to ``results/<run>/``) for every run of the study, in the
-    study's run order; a pattern with ``{trial}`` and ``{epoch}`` is expanded over trials and study epochs."""
+def study_runs(study):
+    """Every run of a study: the fitted ones, then the held-out ones."""
+    return [*study["runs"], *held_out_runs(study)]
+
+
+def study_files(pattern, held_out=False):
+    """Input function: ``pattern`` (relative to ``results/<run>/``) for every run of the study (its held-out
+    runs with ``held_out``), in the study's run order; a pattern with ``{trial}`` and ``{epoch}`` is expanded
+    over trials and study epochs."""
 
     def files(wildcards):
         study = STUDIES[wildcards.study]
-        paths = expand(f"results/{{run}}/{pattern}", run=study["runs"], trial=TRIALS, epoch=study["epochs"])
+        runs = held_out_runs(study) if held_out else study["runs"]
+        paths = expand(f"results/{{run}}/{pattern}", run=runs, trial=TRIALS, epoch=study["epochs"])
         return list(dict.fromkeys(paths))  # a pattern without {trial}/{epoch}: once per run
 
     return files
+
+
+def per_epoch_checkpoints(wildcards):
+    """Input function (weight_norms): the run's checkpoints of every trial and topology epoch."""
+    return expand(
+        "results/{run}/trial_{trial}/checkpoints/epoch_{epoch}.pt",
+        run=wildcards.run,
+        trial=TRIALS,
+        epoch=TOPOLOGY_EPOCHS,
+    )

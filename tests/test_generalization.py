@@ -45,6 +45,7 @@ def synthetic_table(
                             "test_acc": train - gap,
                             "gap": gap,
                             "train_loss": rng.uniform(0, 2),
+                            "weight_l2": rng.uniform(5, 50),
                             "life_h1": life,
                             "midlife_h1": mid,
                         }
@@ -84,7 +85,7 @@ def test_cv_schemes_models_and_baselines():
     table = synthetic_table()
     pred = gen.out_of_fold(table, gen.DEFAULT_FEATURES)
     assert set(pred["cv"]) == {"leave_one_run_out", "leave_one_network_out"}
-    assert set(pred["model"]) == {"topology", "mean_gap", "train_acc", "train_loss"}
+    assert set(pred["model"]) == {"topology", "mean_gap", "train_acc", "train_loss", "weight_l2"}
     assert (pred.groupby(["cv", "model"]).size() == len(table)).all()
     # mean_gap: the training folds' mean gap, by hand for one held-out run
     held = pred[(pred["cv"] == "leave_one_run_out") & (pred["model"] == "mean_gap") & (pred["run"] == "conv_2_v0")]
@@ -112,6 +113,28 @@ def test_metrics_exact_model_and_bootstrap_intervals():
         assert r["ci_low"] <= r["value"] <= r["ci_high"] and r["ci_low"] < r["ci_high"]
     assert (m["n_runs"].loc["leave_one_run_out"] == 6).all()
     assert "| leave_one_run_out | topology |" in gen.metrics_table(m.reset_index())
+
+
+def test_paired_mae_differences_by_hand():
+    # two models on the same rows of 4 runs: |errors| of "b" are those of "topology" + 1 pp on every row
+    rows = []
+    for i, run in enumerate(["r0", "r1", "r2", "r3"]):
+        for model, err in (("topology", 0.5 * (i + 1)), ("b", 0.5 * (i + 1) + 1.0)):
+            rows.append({"cv": "loro", "model": model, "run": run, "error_pp": -err, "test_acc": 90.0, "gap": 5.0})
+    pred = pd.DataFrame(rows)
+    d = gen.mae_differences(pred, n_bootstrap=200, seed=0).iloc[0]
+    assert (d["model"], d["reference"]) == ("b", "topology")
+    assert d["mae_reference_pp"] == pytest.approx(1.25) and d["mae_model_pp"] == pytest.approx(2.25)
+    # paired: every resample gives exactly -1, whatever runs it draws
+    assert (
+        d["value"] == pytest.approx(-1.0) and d["ci_low"] == pytest.approx(-1.0) and d["ci_high"] == pytest.approx(-1.0)
+    )
+    assert d["share_not_smaller"] == 0.0 and (d["n_rows"], d["n_runs"]) == (4, 4)
+    # unpaired intervals of the two MAEs overlap: the pairing is what makes the difference certain
+    m = gen.metrics(pred, n_bootstrap=200, seed=0, by=("cv", "model")).set_index(["model", "metric"])
+    assert m.loc[("b", "mae_pp"), "ci_low"] < m.loc[("topology", "mae_pp"), "ci_high"]
+    with pytest.raises(ValueError, match="not scored on the same rows"):
+        gen.mae_differences(pred.drop(index=7))
 
 
 def test_fitted_model_json_estimate_and_topology_check(tmp_path):
@@ -207,7 +230,7 @@ def test_run_study_and_figures(tmp_path):
     table = synthetic_table(noise=1.0)
     table.loc[0, "life_h1"] = np.nan  # a diagram without any H1 pair above the minimum persistence
     table.to_csv(tmp_path / "table.csv", index=False)
-    out = {k: tmp_path / f"{k}.x" for k in ("predictions", "metrics", "model", "md")}
+    out = {k: tmp_path / f"{k}.x" for k in ("predictions", "metrics", "model", "md", "differences")}
     scores = gen.generalization_fit_stage(
         table=tmp_path / "table.csv",
         study="toy",
@@ -217,9 +240,13 @@ def test_run_study_and_figures(tmp_path):
         metrics_csv=out["metrics"],
         model=out["model"],
         metrics_md=out["md"],
+        differences_csv=out["differences"],
         bootstrap=200,
     )
-    assert set(scores["model"]) == {"topology", "mean_gap", "train_acc", "train_loss"}
+    differences = pd.read_csv(out["differences"])
+    assert set(differences["model"]) == {"mean_gap", "train_acc", "train_loss", "weight_l2"}
+    assert (differences["reference"] == "topology").all() and "topology - weight_l2" in out["md"].read_text()
+    assert set(scores["model"]) == {"topology", "mean_gap", "train_acc", "train_loss", "weight_l2"}
     pred = pd.read_csv(out["predictions"])
     assert (pred.groupby(["cv", "model"]).size() == len(table) - 1).all()  # the NaN row is left out of all models
     model = gen.read_model(out["model"])
