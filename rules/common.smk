@@ -300,3 +300,10 @@ def per_epoch_checkpoints(wildcards):
         trial=TRIALS,
         epoch=TOPOLOGY_EPOCHS,
     )
+
+
+def held_out_predictions(wildcards):
+    """Input function (generalization_plots): the study's held-out estimates, when it has held-out runs."""
+    if not STUDIES[wildcards.study]["held_out"]:
+        return []
+    return [f"results/generalization/{wildcards.study}/held_out_predictions.csv"]

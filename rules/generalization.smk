@@ -104,6 +104,7 @@ rule generalization_plots:
         table="results/generalization/{study}/table.csv",
         predictions="results/generalization/{study}/predictions.csv",
         model="results/generalization/{study}/model.json",
+        held_out=held_out_predictions,
     output:
         **{
             f"{figure}_{ext}": (

@@ -257,3 +257,125 @@ def test_run_study_and_figures(tmp_path):
     )
     for path in figures.values():
         assert path.stat().st_size > 1000
+    # with held-out estimates (one refused row without an estimate): drawn on the estimated-vs-true panels
+    held = pred[pred["cv"] == "leave_one_run_out"].head(12).assign(set="unseen")
+    held.loc[held.index[0], "test_acc_est"] = np.nan
+    held.to_csv(tmp_path / "held_out_predictions.csv", index=False)
+    before = figures["estimated_vs_true_png"].read_bytes()
+    generalization_plots_stage(
+        table=tmp_path / "table.csv",
+        predictions=out["predictions"],
+        model=out["model"],
+        outputs=figures,
+        held_out=[tmp_path / "held_out_predictions.csv"],
+    )
+    assert figures["estimated_vs_true_png"].read_bytes() != before
+
+
+def _study_config(**study):
+    runs = [{"name": n, "network": "lenet", "dataset": "mnist5k"} for n in ("a", "b", "c", "d")]
+    return {
+        "runs": runs,
+        "activations": {"n_samples": 100, "split": "train", "node_selection": {"method": "all"}},
+        "topology": {"epochs": [1, 2], "max_dim": 1, "max_epsilon": 0.4},
+        "generalization": [{"name": "s", **study}],
+    }
+
+
+def test_held_out_runs_are_left_out_of_the_default_fit():
+    from dnn_topology.studies.generalization.config import check_studies, held_out_runs, study_options
+
+    config = _study_config(held_out={"new": ["c"], "other": ["d"]})
+    check_studies(config)
+    (study,) = study_options(config).values()
+    assert study["runs"] == ["a", "b"] and held_out_runs(study) == ["c", "d"]
+    assert study["held_out_table"]["new"] == [{"name": "c", "network": "lenet", "dataset": "mnist5k"}]
+
+
+@pytest.mark.parametrize(
+    "study, message",
+    [
+        ({"runs": ["a", "b", "c"], "held_out": {"new": ["c"]}}, r"held_out\.new: \['c'\] are also in the fit"),
+        ({"held_out": {"new": ["zz"]}}, r"held_out\.new: \['zz'\] are not run names"),
+        ({"held_out": {"new": ["c"], "again": ["c"]}}, r"held_out\.new: \['c'\] are held out more than once"),
+        (
+            {"features": ["entropy_h2"]},
+            r"features: \['entropy_h2'\] are not diagram features of dimension <= topology.max_dim \(1\)",
+        ),
+    ],
+)
+def test_bad_held_out_sets_are_refused_naming_the_key(study, message):
+    from dnn_topology.studies.generalization.config import check_studies
+
+    with pytest.raises(ValueError, match=rf"^generalization\[0\]\.{message}"):
+        check_studies(_study_config(**study))
+
+
+def test_held_out_metrics_coverage_and_left_out_rows():
+    from dnn_topology.studies.generalization import held_out as ho
+
+    rows = []
+    for net, (err, covered) in {"x/trial_0": (2.0, True), "x/trial_1": (-4.0, False)}.items():
+        run, trial = net.split("/trial_")
+        for epoch in (1, 5):
+            key = {"set": "s", "run": run, "network": "lenet", "dataset": "d", "trial": int(trial), "epoch": epoch}
+            truth = {"train_acc": 99.0, "test_acc": 90.0, "gap": 9.0, "network_id": net}
+            rows.append(
+                {
+                    **key,
+                    **truth,
+                    "model": "topology",
+                    "test_acc_est": 90.0 + err,
+                    "error_pp": err,
+                    "covered": float(covered),
+                    "refused": "",
+                }
+            )
+            rows.append(
+                {
+                    **key,
+                    **truth,
+                    "model": "mean_gap",
+                    "test_acc_est": 91.0,
+                    "error_pp": 1.0,
+                    "covered": np.nan,
+                    "refused": "",
+                }
+            )
+    # one more row the command refused: left out for every model
+    key = {"set": "s", "run": "x", "network": "lenet", "dataset": "d", "trial": 0, "epoch": 9}
+    truth = {"train_acc": 99.0, "test_acc": 90.0, "gap": 9.0, "network_id": "x/trial_0"}
+    rows.append(
+        {
+            **key,
+            **truth,
+            "model": "topology",
+            "test_acc_est": np.nan,
+            "error_pp": np.nan,
+            "covered": np.nan,
+            "refused": "no H1 pair",
+        }
+    )
+    rows.append(
+        {**key, **truth, "model": "mean_gap", "test_acc_est": 91.0, "error_pp": 1.0, "covered": np.nan, "refused": ""}
+    )
+    metrics, differences, coverage, left_out = ho.held_out_metrics(pd.DataFrame(rows), n_bootstrap=200)
+    assert list(left_out["epoch"]) == [9] and list(left_out["refused"]) == ["no H1 pair"]
+    m = metrics.set_index(["epochs", "model", "metric"])
+    assert m.loc[("all", "topology", "mae_pp"), "value"] == pytest.approx(3.0)  # |2|, |2|, |-4|, |-4|
+    assert m.loc[("all", "mean_gap", "mae_pp"), "n_rows"] == 4  # the refused row is gone for the baseline too
+    cov = coverage.set_index("epochs")
+    assert cov.loc["all", "value"] == 0.5 and cov.loc["all", "n_runs"] == 2 and cov.loc["all", "n_rows"] == 4
+    assert cov.loc["last", "n_rows"] == 2  # epoch 5 of each network (the refused epoch 9 is not "last")
+    d = differences.set_index("epochs").loc["all"]
+    assert d["model"] == "mean_gap" and d["value"] == pytest.approx(2.0)
+
+
+def test_a_held_out_run_found_in_the_fit_is_refused():
+    from dnn_topology.studies.generalization import held_out as ho
+
+    model = {"study": "s", "fitted_on": {"runs": ["a", "b"]}}
+    held = pd.DataFrame({"run": ["c", "b"]})
+    with pytest.raises(ValueError, match=r"held-out runs \['b'\] are in the fit"):
+        ho.check_not_fitted(held, pd.DataFrame({"run": ["a"]}), model)
+    ho.check_not_fitted(pd.DataFrame({"run": ["c"]}), pd.DataFrame({"run": ["a", "b"]}), model)
