@@ -115,6 +115,16 @@ def test_metrics_exact_model_and_bootstrap_intervals():
     assert "| leave_one_run_out | topology |" in gen.metrics_table(m.reset_index())
 
 
+def test_r2_is_nan_where_the_target_does_not_vary():
+    # one row per run, all with the same test accuracy and gap: R^2 has no variance to explain
+    pred = pd.DataFrame(
+        {"cv": "c", "model": "m", "run": ["a", "b", "c"], "error_pp": [1.0, -2.0, 0.5], "test_acc": 80.1, "gap": 3.3}
+    )
+    m = gen.metrics(pred, n_bootstrap=100, seed=0).set_index("metric")
+    assert m.loc["mae_pp", "value"] == pytest.approx(3.5 / 3)
+    assert np.isnan(m.loc["r2_gap", "value"]) and np.isnan(m.loc["r2_test_acc", "ci_high"])
+
+
 def test_paired_mae_differences_by_hand():
     # two models on the same rows of 4 runs: |errors| of "b" are those of "topology" + 1 pp on every row
     rows = []

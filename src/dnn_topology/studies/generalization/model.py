@@ -270,10 +270,15 @@ def out_of_fold(table: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
 
 
 def _metric_values(n, abs_err, sq_err, s_test, s2_test, s_gap, s2_gap) -> dict[str, np.ndarray]:
-    """Metrics from (possibly bootstrap-weighted) sums; each argument may be an array."""
+    """Metrics from (possibly bootstrap-weighted) sums; each argument may be an array.
+
+    R^2 is NaN where the target does not vary (one row, or a resample of one network's single row):
+    the sum of squares is then 0 up to rounding, and 1 - SSE / SS would be meaningless."""
     with np.errstate(divide="ignore", invalid="ignore"):
         ss_test = s2_test - s_test**2 / n
         ss_gap = s2_gap - s_gap**2 / n
+        ss_test = np.where(ss_test > 1e-9 * np.maximum(s2_test, 1e-300), ss_test, np.nan)
+        ss_gap = np.where(ss_gap > 1e-9 * np.maximum(s2_gap, 1e-300), ss_gap, np.nan)
         return {
             "mae_pp": abs_err / n,
             "rmse_pp": np.sqrt(sq_err / n),
