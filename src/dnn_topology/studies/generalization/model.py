@@ -28,6 +28,8 @@ Units and conventions
   model's errors are smaller than that baseline's on these rows.
 * **Prediction interval** of the fitted model: the 2.5% and 97.5% quantiles of its
   leave-one-run-out out-of-fold errors (estimated - true test accuracy), added to an estimate.
+* Runs of a configuration the model never saw (the study's ``held_out`` sets) are evaluated after the
+  fit by :mod:`dnn_topology.studies.generalization.held_out`.
 """
 
 from __future__ import annotations
