@@ -26,6 +26,7 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/train.smk"
+include: "rules/evaluate.smk"
 include: "rules/activations.smk"
 include: "rules/functional_graph.smk"
 include: "rules/persistence.smk"
@@ -36,6 +37,7 @@ include: "rules/compare.smk"
 include: "rules/adversarial.smk"
 include: "rules/claims.smk"
 include: "rules/generalization.smk"
+include: "rules/early_stopping.smk"
 
 
 rule all:
@@ -44,10 +46,12 @@ rule all:
         all_targets(),
 
 
+# see dnn_topology.workflow.snakemake_compat: the run ends with its last job, and a failed job is retried
 onsuccess:
-    cancel_rate_limiter_timers()
+    snakemake_compat.cancel_rate_limiter_timers()
+    say_where_the_figures_are()
 
 
 onerror:
-    forget_failed_jobs()
-    cancel_rate_limiter_timers()
+    snakemake_compat.forget_failed_jobs(workflow)
+    snakemake_compat.cancel_rate_limiter_timers()

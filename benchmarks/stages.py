@@ -42,6 +42,7 @@ def stage_train(a, d: Path):
 
 def stage_activations(a, d: Path):
     from dnn_topology.networks.activations import activations_stage
+    from dnn_topology.networks.samples import SampleSet
 
     selection = {"method": a.selection, "n_nodes": a.n_nodes} if a.n_nodes else {"method": "all"}
     activations_stage(
@@ -50,8 +51,7 @@ def stage_activations(a, d: Path):
         nodes=d / "nodes.csv",
         samples=d / "samples.csv",
         network=a.network,
-        dataset=a.dataset,
-        n_samples=a.n_samples,
+        sample_set=SampleSet(a.dataset, a.n_samples),
         node_selection=selection,
         threads=a.threads,
     )

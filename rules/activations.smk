@@ -3,11 +3,11 @@ rule activations:
     input:
         checkpoint=checkpoint_of,
     output:
-        activations="results/{run}/trial_{trial}/epoch_{epoch}/activations.npy",
-        nodes="results/{run}/trial_{trial}/epoch_{epoch}/nodes.csv",
-        samples="results/{run}/trial_{trial}/epoch_{epoch}/samples.csv",
+        activations=layout.epoch_file("activations.npy", inputs=False),
+        nodes=layout.epoch_file("nodes.csv", inputs=False),
+        samples=layout.epoch_file("samples.csv", inputs=False),
     log:
-        "logs/{run}/trial_{trial}/epoch_{epoch}/activations.log",
+        layout.epoch_file("activations.log", layout.LOGS, inputs=False),
     conda:
         ENV
     threads: 1
@@ -15,12 +15,10 @@ rule activations:
         mem_mb=run_option("resources", "activations_mem_mb"),
         runtime=10,
     params:
-        network=run_option("run", "network"),
-        dataset=run_option("run", "dataset"),
-        options=run_option("activations"),
-        binarize_class=run_option("training", "binarize_class"),
-        # activations.split train: drawn from the samples trained on (training subset of the trial's seed)
-        subset=run_option("training", "subset"),
-        seed=run_option("training", "seed"),
+        network=network_params,
+        # activations.split train: drawn from the samples trained on (training subset of the trial's seed, less the
+        # validation split)
+        sample_set=sample_set_params,
+        node_selection=run_option("activations", "node_selection"),
     script:
         "../scripts/activations.py"

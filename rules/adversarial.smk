@@ -8,12 +8,12 @@ rule attack:
     input:
         checkpoint=checkpoint_of,
     output:
-        activations="results/{run}/trial_{trial}/epoch_{epoch}/{attack}/activations.npy",
-        nodes="results/{run}/trial_{trial}/epoch_{epoch}/{attack}/nodes.csv",
-        record="results/{run}/trial_{trial}/epoch_{epoch}/{attack}/attack.csv",
-        inputs="results/{run}/trial_{trial}/epoch_{epoch}/{attack}/inputs.npy",
+        activations=layout.attack_file("activations.npy"),
+        nodes=layout.attack_file("nodes.csv"),
+        record=layout.attack_file("attack.csv"),
+        inputs=layout.attack_file("inputs.npy"),
     log:
-        "logs/{run}/trial_{trial}/epoch_{epoch}/{attack}/attack.log",
+        layout.attack_file("attack.log", layout.LOGS),
     conda:
         ENV
     threads: 1
@@ -21,13 +21,10 @@ rule attack:
         mem_mb=run_option("resources", "activations_mem_mb"),
         runtime=15,
     params:
-        network=run_option("run", "network"),
-        dataset=run_option("run", "dataset"),
+        network=network_params,
+        sample_set=sample_set_params,
+        node_selection=run_option("activations", "node_selection"),
         attack_spec=attack_spec,
-        options=run_option("activations"),
-        binarize_class=run_option("training", "binarize_class"),
-        subset=run_option("training", "subset"),
-        seed=run_option("training", "seed"),
     script:
         "../scripts/attack.py"
 
@@ -37,9 +34,9 @@ rule detection_features:
     input:
         checkpoint=checkpoint_of,
     output:
-        features="results/{run}/trial_{trial}/epoch_{epoch}/{inputs}detection_features.csv",
+        features=layout.epoch_file("detection_features.csv"),
     log:
-        "logs/{run}/trial_{trial}/epoch_{epoch}/{inputs}detection_features.log",
+        layout.epoch_file("detection_features.log", layout.LOGS),
     conda:
         ENV
     threads: 1
@@ -47,11 +44,10 @@ rule detection_features:
         mem_mb=2000,
         runtime=20,
     params:
-        network=run_option("run", "network"),
-        dataset=run_option("run", "dataset"),
+        network=network_params,
+        sample_set=detection_pool_params,
         attack_spec=attack_spec,
         detection=DETECTION,
-        binarize_class=run_option("training", "binarize_class"),
     script:
         "../scripts/detection_features.py"
 
@@ -63,11 +59,11 @@ rule adversarial_aggregate:
         summaries=per_attacked_epoch("betti_summary.csv"),
         records=per_attacked_epoch("attack.csv", clean=False),
     output:
-        curves="results/{run}/adversarial/betti_curves.csv",
-        summary="results/{run}/adversarial/betti_summary.csv",
-        records="results/{run}/adversarial/attacks.csv",
+        curves=layout.adversarial_file("betti_curves.csv"),
+        summary=layout.adversarial_file("betti_summary.csv"),
+        records=layout.adversarial_file("attacks.csv"),
     log:
-        "logs/{run}/adversarial/aggregate.log",
+        layout.adversarial_file("aggregate.log", layout.LOGS),
     conda:
         ENV
     threads: 1
@@ -86,9 +82,9 @@ rule detection:
         clean=per_attacked_epoch("detection_features.csv", attacked=False),
         attacked=per_attacked_epoch("detection_features.csv", clean=False),
     output:
-        table="results/{run}/adversarial/detection.csv",
+        table=layout.adversarial_file("detection.csv"),
     log:
-        "logs/{run}/adversarial/detection.log",
+        layout.adversarial_file("detection.log", layout.LOGS),
     conda:
         ENV
     threads: 1
@@ -105,27 +101,33 @@ rule detection:
 rule adversarial_plot:
     """Figures of the adversarial study of a run (PNG and PDF)."""
     input:
-        curves="results/{run}/adversarial/betti_curves.csv",
-        summary="results/{run}/adversarial/betti_summary.csv",
-        records="results/{run}/adversarial/attacks.csv",
-        detection=["results/{run}/adversarial/detection.csv"] if DETECTION["enabled"] else [],
+        curves=layout.adversarial_file("betti_curves.csv"),
+        summary=layout.adversarial_file("betti_summary.csv"),
+        records=layout.adversarial_file("attacks.csv"),
+        detection=[layout.adversarial_file("detection.csv")] if DETECTION["enabled"] else [],
     output:
         **{
             f"{plot}_{ext}": (
                 report(
-                    f"results/{{run}}/adversarial/plots/{plot}.{ext}",
+                    layout.adversarial_plot(plot, ext),
                     caption=f"../report/adversarial_{plot}.rst",
-                    category="{run}",
-                    subcategory="adversarial",
+                    category=layout.REPORT_CATEGORIES["adversarial"],
+                    subcategory="{run}",
                 )
                 if ext == "png"
-                else f"results/{{run}}/adversarial/plots/{plot}.{ext}"
+                else layout.adversarial_plot(plot, ext)
             )
             for plot in ADV_PLOTS
-            for ext in ("png", "pdf")
+            for ext in layout.FIGURE_FORMATS
         },
+        tables_html=report(
+            layout.adversarial_file("tables.html"),
+            caption="../report/adversarial_tables.rst",
+            category=layout.REPORT_CATEGORIES["adversarial"],
+            subcategory="{run}",
+        ),
     log:
-        "logs/{run}/adversarial/plot.log",
+        layout.adversarial_file("plot.log", layout.LOGS),
     conda:
         ENV
     threads: 1

@@ -3,13 +3,13 @@ rule aggregate:
     input:
         curves=per_epoch("betti_curves.csv"),
         summaries=per_epoch("betti_summary.csv"),
-        training=expand("results/{{run}}/trial_{trial}/training.csv", trial=TRIALS),
+        training=training_logs,
     output:
-        curves="results/{run}/betti_curves.csv",
-        summary="results/{run}/betti_summary.csv",
-        training="results/{run}/training.csv",
+        curves=layout.run_file("betti_curves.csv"),
+        summary=layout.run_file("betti_summary.csv"),
+        training=layout.run_file("training.csv"),
     log:
-        "logs/{run}/aggregate.log",
+        layout.run_file("aggregate.log", layout.LOGS),
     conda:
         ENV
     threads: 1

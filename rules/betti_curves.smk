@@ -1,13 +1,13 @@
 rule betti_curves:
     """Betti curves against epsilon, |corr| threshold and edge density, and their summaries."""
     input:
-        diagram="results/{run}/trial_{trial}/epoch_{epoch}/{inputs}diagram.bin",
-        sparse="results/{run}/trial_{trial}/epoch_{epoch}/{inputs}distance_sparse.bin",
+        diagram=layout.epoch_file("diagram.bin"),
+        sparse=layout.epoch_file("distance_sparse.bin"),
     output:
-        curves="results/{run}/trial_{trial}/epoch_{epoch}/{inputs}betti_curves.csv",
-        summary="results/{run}/trial_{trial}/epoch_{epoch}/{inputs}betti_summary.csv",
+        curves=layout.epoch_file("betti_curves.csv"),
+        summary=layout.epoch_file("betti_summary.csv"),
     log:
-        "logs/{run}/trial_{trial}/epoch_{epoch}/{inputs}betti_curves.log",
+        layout.epoch_file("betti_curves.log", layout.LOGS),
     conda:
         ENV
     threads: 1

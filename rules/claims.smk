@@ -1,15 +1,28 @@
 rule claims:
     """The paper's claims checked on one run: verdicts, the numbers behind them, and a figure."""
     input:
-        summaries=["results/{run}/betti_summary.csv"],  # lists, like a comparison's
-        training=["results/{run}/training.csv"],
+        summaries=[layout.run_file("betti_summary.csv")],  # lists, like a comparison's
+        training=[layout.run_file("training.csv")],
     output:
-        claims="results/{run}/claims.csv",
-        evidence="results/{run}/claims_evidence.csv",
-        png=report("results/{run}/plots/claims.png", caption="../report/claims.rst", category="{run}"),
-        pdf="results/{run}/plots/claims.pdf",
+        claims=layout.run_file("claims.csv"),
+        replicates=layout.run_file("claims_replicates.csv"),
+        evidence=layout.run_file("claims_evidence.csv"),
+        markdown=layout.run_file("claims.md"),
+        html=report(
+            layout.run_file("claims.html"),
+            caption="../report/claims_table.rst",
+            category=layout.REPORT_CATEGORIES["claims"],
+            subcategory="{run}",
+        ),
+        png=report(
+            layout.run_plot("claims", "png"),
+            caption="../report/claims.rst",
+            category=layout.REPORT_CATEGORIES["claims"],
+            subcategory="{run}",
+        ),
+        pdf=layout.run_plot("claims", "pdf"),
     log:
-        "logs/{run}/claims.log",
+        layout.run_file("claims.log", layout.LOGS),
     conda:
         ENV
     threads: 1
@@ -30,17 +43,28 @@ rule claims:
 rule claims_comparison:
     """The paper's claims checked on the runs of a comparison, learning vs memorizing included."""
     input:
-        summaries=comparison_files("results/{run}/betti_summary.csv"),
-        training=comparison_files("results/{run}/training.csv"),
+        summaries=comparison_files("betti_summary.csv"),
+        training=comparison_files("training.csv"),
     output:
-        claims="results/comparisons/{comparison}/claims.csv",
-        evidence="results/comparisons/{comparison}/claims_evidence.csv",
-        png=report(
-            "results/comparisons/{comparison}/claims.png", caption="../report/claims.rst", category="comparisons"
+        claims=layout.comparison_file("claims.csv"),
+        replicates=layout.comparison_file("claims_replicates.csv"),
+        evidence=layout.comparison_file("claims_evidence.csv"),
+        markdown=layout.comparison_file("claims.md"),
+        html=report(
+            layout.comparison_file("claims.html"),
+            caption="../report/claims_table.rst",
+            category=layout.REPORT_CATEGORIES["claims"],
+            subcategory="{comparison}",
         ),
-        pdf="results/comparisons/{comparison}/claims.pdf",
+        png=report(
+            layout.comparison_file("claims.png"),
+            caption="../report/claims.rst",
+            category=layout.REPORT_CATEGORIES["claims"],
+            subcategory="{comparison}",
+        ),
+        pdf=layout.comparison_file("claims.pdf"),
     log:
-        "logs/comparisons/{comparison}_claims.log",
+        layout.comparison_log("_claims"),
     conda:
         ENV
     threads: 1

@@ -1,25 +1,35 @@
 # Configuration checks, target lists and input functions shared by every rule.
 
 import os
-import re
-import threading
 
 from snakemake.io import get_wildcard_names, is_flagged
-from snakemake.utils import validate
 
-from dnn_topology.studies.adversarial.config import adversarial_epochs, attack_table
-from dnn_topology.studies.generalization.config import STUDY_FIGURES, held_out_runs, study_options, study_outputs
+from dnn_topology import layout
+from dnn_topology.networks.samples import run_sample_set
+from dnn_topology.studies.adversarial.config import adversarial_epochs, attack_table, detection_pool
+from dnn_topology.studies.generalization.config import held_out_runs, study_options
+from dnn_topology.studies.early_stopping.config import TOPOLOGY_SERIES, early_stopping_options
 from dnn_topology.topology.persistence import engine_from_config
+from dnn_topology.workflow import snakemake_compat
 from dnn_topology.workflow.config import (
+    apply_command_line_config,
     check_config,
+    checkpoint_path,
     config_datasets,
     export_package_path,
     run_table,
+    validate_config,
 )
+from dnn_topology.workflow.finish import finish_message
 
 export_package_path(os.path.join(workflow.basedir, "src"))
+# the Snakefile's onsuccess/onerror hooks reach into Snakemake's private objects: warn now if they changed
+snakemake_compat.check_hooks(workflow)
 
-validate(config, schema="../schemas/config.schema.yaml")
+# --config values inside lists and mappings arrive as strings: read them as YAML, as a config file is
+apply_command_line_config(config, workflow.config_settings.config)
+# the schema (defaults filled in), then the checks beyond it; an error names the key, in a line or two
+validate_config(config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml"))
 DATASETS = config_datasets(config)  # the built-in datasets and the config's imagefolders
 check_config(config, DATASETS)
 
@@ -32,32 +42,32 @@ ENGINE, ENGINE_OPTIONS = engine_from_config(config["topology"])
 COMPARISONS = {
     c["name"]: {"runs": c["runs"], "epochs": c.get("epochs", TOPOLOGY_EPOCHS)} for c in config["comparisons"]
 }
-# trained runs make their sparse distance matrix from activations (rule functional_graph), imported runs from the
-# original's full distance matrix (rule sparse_distance)
-TRAINED_RUNS = [run for run in RUNS if not RUNS[run]["run"]["imported"]]
-IMPORTED_RUNS = [run for run in RUNS if RUNS[run]["run"]["imported"]]
-TRAINED_RUN_PATTERN = "|".join(re.escape(r) for r in TRAINED_RUNS) or "NO_TRAINED_RUN"
-IMPORTED_RUN_PATTERN = "|".join(re.escape(r) for r in IMPORTED_RUNS) or "NO_IMPORTED_RUN"
+# runs with checkpoints (trained by the workflow, or given by runs[].checkpoints and measured by rule evaluate) make
+# their sparse distance matrix from activations (rule functional_graph), imported runs from the original's full
+# distance matrix (rule sparse_distance)
+TRAINED_RUNS = [run for run in RUNS if RUNS[run]["run"]["source"] == "train"]
+CHECKPOINT_RUNS = [run for run in RUNS if RUNS[run]["run"]["source"] == "checkpoints"]
+NETWORK_RUNS = TRAINED_RUNS + CHECKPOINT_RUNS
+IMPORTED_RUNS = [run for run in RUNS if RUNS[run]["run"]["source"] == "imported"]
+TRAINED_RUN_PATTERN = layout.names_pattern(TRAINED_RUNS, "NO_TRAINED_RUN")
+CHECKPOINT_RUN_PATTERN = layout.names_pattern(CHECKPOINT_RUNS, "NO_CHECKPOINT_RUN")
+NETWORK_RUN_PATTERN = layout.names_pattern(NETWORK_RUNS, "NO_NETWORK_RUN")
+IMPORTED_RUN_PATTERN = layout.names_pattern(IMPORTED_RUNS, "NO_IMPORTED_RUN")
 STUDIES = study_options(config)  # generalization study name -> options with defaults
-PLOTS = ["betti_curves_density", "betti_curves_epsilon", "persistence_diagrams", "summaries"]
 # adversarial inputs: attack id -> AttackSpec, the epochs attacked, the detector's options
 ATTACKS = attack_table(config["adversarial"])
 ADV_EPOCHS = adversarial_epochs(config) if ATTACKS else []
 DETECTION = config["adversarial"]["detection"]
-ADV_PLOTS = ["betti_curves_density", "betti_curves_epsilon", "summaries_vs_epsilon", "accuracy_under_attack"]
-ADV_PLOTS += ["detection_auc"] if DETECTION["enabled"] else []
+ADV_PLOTS = [p for p in layout.ADVERSARIAL_PLOTS if DETECTION["enabled"] or p != "detection_auc"]
+ADV_TABLES = [t for t in layout.ADVERSARIAL_TABLES if DETECTION["enabled"] or t != "detection"]
+STOPPING_STUDIES = early_stopping_options(config)  # early-stopping study name -> options with defaults
 ENV = "../envs/dnn_topology.yaml"
 
 
+# run, comparison, attack and study match the configured names only; inputs (the input set of a per-epoch
+# file) is "" (clean, directly in epoch_<E>/) or "<attack id>/"
 wildcard_constraints:
-    run="|".join(re.escape(r) for r in RUNS),
-    trial=r"\d+",
-    epoch=r"\d+",
-    comparison="|".join(re.escape(c) for c in COMPARISONS) or "NO_COMPARISON",
-    # the input set of a per-epoch file: "" (clean, directly in epoch_<E>/) or "<attack id>/"
-    inputs="(?:" + "|".join(re.escape(f"{a}/") for a in ATTACKS) + ")?",
-    attack="|".join(re.escape(a) for a in ATTACKS) or "NO_ATTACK",
-    study="|".join(re.escape(s) for s in STUDIES) or "NO_STUDY",
+    **layout.wildcard_constraints(RUNS, COMPARISONS, ATTACKS, STUDIES, STOPPING_STUDIES),
 
 
 def kept_outputs(rule_, runs, epochs=None, inputs=("",)):
@@ -90,43 +100,62 @@ def all_targets():
     downstream: a failed job is retried on every run until it succeeds. temp() files are left out:
     they are meant to disappear.
     """
-    trained, imported = TRAINED_RUNS, IMPORTED_RUNS
-    per_run = [rules.train, rules.activations, rules.functional_graph]
+    networks, imported = NETWORK_RUNS, IMPORTED_RUNS
+    per_run = [rules.activations, rules.functional_graph]
     # imported runs start from DIPHA files: the sparse distance matrix from their full one, then the same stages
     from_dipha = [rules.persistence, rules.betti_curves]
     # attacked samples (inputs "<attack id>/") go through the same stages at the attacked epochs
     per_epoch_topology = [rules.functional_graph, *from_dipha]
     attacked = [f"{a}/" for a in ATTACKS]
     return [
-        *expand("results/{run}/{table}.csv", run=trained, table=["betti_curves", "betti_summary", "training"]),
-        *expand("results/{run}/plots/{plot}.{ext}", run=trained, plot=PLOTS, ext=["png", "pdf"]),
+        *expand(layout.run_file("{table}.csv"), run=networks, table=layout.RUN_TABLES),
+        *expand(layout.run_plot("{plot}", "{ext}"), run=networks, plot=layout.RUN_PLOTS, ext=layout.FIGURE_FORMATS),
+        *expand(layout.run_plot("epochs", "html"), run=networks),
         # imported runs have no training log: their per-epoch curves only
         *expand(
-            "results/{run}/trial_{trial}/epoch_{epoch}/betti_curves.csv",
+            layout.epoch_file("betti_curves.csv", inputs=False),
             run=imported,
             trial=TRIALS,
             epoch=TOPOLOGY_EPOCHS,
         ),
-        *adversarial_targets(trained),
-        *expand("results/{run}/claims.csv", run=trained),
-        *expand("results/comparisons/{comparison}/claims.csv", comparison=COMPARISONS),
+        *adversarial_targets(networks),
+        *expand(layout.run_file("claims.csv"), run=networks),
+        *expand(layout.comparison_file("claims.csv"), comparison=COMPARISONS),
         *expand(
-            "results/comparisons/{comparison}/betti_curves_{x}.{ext}",
+            layout.comparison_file("betti_curves_{x}.{ext}"),
             comparison=COMPARISONS,
             x=["density", "epsilon"],
-            ext=["png", "pdf"],
+            ext=layout.FIGURE_FORMATS,
         ),
         # every intermediate file the workflow keeps (see the docstring)
-        *(f for rule_ in per_run for f in kept_outputs(rule_, trained)),
+        *kept_outputs(rules.train, TRAINED_RUNS),
+        *kept_outputs(rules.evaluate, CHECKPOINT_RUNS),
+        *(f for rule_ in per_run for f in kept_outputs(rule_, networks)),
         *kept_outputs(rules.sparse_distance, imported),
-        *(f for rule_ in from_dipha for f in kept_outputs(rule_, trained + imported)),
-        *kept_outputs(rules.attack, trained, ADV_EPOCHS),
-        *(f for rule_ in per_epoch_topology for f in kept_outputs(rule_, trained, ADV_EPOCHS, attacked)),
-        *(kept_outputs(rules.detection_features, trained, ADV_EPOCHS, ["", *attacked]) if DETECTION["enabled"] else []),
+        *(f for rule_ in from_dipha for f in kept_outputs(rule_, networks + imported)),
+        *kept_outputs(rules.attack, networks, ADV_EPOCHS),
+        *(f for rule_ in per_epoch_topology for f in kept_outputs(rule_, networks, ADV_EPOCHS, attacked)),
+        *(
+            kept_outputs(rules.detection_features, networks, ADV_EPOCHS, ["", *attacked])
+            if DETECTION["enabled"]
+            else []
+        ),
         # generalization studies: the topology.json of their runs (fitted and held out), the tables, the model,
         # the figures and the held-out evaluation
-        *expand("results/{run}/topology.json", run=sorted({r for s in STUDIES.values() for r in study_runs(s)})),
-        *(f"results/generalization/{s}/{f}" for s, options in STUDIES.items() for f in study_outputs(options)),
+        *expand(layout.run_file("topology.json"), run=sorted({r for s in STUDIES.values() for r in study_runs(s)})),
+        *expand(layout.study_file("{file}"), study=STUDIES, file=layout.STUDY_TABLES),
+        *expand(
+            layout.study_figure("{figure}", "{ext}"),
+            study=STUDIES,
+            figure=layout.STUDY_FIGURES,
+            ext=layout.FIGURE_FORMATS,
+        ),
+        *expand(
+            layout.study_file("{file}"),
+            study=[s for s, options in STUDIES.items() if options["held_out"]],
+            file=layout.HELD_OUT_TABLES,
+        ),
+        *stopping_targets(),
     ]
 
 
@@ -136,33 +165,11 @@ def full_distance_matrix(path):
     return {"distance": path} if config["topology"]["keep_distance_matrix"] else {}
 
 
-def forget_failed_jobs():
-    """onerror: erase what Snakemake recorded about the failed jobs' missing outputs.
+def say_where_the_figures_are():
+    """onsuccess: end a run by saying where its figures and claims are, and how to make the report."""
+    from snakemake.logging import logger
 
-    Snakemake records a failed job's params and input checksums as if it had run
-    (snakemake/snakemake#3808). For a temp() output, which all_targets() cannot ask for, the next run
-    would take the failed job's inputs for inputs it has processed, and skip it. Without the record, the
-    job is judged by file dates alone: its input is newer than the files made after it, so it is retried.
-    Outputs that exist (e.g. of the jobs of a SLURM group that did succeed) keep their records.
-    """
-    for job in workflow.scheduler.failed:
-        for f in job.output:
-            if not os.path.exists(f):
-                workflow.persistence.cleanup_metadata(f)
-
-
-def cancel_rate_limiter_timers():
-    """onsuccess/onerror: cancel the scheduler's pending re-evaluation timers, so the run ends with its last job.
-
-    Snakemake's job rate limiter (``--max-jobs-per-timespan``, default 100/1s) starts a non-daemon
-    ``threading.Timer`` of one timespan after every scheduling round, and Python waits for it at exit: each
-    run went on for up to a second (the timespan) after its last job, doing nothing. Once the run is over
-    no job is scheduled again, so nothing needs them.
-    """
-    for thread in threading.enumerate():
-        function = getattr(thread, "function", None)
-        if isinstance(thread, threading.Timer) and "JobScheduler." in getattr(function, "__qualname__", ""):
-            thread.cancel()
+    logger.info(finish_message(TRAINED_RUNS, COMPARISONS, STUDIES))
 
 
 def run_option(section, key=None):
@@ -171,6 +178,18 @@ def run_option(section, key=None):
     if key is None:
         return lambda wildcards: RUNS[wildcards.run][section]
     return lambda wildcards: RUNS[wildcards.run][section][key]
+
+
+def sample_set_params(wildcards):
+    """Param function: what the samples of the job's run and trial are (``SampleSet.params()``); the script adds
+    where the data lives from the config (``SampleSet.from_params``), so moving the data reruns nothing."""
+    return run_sample_set(RUNS[wildcards.run], int(wildcards.trial)).params()
+
+
+def detection_pool_params(wildcards):
+    """Param function (detection_features): the adversarial detector's pool of the job's run, as
+    :func:`sample_set_params` (it depends on the run's dataset and labels only, not on its activations options)."""
+    return detection_pool(run_sample_set(RUNS[wildcards.run], int(wildcards.trial)), DETECTION).params()
 
 
 def comparison_option(key):
@@ -183,12 +202,12 @@ def study_option(key):
     return lambda wildcards: STUDIES[wildcards.study][key]
 
 
-def per_epoch(pattern):
-    """Input function: ``pattern`` (relative to an epoch directory) for every trial and topology epoch."""
+def per_epoch(name):
+    """Input function: file ``name`` of the clean samples' epoch directory, for every trial and topology epoch."""
 
     def files(wildcards):
         return expand(
-            f"results/{{run}}/trial_{{trial}}/epoch_{{epoch}}/{pattern}",
+            layout.epoch_file(name, inputs=False),
             run=wildcards.run,
             trial=TRIALS,
             epoch=TOPOLOGY_EPOCHS,
@@ -207,30 +226,48 @@ def labels_permuted(runs):
     return lambda wildcards: [RUNS[run]["training"]["permute_labels"] for run in runs(wildcards)]
 
 
-def comparison_files(pattern):
-    """Input function: ``pattern`` (with ``{run}``) for every run of the job's comparison."""
-    return lambda wildcards: expand(pattern, run=COMPARISONS[wildcards.comparison]["runs"])
+def comparison_files(name):
+    """Input function: file ``name`` of each run (``results/<run>/<name>``) of the job's comparison."""
+    return lambda wildcards: expand(layout.run_file(name), run=COMPARISONS[wildcards.comparison]["runs"])
 
 
 def checkpoint_of(wildcards):
-    if int(wildcards.epoch) > EPOCHS:
-        raise ValueError(f"epoch {wildcards.epoch} was requested but training.epochs is {EPOCHS}")
-    return f"results/{wildcards.run}/trial_{wildcards.trial}/checkpoints/epoch_{wildcards.epoch}.pt"
+    """Input function: the checkpoint of the job's run, trial and epoch (a file of runs[].checkpoints, or the
+    train rule's)."""
+    return checkpoint_file(wildcards.run, int(wildcards.trial), int(wildcards.epoch))
+
+
+def checkpoint_file(run, trial, epoch):
+    """The checkpoint of ``run``'s ``trial`` and ``epoch``: a file of runs[].checkpoints, or the train rule's."""
+    pattern = RUNS[run]["run"]["checkpoints"]
+    if pattern:
+        return checkpoint_path(pattern, trial, epoch)
+    if epoch > EPOCHS:
+        raise ValueError(f"epoch {epoch} was requested but training.epochs is {EPOCHS}")
+    return layout.fill(layout.checkpoint(), run=run, trial=trial, epoch=epoch)
+
+
+def network_params(wildcards):
+    """Param function: the job's run's network, its keyword arguments and recorded layers (``NetworkRef.params()``)."""
+    return RUNS[wildcards.run]["network"]
+
+
+def training_logs(wildcards):
+    """Input function (aggregate): the training logs of the job's run, one per trial, or for a run of checkpoints
+    trained elsewhere the evaluation of each trial's topology epochs (rule evaluate), in the same columns."""
+    if RUNS[wildcards.run]["run"]["source"] == "checkpoints":
+        return per_epoch("evaluation.csv")(wildcards)
+    return expand(layout.trial_file("training.csv"), run=wildcards.run, trial=TRIALS)
 
 
 def plotted_diagrams(wildcards):
     """Input function (plot): the diagrams of the first trial, one per topology epoch."""
     return expand(
-        "results/{run}/trial_{trial}/epoch_{epoch}/diagram.bin",
+        layout.epoch_file("diagram.bin", inputs=False),
         run=wildcards.run,
         trial=TRIALS[0],
         epoch=TOPOLOGY_EPOCHS,
     )
-
-
-def comparison_curves(wildcards):
-    """Input function (compare): the aggregated Betti curves of each run compared."""
-    return expand("results/{run}/betti_curves.csv", run=COMPARISONS[wildcards.comparison]["runs"])
 
 
 # ---------------------------------------------------------------------------------------------- adversarial
@@ -240,21 +277,20 @@ def adversarial_targets(runs):
     """The adversarial study's tables and figures of ``runs`` (nothing when no attack is configured)."""
     if not ATTACKS:
         return []
-    tables = ["attacks", "betti_curves", "betti_summary"] + (["detection"] if DETECTION["enabled"] else [])
     return [
-        *expand("results/{run}/adversarial/{table}.csv", run=runs, table=tables),
-        *expand("results/{run}/adversarial/plots/{plot}.{ext}", run=runs, plot=ADV_PLOTS, ext=["png", "pdf"]),
+        *expand(layout.adversarial_file("{table}.csv"), run=runs, table=ADV_TABLES),
+        *expand(layout.adversarial_plot("{plot}", "{ext}"), run=runs, plot=ADV_PLOTS, ext=layout.FIGURE_FORMATS),
     ]
 
 
-def per_attacked_epoch(pattern, clean=True, attacked=True):
-    """Input function: ``pattern`` in the epoch directory of every trial and attacked epoch, for the clean
-    inputs (``epoch_<E>/pattern``) and/or every attack (``epoch_<E>/<attack id>/pattern``)."""
-    input_sets = ([""] if clean else []) + ([f"{a}/" for a in ATTACKS] if attacked else [])
+def per_attacked_epoch(name, clean=True, attacked=True):
+    """Input function: file ``name`` in the epoch directory of every trial and attacked epoch, for the clean
+    inputs (``epoch_<E>/<name>``) and/or every attack (``epoch_<E>/<attack id>/<name>``)."""
+    input_sets = [layout.input_set(a) for a in ([None] if clean else []) + (list(ATTACKS) if attacked else [])]
 
     def files(wildcards):
         return expand(
-            f"results/{{run}}/trial_{{trial}}/epoch_{{epoch}}/{{inputs}}{pattern}",
+            layout.epoch_file(name),
             run=wildcards.run,
             trial=TRIALS,
             epoch=ADV_EPOCHS,
@@ -266,7 +302,7 @@ def per_attacked_epoch(pattern, clean=True, attacked=True):
 
 def attack_spec(wildcards):
     """Param function: the attack of the job's input set (None for the clean inputs)."""
-    attack = wildcards.get("attack") or wildcards.get("inputs", "").strip("/")
+    attack = wildcards.get("attack") or layout.attack_of_input_set(wildcards.get("inputs", ""))
     return ATTACKS[attack].to_dict() if attack else None
 
 
@@ -279,31 +315,70 @@ def study_runs(study):
 
 
 def study_files(pattern, held_out=False):
-    """Input function: ``pattern`` (relative to ``results/<run>/``) for every run of the study (its held-out
-    runs with ``held_out``), in the study's run order; a pattern with ``{trial}`` and ``{epoch}`` is expanded
-    over trials and study epochs."""
+    """Input function: ``pattern`` (a run's file, e.g. ``layout.run_file(name)``) for every run of the study (its
+    held-out runs with ``held_out``), in the study's run order; a pattern with ``{trial}`` and ``{epoch}`` is
+    expanded over trials and study epochs."""
 
     def files(wildcards):
         study = STUDIES[wildcards.study]
         runs = held_out_runs(study) if held_out else study["runs"]
-        paths = expand(f"results/{{run}}/{pattern}", run=runs, trial=TRIALS, epoch=study["epochs"])
-        return list(dict.fromkeys(paths))  # a pattern without {trial}/{epoch}: once per run
+        return files_of_study({**study, "runs": runs}, pattern)
 
     return files
 
 
+def files_of_study(study, pattern):
+    """``pattern`` for every run of ``study`` (options with ``runs`` and ``epochs``), in its run order, expanded
+    over trials and the study's epochs; a pattern without ``{trial}``/``{epoch}`` once per run."""
+    return list(dict.fromkeys(expand(pattern, run=study["runs"], trial=TRIALS, epoch=study["epochs"])))
+
+
+def checkpoint_trial_epochs(wildcards):
+    """Param function (weight_norms): (trial, epoch) of every trial and topology epoch, in that order."""
+    return [[trial, epoch] for trial in TRIALS for epoch in TOPOLOGY_EPOCHS]
+
+
 def per_epoch_checkpoints(wildcards):
-    """Input function (weight_norms): the run's checkpoints of every trial and topology epoch."""
-    return expand(
-        "results/{run}/trial_{trial}/checkpoints/epoch_{epoch}.pt",
-        run=wildcards.run,
-        trial=TRIALS,
-        epoch=TOPOLOGY_EPOCHS,
-    )
+    """Input function (weight_norms): the run's checkpoints (:func:`checkpoint_file`) of every trial and topology
+    epoch, in the order of :func:`checkpoint_trial_epochs`."""
+    return [checkpoint_file(wildcards.run, trial, epoch) for trial, epoch in checkpoint_trial_epochs(wildcards)]
 
 
 def held_out_predictions(wildcards):
     """Input function (generalization_plots): the study's held-out estimates, when it has held-out runs."""
     if not STUDIES[wildcards.study]["held_out"]:
         return []
-    return [f"results/generalization/{wildcards.study}/held_out_predictions.csv"]
+    return [layout.fill(layout.study_file("held_out_predictions.csv"), study=wildcards.study)]
+
+
+# ---------------------------------------------------------------------------------------------- early stopping
+
+
+def stopping_targets():
+    """The early-stopping studies' tables and figures, and the neural persistence of their runs' trials."""
+    files = []
+    for name, study in STOPPING_STUDIES.items():
+        files += expand(layout.stopping_file("{file}"), stopping_study=name, file=layout.STOPPING_TABLES)
+        files += expand(
+            layout.stopping_figure("{ext}"), stopping_study=name, run=study["runs"], ext=layout.FIGURE_FORMATS
+        )
+        files += expand(layout.trial_file("neural_persistence.csv"), run=study["runs"], trial=TRIALS)
+    return list(dict.fromkeys(files))
+
+
+def stopping_study_option(key):
+    """Param function: option ``key`` of the job's early-stopping study (defaults applied)."""
+    return lambda wildcards: STOPPING_STUDIES[wildcards.stopping_study][key]
+
+
+def stopping_study_files(pattern, reads_samples=False):
+    """Input function: ``pattern`` (a run's file) for every run of the job's early-stopping study, expanded over
+    trials and check epochs; with ``reads_samples`` only when one of the study's rules reads activations."""
+
+    def files(wildcards):
+        study = STOPPING_STUDIES[wildcards.stopping_study]
+        if reads_samples and not any(r in TOPOLOGY_SERIES for r in study["rules"]):
+            return []
+        return files_of_study(study, pattern)
+
+    return files

@@ -1,18 +1,19 @@
 rule compare:
     """Betti curves of several runs side by side, epoch by epoch (e.g. learning vs memorizing)."""
     input:
-        curves=comparison_curves,
+        curves=comparison_files("betti_curves.csv"),
     output:
         density_png=report(
-            "results/comparisons/{comparison}/betti_curves_density.png",
+            layout.comparison_file("betti_curves_density.png"),
             caption="../report/comparison.rst",
-            category="comparisons",
+            category=layout.REPORT_CATEGORIES["comparisons"],
+            subcategory="{comparison}",
         ),
-        density_pdf="results/comparisons/{comparison}/betti_curves_density.pdf",
-        epsilon_png="results/comparisons/{comparison}/betti_curves_epsilon.png",
-        epsilon_pdf="results/comparisons/{comparison}/betti_curves_epsilon.pdf",
+        density_pdf=layout.comparison_file("betti_curves_density.pdf"),
+        epsilon_png=layout.comparison_file("betti_curves_epsilon.png"),
+        epsilon_pdf=layout.comparison_file("betti_curves_epsilon.pdf"),
     log:
-        "logs/comparisons/{comparison}.log",
+        layout.comparison_log(),
     conda:
         ENV
     threads: 1

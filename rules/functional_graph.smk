@@ -2,14 +2,14 @@ rule functional_graph:
     """Distance 1 - |corr| between nodes, cut at max_epsilon: DIPHA's sparse input, in one job (the full matrix
     too with topology.keep_distance_matrix)."""
     input:
-        activations="results/{run}/trial_{trial}/epoch_{epoch}/{inputs}activations.npy",
+        activations=layout.epoch_file("activations.npy"),
     output:
-        **full_distance_matrix("results/{run}/trial_{trial}/epoch_{epoch}/{inputs}distance.bin"),
-        sparse="results/{run}/trial_{trial}/epoch_{epoch}/{inputs}distance_sparse.bin",
+        **full_distance_matrix(layout.epoch_file("distance.bin")),
+        sparse=layout.epoch_file("distance_sparse.bin"),
     log:
-        "logs/{run}/trial_{trial}/epoch_{epoch}/{inputs}functional_graph.log",
+        layout.epoch_file("functional_graph.log", layout.LOGS),
     wildcard_constraints:
-        run=TRAINED_RUN_PATTERN,
+        run=NETWORK_RUN_PATTERN,
     conda:
         ENV
     threads: 1
@@ -26,11 +26,11 @@ rule sparse_distance:
     """Imported original results: their full distance matrix cut at max_epsilon, as DIPHA's
     full_to_sparse_distance_matrix writes it."""
     input:
-        distance="results/{run}/trial_{trial}/epoch_{epoch}/{inputs}distance.bin",
+        distance=layout.epoch_file("distance.bin"),
     output:
-        sparse="results/{run}/trial_{trial}/epoch_{epoch}/{inputs}distance_sparse.bin",
+        sparse=layout.epoch_file("distance_sparse.bin"),
     log:
-        "logs/{run}/trial_{trial}/epoch_{epoch}/{inputs}sparse_distance.log",
+        layout.epoch_file("sparse_distance.log", layout.LOGS),
     wildcard_constraints:
         run=IMPORTED_RUN_PATTERN,
     conda:

@@ -7,9 +7,9 @@ rule diagram_topology:
     input:
         diagrams=per_epoch("diagram.bin"),
     output:
-        parameters="results/{run}/topology.json",
+        parameters=layout.run_file("topology.json"),
     log:
-        "logs/{run}/diagram_topology.log",
+        layout.run_file("diagram_topology.log", layout.LOGS),
     conda:
         ENV
     threads: 1
@@ -28,9 +28,9 @@ rule weight_norms:
     input:
         checkpoints=per_epoch_checkpoints,
     output:
-        norms="results/{run}/weight_norms.csv",
+        norms=layout.run_file("weight_norms.csv"),
     log:
-        "logs/{run}/weight_norms.log",
+        layout.run_file("weight_norms.log", layout.LOGS),
     conda:
         ENV
     threads: 1
@@ -38,7 +38,8 @@ rule weight_norms:
         mem_mb=run_option("resources", "train_mem_mb"),
         runtime=10,
     params:
-        network=run_option("run", "network"),
+        trial_epochs=checkpoint_trial_epochs,
+        network=network_params,
         dataset=run_option("run", "dataset"),
         binarize_class=run_option("training", "binarize_class"),
     script:
@@ -48,15 +49,15 @@ rule weight_norms:
 rule generalization_table:
     """One row per (run, trial, epoch) of a study: diagram features, Betti summaries, train/test metrics."""
     input:
-        training=study_files("training.csv"),
-        summaries=study_files("betti_summary.csv"),
-        weights=study_files("weight_norms.csv"),
-        diagrams=study_files("trial_{trial}/epoch_{epoch}/diagram.bin"),
-        parameters=study_files("topology.json"),
+        training=study_files(layout.run_file("training.csv")),
+        summaries=study_files(layout.run_file("betti_summary.csv")),
+        weights=study_files(layout.run_file("weight_norms.csv")),
+        diagrams=study_files(layout.epoch_file("diagram.bin", inputs=False)),
+        parameters=study_files(layout.run_file("topology.json")),
     output:
-        table="results/generalization/{study}/table.csv",
+        table=layout.study_file("table.csv"),
     log:
-        "logs/generalization/{study}/table.log",
+        layout.study_file("table.log", layout.LOGS),
     conda:
         ENV
     threads: 1
@@ -74,15 +75,21 @@ rule generalization_table:
 rule generalization_fit:
     """Grouped cross-validation of the topology model and the baselines; the model fitted on all rows."""
     input:
-        table="results/generalization/{study}/table.csv",
+        table=layout.study_file("table.csv"),
     output:
-        predictions="results/generalization/{study}/predictions.csv",
-        metrics="results/generalization/{study}/metrics.csv",
-        differences="results/generalization/{study}/differences.csv",
-        metrics_md="results/generalization/{study}/metrics.md",
-        model="results/generalization/{study}/model.json",
+        predictions=layout.study_file("predictions.csv"),
+        metrics=layout.study_file("metrics.csv"),
+        differences=layout.study_file("differences.csv"),
+        metrics_md=layout.study_file("metrics.md"),
+        metrics_html=report(
+            layout.study_file("metrics.html"),
+            caption="../report/generalization_metrics.rst",
+            category=layout.REPORT_CATEGORIES["generalization"],
+            subcategory="{study}",
+        ),
+        model=layout.study_file("model.json"),
     log:
-        "logs/generalization/{study}/fit.log",
+        layout.study_file("fit.log", layout.LOGS),
     conda:
         ENV
     threads: 1
@@ -101,26 +108,27 @@ rule generalization_fit:
 rule generalization_plots:
     """Figures of a study: gap vs features with the fit, estimated vs true test accuracy, runs over epochs."""
     input:
-        table="results/generalization/{study}/table.csv",
-        predictions="results/generalization/{study}/predictions.csv",
-        model="results/generalization/{study}/model.json",
+        table=layout.study_file("table.csv"),
+        predictions=layout.study_file("predictions.csv"),
+        model=layout.study_file("model.json"),
         held_out=held_out_predictions,
     output:
         **{
             f"{figure}_{ext}": (
                 report(
-                    f"results/generalization/{{study}}/figures/{figure}.{ext}",
+                    layout.study_figure(figure, ext),
                     caption=f"../report/{figure}.rst",
-                    category="generalization {study}",
+                    category=layout.REPORT_CATEGORIES["generalization"],
+                    subcategory="{study}",
                 )
                 if ext == "png"
-                else f"results/generalization/{{study}}/figures/{figure}.{ext}"
+                else layout.study_figure(figure, ext)
             )
-            for figure in STUDY_FIGURES
-            for ext in ("png", "pdf")
+            for figure in layout.STUDY_FIGURES
+            for ext in layout.FIGURE_FORMATS
         },
     log:
-        "logs/generalization/{study}/plots.log",
+        layout.study_file("plots.log", layout.LOGS),
     conda:
         ENV
     threads: 1
@@ -134,20 +142,26 @@ rule generalization_plots:
 rule generalization_held_out:
     """The fitted model (through `dnn-topology estimate-test-error`) and the baselines on the held-out runs."""
     input:
-        table="results/generalization/{study}/table.csv",
-        model="results/generalization/{study}/model.json",
-        training=study_files("training.csv", held_out=True),
-        summaries=study_files("betti_summary.csv", held_out=True),
-        weights=study_files("weight_norms.csv", held_out=True),
-        diagrams=study_files("trial_{trial}/epoch_{epoch}/diagram.bin", held_out=True),
-        parameters=study_files("topology.json", held_out=True),
+        table=layout.study_file("table.csv"),
+        model=layout.study_file("model.json"),
+        training=study_files(layout.run_file("training.csv"), held_out=True),
+        summaries=study_files(layout.run_file("betti_summary.csv"), held_out=True),
+        weights=study_files(layout.run_file("weight_norms.csv"), held_out=True),
+        diagrams=study_files(layout.epoch_file("diagram.bin", inputs=False), held_out=True),
+        parameters=study_files(layout.run_file("topology.json"), held_out=True),
     output:
-        held_out_table="results/generalization/{study}/held_out_table.csv",
-        predictions="results/generalization/{study}/held_out_predictions.csv",
-        metrics="results/generalization/{study}/held_out_metrics.csv",
-        report="results/generalization/{study}/held_out.md",
+        held_out_table=layout.study_file("held_out_table.csv"),
+        predictions=layout.study_file("held_out_predictions.csv"),
+        metrics=layout.study_file("held_out_metrics.csv"),
+        report=layout.study_file("held_out.md"),
+        report_html=report(
+            layout.study_file("held_out.html"),
+            caption="../report/generalization_held_out.rst",
+            category=layout.REPORT_CATEGORIES["generalization"],
+            subcategory="{study}",
+        ),
     log:
-        "logs/generalization/{study}/held_out.log",
+        layout.study_file("held_out.log", layout.LOGS),
     conda:
         ENV
     threads: 1

@@ -1,11 +1,11 @@
 rule persistence:
     """Vietoris-Rips persistence diagram H0..H<max_dim>, in DIPHA's PERSISTENCE_DIAGRAM format."""
     input:
-        sparse="results/{run}/trial_{trial}/epoch_{epoch}/{inputs}distance_sparse.bin",
+        sparse=layout.epoch_file("distance_sparse.bin"),
     output:
-        diagram="results/{run}/trial_{trial}/epoch_{epoch}/{inputs}diagram.bin",
+        diagram=layout.epoch_file("diagram.bin"),
     log:
-        "logs/{run}/trial_{trial}/epoch_{epoch}/{inputs}persistence.log",
+        layout.epoch_file("persistence.log", layout.LOGS),
     conda:
         ENV
     threads: config["topology"]["threads"]

@@ -1,26 +1,33 @@
 rule plot:
     """Figures of a run (PNG and PDF)."""
     input:
-        curves="results/{run}/betti_curves.csv",
-        summary="results/{run}/betti_summary.csv",
-        training="results/{run}/training.csv",
+        curves=layout.run_file("betti_curves.csv"),
+        summary=layout.run_file("betti_summary.csv"),
+        training=layout.run_file("training.csv"),
         diagrams=plotted_diagrams,
     output:
         **{
             f"{plot}_{ext}": (
                 report(
-                    f"results/{{run}}/plots/{plot}.{ext}",
+                    layout.run_plot(plot, ext),
                     caption=f"../report/{plot}.rst",
-                    category="{run}",
+                    category=layout.REPORT_CATEGORIES[plot],
+                    subcategory="{run}",
                 )
                 if ext == "png"
-                else f"results/{{run}}/plots/{plot}.{ext}"
+                else layout.run_plot(plot, ext)
             )
-            for plot in PLOTS
-            for ext in ("png", "pdf")
+            for plot in layout.RUN_PLOTS
+            for ext in layout.FIGURE_FORMATS
         },
+        epochs_html=report(
+            layout.run_plot("epochs", "html"),
+            caption="../report/epochs.rst",
+            category=layout.REPORT_CATEGORIES["training"],
+            subcategory="{run}",
+        ),
     log:
-        "logs/{run}/plot.log",
+        layout.run_file("plot.log", layout.LOGS),
     conda:
         ENV
     threads: 1

@@ -1,14 +1,13 @@
 rule train:
     """Train one network on one dataset for one trial; a checkpoint per epoch (0 = initial)."""
     output:
-        checkpoints=expand(
-            "results/{{run}}/trial_{{trial}}/checkpoints/epoch_{epoch}.pt",
-            epoch=range(EPOCHS + 1),
-        ),
-        metrics="results/{run}/trial_{trial}/training.csv",
-        labels="results/{run}/trial_{trial}/labels.csv",
+        checkpoints=expand(layout.checkpoint(), epoch=range(EPOCHS + 1), allow_missing=True),
+        metrics=layout.trial_file("training.csv"),
+        labels=layout.trial_file("labels.csv"),
     log:
-        "logs/{run}/trial_{trial}/train.log",
+        layout.trial_file("train.log", layout.LOGS),
+    wildcard_constraints:
+        run=TRAINED_RUN_PATTERN,
     conda:
         ENV
     threads: config["training"]["threads"]
@@ -20,8 +19,8 @@ rule train:
         runtime=run_option("resources", "train_runtime"),
     params:
         training=run_option("training"),
-        network=run_option("run", "network"),
+        network=network_params,
         dataset=run_option("run", "dataset"),
-        state_dir="results/{run}/trial_{trial}/.train_state",
+        state_dir=layout.train_state(),
     script:
         "../scripts/train.py"

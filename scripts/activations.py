@@ -2,6 +2,7 @@
 
 from dnn_topology.io_utils import log_to_file
 from dnn_topology.networks.activations import activations_stage
+from dnn_topology.networks.samples import SampleSet
 
 with log_to_file(snakemake.log[0]):
     activations_stage(
@@ -10,17 +11,9 @@ with log_to_file(snakemake.log[0]):
         nodes=snakemake.output.nodes,
         samples=snakemake.output.samples,
         network=snakemake.params.network,
-        dataset=snakemake.params.dataset,
-        n_samples=snakemake.params.options["n_samples"],
-        split=snakemake.params.options["split"],
-        node_selection=snakemake.params.options["node_selection"],
-        binarize_class=snakemake.params.binarize_class,
-        subset=snakemake.params.subset,
-        seed=snakemake.params.seed,
-        trial=int(snakemake.wildcards.trial),
-        data_dir=snakemake.config["data_dir"],
-        download=snakemake.config["download"],
+        sample_set=SampleSet.from_params(snakemake.params.sample_set, snakemake.config),
+        node_selection=snakemake.params.node_selection,
         device=snakemake.config["device"],
         threads=snakemake.threads,
-        imagefolders=snakemake.config["imagefolders"],
+        batch_size=snakemake.config["activations"]["batch_size"],  # memory, not results: not a param
     )

@@ -9,4 +9,5 @@ with log_to_file(snakemake.log[0]):
         sparse=snakemake.output.sparse,
         max_epsilon=snakemake.params.max_epsilon,
         distance=snakemake.output.get("distance"),  # only with topology.keep_distance_matrix
+        device=snakemake.config["device"],  # CUDA when present (auto): the same result to 1e-12
     )

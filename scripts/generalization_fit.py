@@ -13,6 +13,7 @@ with log_to_file(snakemake.log[0]):
         metrics_csv=snakemake.output.metrics,
         metrics_md=snakemake.output.metrics_md,
         differences_csv=snakemake.output.differences,
+        metrics_html=snakemake.output.metrics_html,
         model=snakemake.output.model,
         bootstrap=snakemake.params.bootstrap,
         seed=snakemake.params.seed,

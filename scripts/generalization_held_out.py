@@ -19,6 +19,7 @@ with log_to_file(snakemake.log[0]):
         predictions=snakemake.output.predictions,
         metrics_csv=snakemake.output.metrics,
         report=snakemake.output.report,
+        report_html=snakemake.output.report_html,
         bootstrap=snakemake.params.bootstrap,
         seed=snakemake.params.seed,
     )

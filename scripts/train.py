@@ -19,4 +19,6 @@ with log_to_file(snakemake.log[0], keep=f"{snakemake.params.state_dir}/train.log
         device=snakemake.config["device"],
         threads=snakemake.threads,
         imagefolders=snakemake.config["imagefolders"],
+        label=f"{snakemake.wildcards.run} trial {snakemake.wildcards.trial}",  # tells parallel jobs' lines apart
+        datasets=snakemake.config["datasets"],
     )

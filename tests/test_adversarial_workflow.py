@@ -13,7 +13,7 @@ import pytest
 import yaml
 from workflow_helpers import REPO, planned_jobs, snakemake, write_config
 
-pytestmark = pytest.mark.workflow
+pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
 RUN = "results/lenet_mnist5k"
 ATTACK_IDS = ["adv_fgsm_eps0.1", "adv_pgd_eps0.1"]
@@ -66,10 +66,12 @@ def test_tiny_adversarial_study_runs_end_to_end(adversarial_run):
     for plot in ADV_PLOTS:
         for ext in ("png", "pdf"):
             assert (root / RUN / "adversarial/plots" / f"{plot}.{ext}").stat().st_size > 1000
+    page = (root / RUN / "adversarial/tables.html").read_text()  # the report's readable copy of the tables
+    assert "accuracy under attack (%)" in page and "topology AUC [95%]" in page
     records = pd.read_csv(root / RUN / "adversarial/attacks.csv")
     assert sorted(records["attack"]) == ATTACK_IDS
     assert (records["max_linf"] <= 0.1 + 1e-6).all() and (
-        records["adversarial_accuracy"] < records["clean_accuracy"]
+        records["adversarial_acc_pct"] < records["clean_acc_pct"]
     ).all()
     summary = pd.read_csv(root / RUN / "adversarial/betti_summary.csv")
     assert set(summary["attack"]) == {"clean", *ATTACK_IDS}

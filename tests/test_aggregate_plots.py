@@ -25,9 +25,9 @@ def run_dir(tmp_path):
             {
                 "epoch": [0, 1, 2],
                 "train_loss": [2.3, 1.0, 0.5],
-                "train_acc": [0.1, 0.7, 0.9],
+                "train_acc_pct": [10.0, 70.0, 90.0],
                 "test_loss": [2.3, 1.1, 0.6],
-                "test_acc": [0.1, 0.65, 0.85],
+                "test_acc_pct": [10.0, 65.0, 85.0],
                 "lr": 0.01,
                 "seconds": 1.0,
             }
@@ -92,6 +92,7 @@ def test_aggregate_rejects_paths_without_trial_and_epoch(tmp_path):
         )
 
 
+@pytest.mark.slow
 def test_plots_are_written_as_png_and_pdf(run_dir):
     _aggregate(run_dir)
     outputs = {f"{p}_{ext}": run_dir / "plots" / f"{p}.{ext}" for p in PLOTS for ext in ("png", "pdf")}

@@ -202,6 +202,26 @@ def test_usage_errors(capsys):
     assert code == 0 and "full-to-sparse" in out and "import-original" in out
 
 
+def test_version():
+    proc = subprocess.run([sys.executable, "-m", "dnn_topology.cli", "--version"], capture_output=True, text=True)
+    from dnn_topology import __version__
+
+    assert proc.returncode == 0 and proc.stdout.strip() == f"dnn-topology {__version__}", proc
+
+
+def test_upper_dim_of_the_default_workflow(tmp_path, capsys):
+    """The workflow's default topology.max_dim 3 (H0..H3) is DIPHA's --upper_dim 4: the help says so, and
+    `dipha --upper_dim 4` gives the workflow's dimensions."""
+    code, out, _ = run_cli(capsys, "dipha", "--help")
+    assert code == 0 and "--upper_dim 4" in " ".join(out.split())
+    code, out, err = run_cli(
+        capsys, "dipha", "--benchmark", "--upper_dim", 4, FIXTURE_DIR / "circle.full.bin", tmp_path / "o"
+    )
+    assert code == 0, err
+    assert "upper_dim 4 (H0..H3)" in out
+    assert set(dio.read_persistence_diagram(tmp_path / "o").homology_dims.tolist()) <= {0, 1, 2, 3}
+
+
 def test_console_script_exit_status(tmp_path):
     proc = subprocess.run(
         [
@@ -254,7 +274,13 @@ def test_check_config_names_the_file_and_line_of_a_yaml_error(tmp_path, capsys):
     bad = tmp_path / "study.yaml"
     bad.write_text("runs:\n  - {network: lenet, dataset: mnist5k}\ntopology:\n  epochs: [0, 1\ntrials: [0]\n")
     code, _, err = run_cli(capsys, "check-config", bad)
-    assert_clean_error(code, err, f"{bad}, line 5, column 7: not valid YAML")
+    # where the problem starts (the bracket left open on line 4), then where PyYAML noticed it
+    assert_clean_error(
+        code,
+        err,
+        f"{bad}, line 4, column 11: not valid YAML: while parsing a flow sequence; expected ',' or ']', "
+        "but got ':' (line 5, column 7)",
+    )
     nan = tmp_path / "nan.yaml"
     nan.write_text("runs: [{network: lenet, dataset: mnist5k}]\ntopology: {epochs: [0], max_epsilon: .nan}\n")
     code, _, err = run_cli(capsys, "check-config", nan)

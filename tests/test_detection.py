@@ -10,6 +10,7 @@ from sklearn.metrics import roc_auc_score
 
 from dnn_topology.networks import datasets as dsets
 from dnn_topology.networks import models
+from dnn_topology.networks.samples import SampleSet
 from dnn_topology.studies.adversarial.config import AttackSpec
 from dnn_topology.studies.adversarial.detection import (
     auc_interval,
@@ -92,7 +93,7 @@ def test_topological_and_baseline_features_of_real_activations():
     f = topological_features(acts, max_dim=1, max_epsilon=0.3, n_points=11)
     assert f["topo_b0_000"] == 20  # every node is a component at epsilon 0
     assert f["topo_b0_010"] <= 10  # each correlated pair has merged by the cut
-    assert {"topo_max_betti_h1", "topo_auc_density_h0", "topo_mean_life_h1"} <= set(f)
+    assert {"topo_max_betti_h1", "topo_auc_density_pct_h0", "topo_mean_life_h1"} <= set(f)
     layers = np.array(["a"] * 5 + ["b"] * 15)
     logits = np.zeros((30, 10))
     b = baseline_features(acts, layers, logits)
@@ -100,6 +101,7 @@ def test_topological_and_baseline_features_of_real_activations():
     assert b["base_confidence_mean"] == pytest.approx(0.1) and b["base_entropy_mean"] == pytest.approx(np.log(10))
 
 
+@pytest.mark.slow
 def test_detection_features_on_a_real_checkpoint(tmp_path):
     torch.manual_seed(0)
     net = models.build_network("lenet", dsets.get_spec("mnist5k"))
@@ -115,7 +117,11 @@ def test_detection_features_on_a_real_checkpoint(tmp_path):
         "n_points": 11,
     }
     common = dict(
-        checkpoint=tmp_path / "epoch_0.pt", network="lenet", dataset="mnist5k", detection=detection, device="cpu"
+        checkpoint=tmp_path / "epoch_0.pt",
+        network="lenet",
+        sample_set=SampleSet("mnist5k", n_samples=90, split="test"),
+        detection=detection,
+        device="cpu",
     )
     clean = detection_features(attack_spec=None, **common)
     attacked = detection_features(attack_spec=AttackSpec("fgsm", "fgsm", 0.2).to_dict(), **common)

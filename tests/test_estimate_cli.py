@@ -60,10 +60,13 @@ def test_estimate_from_a_diagram(study):
     # by hand: H1 pairs (.1,.16) (.2,.3) (.15,.16); .01 <= 0.02 is dropped, the essential one is out
     assert out["features"] == pytest.approx({"life_h1": (0.06 + 0.1) / 2, "midlife_h1": (0.13 + 0.25) / 2})
     gap = model["intercept"] + sum(model["coefficients"][f] * v for f, v in out["features"].items())
-    assert out["test_acc"] == pytest.approx(97.5 - gap)
+    assert out["test_acc_pct"] == pytest.approx(97.5 - gap) and out["train_acc_pct"] == 97.5
     pi = model["prediction_interval"]
-    assert out["low"] == pytest.approx(max(0, 97.5 - gap + pi["error_low_pp"]))
-    assert out["high"] == pytest.approx(min(100, 97.5 - gap + pi["error_high_pp"]))  # an accuracy: clipped
+    # the errors are estimated - true: the true accuracy is the estimate minus an error, so the high error
+    # quantile gives the low end (an accuracy: clipped to 0..100)
+    assert out["low_pct"] == pytest.approx(max(0, 97.5 - gap - pi["error_high_pp"]))
+    assert out["high_pct"] == pytest.approx(min(100, 97.5 - gap - pi["error_low_pp"]))
+    assert out["extrapolated"] is False and out["raw_test_acc_pct"] == pytest.approx(out["test_acc_pct"])
     text = cli("--model", model_json, "--diagram", diagram, "--train-acc", 97.5)
     assert text.returncode == 0 and f"estimated test accuracy: {97.5 - gap:.2f} %" in text.stdout
     assert "95% prediction interval" in text.stdout
@@ -81,6 +84,7 @@ def test_a_diagram_of_other_topology_parameters_is_refused(study, tmp_path):
     assert proc.stdout == ""
 
 
+@pytest.mark.slow
 def test_a_diagram_without_recorded_parameters_is_refused(study, tmp_path):
     _, model_json, _ = study
     lone = tmp_path / "elsewhere/diagram.bin"
@@ -96,9 +100,11 @@ def test_a_diagram_without_recorded_parameters_is_refused(study, tmp_path):
     assert notmodel.returncode == 2 and "Traceback" not in notmodel.stderr
 
 
+@pytest.mark.slow
 def test_estimate_from_a_checkpoint(study, tmp_path):
     """A really trained network: its diagram is computed under the model's parameters, from its training samples."""
     from dnn_topology.networks.activations import compute_activations
+    from dnn_topology.networks.samples import SampleSet
     from dnn_topology.networks.training import TrainConfig, train
     from dnn_topology.topology.dipha_files import full_to_sparse
     from dnn_topology.topology.graph import distance_matrix
@@ -108,7 +114,7 @@ def test_estimate_from_a_checkpoint(study, tmp_path):
     cfg = TrainConfig(network="lenet_300_100", dataset="mnist5k", epochs=1, subset=0.5, seed=3)
     ckpts = [tmp_path / "e0.pt", tmp_path / "e1.pt"]
     metrics = train(cfg, ckpts, tmp_path / "training.csv", tmp_path / "state", progress=False)
-    train_acc = 100 * metrics["train_acc"].iloc[-1]
+    train_acc = metrics["train_acc_pct"].iloc[-1]  # percent, as the CLI takes it
     proc = cli("--model", model_json, "--checkpoint", ckpts[1], "--train-acc", train_acc, "--json")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
@@ -116,16 +122,12 @@ def test_estimate_from_a_checkpoint(study, tmp_path):
     acts, _, samples = compute_activations(
         ckpts[1],
         "lenet_300_100",
-        "mnist5k",
-        100,
+        SampleSet("mnist5k", 100, split="train", subset=0.5, seed=3),
         TOPOLOGY["node_selection"],
-        split="train",
-        subset=0.5,
-        training_seed=3,
     )
     d = compute_persistence(full_to_sparse(distance_matrix(acts), 0.3), 2)
     expected = life_midlife(d.dims, d.births, d.deaths, 1, 0.02)
     assert out["features"] == pytest.approx({f: expected[f] for f in gen.DEFAULT_FEATURES})
-    assert np.isfinite(out["test_acc"]) and out["low"] < out["test_acc"] < out["high"]
+    assert np.isfinite(out["test_acc_pct"]) and out["low_pct"] < out["test_acc_pct"] < out["high_pct"]
     refused = cli("--model", model_json, "--checkpoint", ckpts[1], "--train-acc", 90, "--topology", model_json)
     assert refused.returncode == 2 and "--topology goes with --diagram" in refused.stderr

@@ -41,9 +41,9 @@ def synthetic_table(
                             "dataset": "mnist5k",
                             "trial": t,
                             "epoch": e,
-                            "train_acc": train,
-                            "test_acc": train - gap,
-                            "gap": gap,
+                            "train_acc_pct": train,
+                            "test_acc_pct": train - gap,
+                            "gap_pp": gap,
                             "train_loss": rng.uniform(0, 2),
                             "weight_l2": rng.uniform(5, 50),
                             "life_h1": life,
@@ -70,15 +70,15 @@ def test_a_runs_own_targets_never_reach_its_out_of_fold_estimates():
     before = gen.out_of_fold(table, gen.DEFAULT_FEATURES)
     changed = table.copy()
     held = changed["run"] == "lenet_v1"
-    changed.loc[held, "gap"] += 50.0  # a leak would move this run's own estimates
-    changed.loc[held, "test_acc"] -= 50.0
+    changed.loc[held, "gap_pp"] += 50.0  # a leak would move this run's own estimates
+    changed.loc[held, "test_acc_pct"] -= 50.0
     after = gen.out_of_fold(changed, gen.DEFAULT_FEATURES)
     loro = (before["cv"] == "leave_one_run_out") & (before["run"] == "lenet_v1")
-    np.testing.assert_allclose(after.loc[loro, "gap_est"], before.loc[loro, "gap_est"])
+    np.testing.assert_allclose(after.loc[loro, "gap_est_pp"], before.loc[loro, "gap_est_pp"])
     other = (before["cv"] == "leave_one_run_out") & (before["run"] == "lenet_v2")
-    assert not np.allclose(after.loc[other, "gap_est"], before.loc[other, "gap_est"])  # the others did see it
+    assert not np.allclose(after.loc[other, "gap_est_pp"], before.loc[other, "gap_est_pp"])  # the others did see it
     lono = (before["cv"] == "leave_one_network_out") & (before["network"] == "lenet")
-    np.testing.assert_allclose(after.loc[lono, "gap_est"], before.loc[lono, "gap_est"])
+    np.testing.assert_allclose(after.loc[lono, "gap_est_pp"], before.loc[lono, "gap_est_pp"])
 
 
 def test_cv_schemes_models_and_baselines():
@@ -89,8 +89,8 @@ def test_cv_schemes_models_and_baselines():
     assert (pred.groupby(["cv", "model"]).size() == len(table)).all()
     # mean_gap: the training folds' mean gap, by hand for one held-out run
     held = pred[(pred["cv"] == "leave_one_run_out") & (pred["model"] == "mean_gap") & (pred["run"] == "conv_2_v0")]
-    np.testing.assert_allclose(held["gap_est"], table.loc[table["run"] != "conv_2_v0", "gap"].mean())
-    np.testing.assert_allclose(pred["test_acc_est"], pred["train_acc"] - pred["gap_est"])
+    np.testing.assert_allclose(held["gap_est_pp"], table.loc[table["run"] != "conv_2_v0", "gap_pp"].mean())
+    np.testing.assert_allclose(pred["test_acc_est_pct"], pred["train_acc_pct"] - pred["gap_est_pp"])
     single = gen.out_of_fold(table[table["network"] == "lenet"], gen.DEFAULT_FEATURES)
     assert set(single["cv"]) == {"leave_one_run_out"}  # one network: no leave-one-network-out
 
@@ -106,7 +106,7 @@ def test_metrics_exact_model_and_bootstrap_intervals():
     row = m.loc[("leave_one_run_out", "mean_gap")]
     assert row.loc["mae_pp", "value"] == pytest.approx(np.abs(e).mean())
     assert row.loc["rmse_pp", "value"] == pytest.approx(np.sqrt((e**2).mean()))
-    t = base["test_acc"].to_numpy()
+    t = base["test_acc_pct"].to_numpy()
     assert row.loc["r2_test_acc", "value"] == pytest.approx(1 - (e**2).sum() / ((t - t.mean()) ** 2).sum())
     for metric in gen.METRICS:
         r = row.loc[metric]
@@ -118,7 +118,14 @@ def test_metrics_exact_model_and_bootstrap_intervals():
 def test_r2_is_nan_where_the_target_does_not_vary():
     # one row per run, all with the same test accuracy and gap: R^2 has no variance to explain
     pred = pd.DataFrame(
-        {"cv": "c", "model": "m", "run": ["a", "b", "c"], "error_pp": [1.0, -2.0, 0.5], "test_acc": 80.1, "gap": 3.3}
+        {
+            "cv": "c",
+            "model": "m",
+            "run": ["a", "b", "c"],
+            "error_pp": [1.0, -2.0, 0.5],
+            "test_acc_pct": 80.1,
+            "gap_pp": 3.3,
+        }
     )
     m = gen.metrics(pred, n_bootstrap=100, seed=0).set_index("metric")
     assert m.loc["mae_pp", "value"] == pytest.approx(3.5 / 3)
@@ -130,7 +137,9 @@ def test_paired_mae_differences_by_hand():
     rows = []
     for i, run in enumerate(["r0", "r1", "r2", "r3"]):
         for model, err in (("topology", 0.5 * (i + 1)), ("b", 0.5 * (i + 1) + 1.0)):
-            rows.append({"cv": "loro", "model": model, "run": run, "error_pp": -err, "test_acc": 90.0, "gap": 5.0})
+            rows.append(
+                {"cv": "loro", "model": model, "run": run, "error_pp": -err, "test_acc_pct": 90.0, "gap_pp": 5.0}
+            )
     pred = pd.DataFrame(rows)
     d = gen.mae_differences(pred, n_bootstrap=200, seed=0).iloc[0]
     assert (d["model"], d["reference"]) == ("b", "topology")
@@ -152,7 +161,7 @@ def test_fitted_model_json_estimate_and_topology_check(tmp_path):
     model = gen.fit_model(table, gen.DEFAULT_FEATURES, TOPOLOGY, "toy")
     assert model["coefficients"]["life_h1"] == pytest.approx(40, abs=3)
     assert model["coefficients"]["midlife_h1"] == pytest.approx(-30, abs=3)
-    assert model["topology"]["feature_max_dim"] == 1 and model["units"]["gap"] == "percentage points"
+    assert model["topology"]["feature_max_dim"] == 1 and model["units"]["gap_pp"] == "percentage points"
     pi = model["prediction_interval"]
     assert pi["error_low_pp"] < 0 < pi["error_high_pp"]
     gen.write_model(model, tmp_path / "model.json")
@@ -160,9 +169,9 @@ def test_fitted_model_json_estimate_and_topology_check(tmp_path):
     assert again == json.loads(json.dumps(model))
     est = gen.estimate(again, {"life_h1": 0.05, "midlife_h1": 0.2}, train_acc=95.0)
     gap = model["intercept"] + 0.05 * model["coefficients"]["life_h1"] + 0.2 * model["coefficients"]["midlife_h1"]
-    assert est["test_acc"] == pytest.approx(95.0 - gap)
-    assert est["low"] < est["test_acc"] < est["high"] <= 100
-    assert gen.estimate(again, {"life_h1": 0.05, "midlife_h1": 0.2}, train_acc=100.0)["high"] == 100.0
+    assert est["test_acc_pct"] == pytest.approx(95.0 - gap) and est["gap_pp"] == pytest.approx(gap)
+    assert est["low_pct"] < est["test_acc_pct"] < est["high_pct"] <= 100
+    assert gen.estimate(again, {"life_h1": 0.05, "midlife_h1": 0.2}, train_acc=100.0)["high_pct"] == 100.0
     gen.check_topology(again, {**TOPOLOGY, "min_persistence": 0.0})  # min persistence is applied from the model
     with pytest.raises(gen.TopologyMismatchError, match=r"max_epsilon = 0.4, but the model was fitted with 0.3"):
         gen.check_topology(again, {**TOPOLOGY, "max_epsilon": 0.4})
@@ -188,9 +197,9 @@ def test_study_table_from_files(tmp_path):
             "trial": 0,
             "epoch": [0, 1, 2],
             "train_loss": [2.3, 0.5, 0.2],
-            "train_acc": [0.1, 0.9, 0.95],
+            "train_acc_pct": [10.0, 90.0, 95.0],
             "test_loss": [2.3, 0.6, 0.5],
-            "test_acc": [0.1, 0.85, 0.875],
+            "test_acc_pct": [10.0, 85.0, 87.5],
             "lr": 0.01,
             "seconds": 1.0,
         }
@@ -203,7 +212,7 @@ def test_study_table_from_files(tmp_path):
                 "epoch": e,
                 "dim": d,
                 "max_betti": e + d,
-                "auc_density": 0.5,
+                "auc_density_pct": 50.0,
                 "mean_life": 0.0,
                 "mean_midlife": 0.0,
             }
@@ -228,19 +237,20 @@ def test_study_table_from_files(tmp_path):
         min_persistence=0.02,
     )
     assert list(table["epoch"]) == [1, 2]
-    np.testing.assert_allclose(table["gap"], [5.0, 7.5])  # percentage points
+    np.testing.assert_allclose(table["gap_pp"], [5.0, 7.5])  # percentage points
     np.testing.assert_allclose(table["life_h1"], [0.05, 0.1])  # the (.2, .21) pair is below 0.02, the essential one out
     np.testing.assert_allclose(table["max_betti_h1"], [2, 3])
     assert "mean_life_h1" not in table.columns
 
 
+@pytest.mark.slow
 def test_run_study_and_figures(tmp_path):
     from dnn_topology.studies.generalization.figures import figure_paths, generalization_plots_stage
 
     table = synthetic_table(noise=1.0)
     table.loc[0, "life_h1"] = np.nan  # a diagram without any H1 pair above the minimum persistence
     table.to_csv(tmp_path / "table.csv", index=False)
-    out = {k: tmp_path / f"{k}.x" for k in ("predictions", "metrics", "model", "md", "differences")}
+    out = {k: tmp_path / f"{k}.x" for k in ("predictions", "metrics", "model", "md", "html", "differences")}
     scores = gen.generalization_fit_stage(
         table=tmp_path / "table.csv",
         study="toy",
@@ -251,11 +261,15 @@ def test_run_study_and_figures(tmp_path):
         model=out["model"],
         metrics_md=out["md"],
         differences_csv=out["differences"],
+        metrics_html=out["html"],
         bootstrap=200,
     )
     differences = pd.read_csv(out["differences"])
     assert set(differences["model"]) == {"mean_gap", "train_acc", "train_loss", "weight_l2"}
     assert (differences["reference"] == "topology").all() and "topology - weight_l2" in out["md"].read_text()
+    page = out["html"].read_text()  # the report's readable copy: the metrics, the differences and the fitted model
+    assert "<td>leave_one_run_out</td>" in page and "gap_pp = " in page and "prediction interval" in page
+    assert "topology - weight_l2" in page
     assert set(scores["model"]) == {"topology", "mean_gap", "train_acc", "train_loss", "weight_l2"}
     pred = pd.read_csv(out["predictions"])
     assert (pred.groupby(["cv", "model"]).size() == len(table) - 1).all()  # the NaN row is left out of all models
@@ -269,7 +283,7 @@ def test_run_study_and_figures(tmp_path):
         assert path.stat().st_size > 1000
     # with held-out estimates (one refused row without an estimate): drawn on the estimated-vs-true panels
     held = pred[pred["cv"] == "leave_one_run_out"].head(12).assign(set="unseen")
-    held.loc[held.index[0], "test_acc_est"] = np.nan
+    held.loc[held.index[0], "test_acc_est_pct"] = np.nan
     held.to_csv(tmp_path / "held_out_predictions.csv", index=False)
     before = figures["estimated_vs_true_png"].read_bytes()
     generalization_plots_stage(
@@ -329,13 +343,13 @@ def test_held_out_metrics_coverage_and_left_out_rows():
         run, trial = net.split("/trial_")
         for epoch in (1, 5):
             key = {"set": "s", "run": run, "network": "lenet", "dataset": "d", "trial": int(trial), "epoch": epoch}
-            truth = {"train_acc": 99.0, "test_acc": 90.0, "gap": 9.0, "network_id": net}
+            truth = {"train_acc_pct": 99.0, "test_acc_pct": 90.0, "gap_pp": 9.0, "network_id": net}
             rows.append(
                 {
                     **key,
                     **truth,
                     "model": "topology",
-                    "test_acc_est": 90.0 + err,
+                    "test_acc_est_pct": 90.0 + err,
                     "error_pp": err,
                     "covered": float(covered),
                     "refused": "",
@@ -346,7 +360,7 @@ def test_held_out_metrics_coverage_and_left_out_rows():
                     **key,
                     **truth,
                     "model": "mean_gap",
-                    "test_acc_est": 91.0,
+                    "test_acc_est_pct": 91.0,
                     "error_pp": 1.0,
                     "covered": np.nan,
                     "refused": "",
@@ -354,20 +368,28 @@ def test_held_out_metrics_coverage_and_left_out_rows():
             )
     # one more row the command refused: left out for every model
     key = {"set": "s", "run": "x", "network": "lenet", "dataset": "d", "trial": 0, "epoch": 9}
-    truth = {"train_acc": 99.0, "test_acc": 90.0, "gap": 9.0, "network_id": "x/trial_0"}
+    truth = {"train_acc_pct": 99.0, "test_acc_pct": 90.0, "gap_pp": 9.0, "network_id": "x/trial_0"}
     rows.append(
         {
             **key,
             **truth,
             "model": "topology",
-            "test_acc_est": np.nan,
+            "test_acc_est_pct": np.nan,
             "error_pp": np.nan,
             "covered": np.nan,
             "refused": "no H1 pair",
         }
     )
     rows.append(
-        {**key, **truth, "model": "mean_gap", "test_acc_est": 91.0, "error_pp": 1.0, "covered": np.nan, "refused": ""}
+        {
+            **key,
+            **truth,
+            "model": "mean_gap",
+            "test_acc_est_pct": 91.0,
+            "error_pp": 1.0,
+            "covered": np.nan,
+            "refused": "",
+        }
     )
     metrics, differences, coverage, left_out = ho.held_out_metrics(pd.DataFrame(rows), n_bootstrap=200)
     assert list(left_out["epoch"]) == [9] and list(left_out["refused"]) == ["no H1 pair"]

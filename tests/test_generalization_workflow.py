@@ -13,7 +13,7 @@ from workflow_helpers import REPO, run_config, snakemake, write_config
 
 from dnn_topology.studies.generalization import model as gen
 
-pytestmark = pytest.mark.workflow
+pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
 FIT = ["lenet_n100", "lenet_n250", "mlp_n100", "mlp_n250"]
 HELD_OUT = {"unseen_size": ["lenet_n500"], "permuted_labels": ["mlp_n1000_perm50"]}
@@ -52,7 +52,8 @@ def test_study_tables_make_sense(study_run):
         assert (table["n_pairs_h1"] > 0).all() and table["life_h1"].between(0, 0.4).all()
     training = pd.concat([pd.read_csv(root / f"results/{r}/training.csv") for r in FIT])
     merged = table.merge(training, on=["run", "trial", "epoch"], suffixes=("", "_log"))
-    np.testing.assert_allclose(merged["test_acc"], 100 * merged["test_acc_log"])  # percent, from the training log
+    np.testing.assert_allclose(merged["test_acc_pct"], merged["test_acc_pct_log"])  # percent, as in the training log
+    assert merged["test_acc_pct"].between(0, 100).all() and merged["test_acc_pct"].max() > 1  # percent, no fraction
     # min_persistence 0 (gap_births_deaths): the table's life equals the Betti summary's mean life of every pair
     summary = pd.concat([pd.read_csv(root / f"results/{r}/betti_summary.csv") for r in FIT])
     h1 = summary[summary["dim"] == 1].merge(table, on=["run", "trial", "epoch"])
@@ -92,14 +93,22 @@ def test_held_out_estimates_come_from_the_command_line_tool(study_run):
     row = estimates[(estimates["model"] == "topology") & (estimates["run"] == "lenet_n500")].iloc[-1]
     diagram = root / f"results/lenet_n500/trial_{row['trial']}/epoch_{row['epoch']}/diagram.bin"
     # what a user gets for that network is what the study recorded
-    proc = _cli(
-        "--model", str(folder / "model.json"), "--diagram", str(diagram), "--train-acc", repr(float(row["train_acc"]))
-    )
+    train_acc = repr(float(row["train_acc_pct"]))
+    proc = _cli("--model", str(folder / "model.json"), "--diagram", str(diagram), "--train-acc", train_acc)
     answer = json.loads(proc.stdout)
-    assert answer["test_acc"] == pytest.approx(row["test_acc_est"], abs=1e-9)
-    assert (answer["low"], answer["high"]) == pytest.approx((row["low"], row["high"]), abs=1e-9)
+    assert answer["test_acc_pct"] == pytest.approx(row["test_acc_est_pct"], abs=1e-9)
+    assert (answer["low_pct"], answer["high_pct"]) == pytest.approx((row["low_pct"], row["high_pct"]), abs=1e-9)
     topo = estimates[estimates["model"] == "topology"]
-    assert (topo["covered"] == ((topo["low"] <= topo["test_acc"]) & (topo["test_acc"] <= topo["high"]))).all()
+    inside = (topo["low_pct"] <= topo["test_acc_pct"]) & (topo["test_acc_pct"] <= topo["high_pct"])
+    assert (topo["covered"] == inside).all()
+    # the interval is the corrected one (issue 22): the estimate minus the error quantiles, around the estimate
+    pi = gen.read_model(folder / "model.json")["prediction_interval"]
+    raw = topo["test_acc_est_pct"]
+    unclipped = ~topo["extrapolated"].astype(bool)
+    low = np.minimum((raw - pi["error_high_pp"]).clip(0, 100), raw)
+    high = np.maximum((raw - pi["error_low_pp"]).clip(0, 100), raw)
+    np.testing.assert_allclose(topo["low_pct"][unclipped], low[unclipped])
+    np.testing.assert_allclose(topo["high_pct"][unclipped], high[unclipped])
     metrics = pd.read_csv(folder / "held_out_metrics.csv")
     assert set(metrics["set"]) == set(HELD_OUT) and set(metrics["epochs"]) == {"all", "last"}
     coverage = metrics[metrics["metric"] == "coverage"]
@@ -108,6 +117,8 @@ def test_held_out_estimates_come_from_the_command_line_tool(study_run):
     assert set(diffs["model"]) == set(gen.BASELINES) and (diffs["ci_low"] <= diffs["ci_high"]).all()
     report = (folder / "held_out.md").read_text()
     assert "unseen_size: lenet_n500" in report and "topology - weight_l2" in report
+    page = (folder / "held_out.html").read_text()  # the report's copy
+    assert "<td>unseen_size</td>" in page and "topology - weight_l2" in page and "Coverage" in page
     # a run with permuted labels trains on labels it partly cannot learn from the images
     perm = estimates[(estimates["run"] == "mlp_n1000_perm50") & (estimates["model"] == "topology")]
     assert len(perm) == 2
@@ -134,8 +145,13 @@ def test_study_metrics_model_and_figures(study_run):
     assert (
         (mae["value"] >= 0).all() and (mae["ci_low"] <= mae["value"]).all() and (mae["value"] <= mae["ci_high"]).all()
     )
+    pred = pd.read_csv(folder / "predictions.csv")
+    loro = pred[(pred["cv"] == "leave_one_run_out") & (pred["model"] == "topology")]
+    assert len(loro) == 8 and np.allclose(loro["error_pp"], loro["test_acc_est_pct"] - loro["test_acc_pct"])
     model = gen.read_model(folder / "model.json")
     assert model["features"] == ["birth_h1", "death_h1", "birth_std_h1", "death_std_h1"]
+    assert model["fitted_on"]["rows"] == 8
+    assert "<td>leave_one_run_out</td>" in (folder / "metrics.html").read_text()
     assert model["topology"] == {
         "split": "train",
         "n_samples": 100,

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 HEAVY = ("torch", "torchvision", "pandas", "sklearn", "matplotlib", "snakemake")
 
@@ -51,6 +52,7 @@ def test_per_epoch_stages_import_only_what_they_use(tmp_path):
     assert (tmp_path / "summary.csv").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_training_and_activations_jobs_import_torchvision_only_for_its_networks():
     """torchvision (about 2 s of CPU and 170 MB per job) is imported for the ResNets only."""
     probe = (

@@ -14,6 +14,8 @@ from dnn_topology.networks.labels import (
     binarize_labels,
     effective_spec,
     subset_indices,
+    training_pool,
+    validation_positions,
 )
 
 RNG = np.random.default_rng(0)
@@ -37,7 +39,8 @@ def test_permutation_shuffles_exactly_the_fraction_among_itself(fraction):
     ctl = apply_memorization_controls(labels, permute_fraction=fraction, seed=3)
     np.testing.assert_array_equal(labels, original)  # input untouched
     rec = ctl.record
-    assert list(rec.columns) == ["index", "original_label", "new_label", "permuted"]
+    assert list(rec.columns) == ["index", "original_label", "new_label", "permuted", "validation"]
+    assert not rec["validation"].any()
     assert rec["permuted"].sum() == round(fraction * 1000)
     kept = rec[~rec["permuted"]]
     assert (kept["new_label"] == kept["original_label"]).all()
@@ -103,3 +106,32 @@ def test_relabelled_dataset_serves_new_labels_at_indices():
         RelabelledDataset(base, np.array([1, 2]), indices=np.array([0, 1, 2]))
     with pytest.raises(ValueError, match="out of range"):
         RelabelledDataset(base, np.array([1]), indices=np.array([10]))
+
+
+def test_validation_split_is_a_seeded_part_of_the_subset_disjoint_from_training():
+    trained, held = training_pool(4000, subset=0.1, validation=0.2, seed=5)
+    assert len(trained) == 320 and len(held) == 80 and not set(trained) & set(held)
+    np.testing.assert_array_equal(np.sort(np.r_[trained, held]), subset_indices(4000, 0.1, seed=5))
+    again = training_pool(4000, subset=0.1, validation=0.2, seed=5)
+    np.testing.assert_array_equal(held, again[1])
+    assert not np.array_equal(held, training_pool(4000, subset=0.1, validation=0.2, seed=6)[1])
+    # no split: the subset itself
+    np.testing.assert_array_equal(training_pool(4000, 0.1, 0.0, seed=5)[0], subset_indices(4000, 0.1, seed=5))
+    assert len(validation_positions(3, 0.01)) == 1  # a split asked for holds at least one sample
+    with pytest.raises(ValueError, match="'validation'.*none to train on"):
+        validation_positions(1, 0.5)
+
+
+def test_validation_split_is_drawn_after_the_permutation_and_recorded():
+    labels = RNG.integers(0, 10, size=1000)
+    ctl = apply_memorization_controls(
+        labels, subset_fraction=0.4, permute_fraction=0.5, seed=2, validation_fraction=0.25
+    )
+    no_split = apply_memorization_controls(labels, subset_fraction=0.4, permute_fraction=0.5, seed=2)
+    # the same subset and the same (noisy) labels: the split only marks samples
+    np.testing.assert_array_equal(ctl.indices, no_split.indices)
+    np.testing.assert_array_equal(ctl.labels, no_split.labels)
+    assert ctl.record["validation"].sum() == 100 and ctl.validation.sum() == 100
+    np.testing.assert_array_equal(ctl.record["validation"], ctl.validation)
+    np.testing.assert_array_equal(ctl.indices[ctl.validation], training_pool(1000, 0.4, 0.25, seed=2)[1])
+    assert ctl.record.loc[ctl.validation, "permuted"].any()  # the held-out labels are as noisy as the others

@@ -17,7 +17,7 @@ import torch
 from test_dipha_io import FIXTURE_DIR
 
 from dnn_topology.cli import main
-from dnn_topology.networks.checkpoints import strip_module_prefix
+from dnn_topology.networks.checkpoints import state_dict_of
 from dnn_topology.networks.datasets import get_spec
 from dnn_topology.networks.models import build_network
 from dnn_topology.networks.original import ImportOriginalError, find_original_epochs, import_original
@@ -113,8 +113,9 @@ def test_dead_node_diagonal_is_corrected_as_dipha_reads_it(original_root, tmp_pa
     assert any("nonzero diagonal" in n for n in imported[0].notes)
 
 
-def test_strip_module_prefix():
-    assert strip_module_prefix({"module.conv1.weight": 1, "fc1.bias": 2}) == {"conv1.weight": 1, "fc1.bias": 2}
+def test_data_parallel_prefix_is_removed():
+    weights = {"module.conv1.weight": torch.zeros(1), "module.fc1.bias": torch.ones(2)}
+    assert list(state_dict_of({"net": weights})) == ["conv1.weight", "fc1.bias"]
 
 
 def test_checkpoint_without_data_parallel_prefix(tmp_path):
@@ -134,7 +135,7 @@ def test_errors(original_root, tmp_path):
     with pytest.raises(ImportOriginalError, match="not found"):
         import_original(tmp_path / "nowhere", "lenet", "mnist", 1, tmp_path / "r", "x")
     # a checkpoint of another network
-    with pytest.raises(ImportOriginalError, match="does not fit our network 'lenet_300_100'"):
+    with pytest.raises(ImportOriginalError, match="does not fit network 'lenet_300_100'"):
         shutil.copytree(
             original_root / "checkpoint" / "lenet_mnist", original_root / "checkpoint" / "lenet_300_100_mnist"
         )
@@ -204,6 +205,7 @@ def test_cli_import_original(original_root, tmp_path, capsys):
     assert code == 2 and err.startswith("dnn-topology: error: ") and str(original_root) in err
 
 
+@pytest.mark.slow
 def test_imported_results_feed_the_workflow(original_root, tmp_path):
     """The original's files, imported, go through our Betti-curve stage with a real Snakemake run
     that is not allowed to train or recompute activations (the dataset files are not even here)."""

@@ -63,3 +63,24 @@ def test_dry_run_of_the_default_config_imports_no_torch(tmp_path):
     assert "snakemake_executor_plugin_slurm" not in imported
     assert not imported & set(NOT_AT_PARSE), sorted(imported & set(NOT_AT_PARSE))
     assert not (tmp_path / "results").exists() and not (tmp_path / "data").exists()
+    # the import-linter contract that keeps these imports out (make lint) covers every module the parse loaded
+    ours = {m.group(1) for m in re.finditer(r"^import time:\s+\d+ \|\s+\d+ \|\s*(dnn_topology\S*)", proc.stderr, re.M)}
+    assert ours and not ours - parse_time_contract_modules(), sorted(ours - parse_time_contract_modules())
+
+
+def parse_time_contract_modules() -> set[str]:
+    """The modules of pyproject.toml's parse-time import-linter contract (a trailing ``.*`` expanded)."""
+    import importlib
+    import pkgutil
+    import tomllib
+
+    pyproject = tomllib.loads((SNAKEFILE.parent / "pyproject.toml").read_text())
+    contract = next(c for c in pyproject["tool"]["importlinter"]["contracts"] if c["type"] == "forbidden")
+    modules = set()
+    for name in contract["source_modules"]:
+        if name.endswith(".*"):
+            package = importlib.import_module(name[:-2])
+            modules |= {f"{name[:-2]}.{m.name}" for m in pkgutil.iter_modules(package.__path__)}
+        else:
+            modules.add(name)
+    return modules

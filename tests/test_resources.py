@@ -39,8 +39,12 @@ def test_run_size_counts_selected_nodes():
     spec = get_spec("mnist5k")
     assert resources.run_size("lenet", spec, {"method": "all"}) == resources.RunSize(1820, 480_500)
     assert resources.run_size("conv_2", spec, {"method": "random", "n_nodes": 1000}).n_nodes == 1000
+    # networks that are not built in are not built while the workflow parses: the stated assumptions
+    unbuilt = resources.run_size("torchvision:resnet50", spec, {"method": "random", "n_nodes": 3000})
+    assert unbuilt == resources.RunSize(3000, resources.UNBUILT_MACS)
+    assert resources.run_size("net.py:make", spec, {"method": "all"}).n_nodes == resources.UNBUILT_NODES
     with pytest.raises(ValueError, match="unknown network 'nope'"):
-        resources.run_size("nope", spec, {"method": "all"})
+        resources.network_cost("nope", spec)
 
 
 def test_requests_grow_with_the_graph_and_the_network():

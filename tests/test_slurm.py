@@ -334,6 +334,7 @@ def _csv_frames_equal(a: Path, b: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_workflow_runs_as_slurm_jobs_and_matches_a_local_run(slurm_cluster, tmp_path, capsys):
     local, remote = tmp_path / "local", tmp_path / "slurm"
     local.mkdir()
@@ -409,6 +410,7 @@ def test_workflow_runs_as_slurm_jobs_and_matches_a_local_run(slurm_cluster, tmp_
         )
 
 
+@pytest.mark.slow
 def test_failing_job_fails_the_workflow_under_slurm(slurm_cluster, tmp_path, capsys):
     config = copy.deepcopy(SLURM_CONFIG)
     config["topology"]["epochs"] = [0]

@@ -11,7 +11,7 @@ import torch
 
 from dnn_topology.networks import datasets
 from dnn_topology.networks.checkpoints import load_checkpoint
-from dnn_topology.networks.training import TrainConfig, TrainingDivergedError, train
+from dnn_topology.networks.training import TrainConfig, TrainingDivergedError, train, training_data
 
 CFG = dict(network="lenet", dataset="mnist5k", lr=0.01, batch_size=64, seed=3)
 
@@ -38,14 +38,26 @@ def reference(tmp_path_factory):
     return root, metrics
 
 
+@pytest.mark.slow
 def test_checkpoints_and_metrics(reference):
     root, metrics = reference
     assert list(metrics["epoch"]) == [0, 1, 2, 3, 4]
     csv = pd.read_csv(root / "training.csv")
-    assert list(csv.columns) == ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"]
-    # LeNet learns real digits: far above chance after 4 epochs, near chance at initialisation
-    assert csv["test_acc"].iloc[0] < 0.3
-    assert csv["test_acc"].iloc[-1] > 0.8
+    assert list(csv.columns) == [
+        "epoch",
+        "train_loss",
+        "train_acc_pct",
+        "val_loss",
+        "val_acc_pct",
+        "test_loss",
+        "test_acc_pct",
+        "lr",
+        "seconds",
+    ]
+    assert csv[["val_loss", "val_acc_pct"]].isna().all().all()  # no validation split asked for
+    # LeNet learns real digits: far above chance after 4 epochs, near chance at initialisation (percent)
+    assert csv["test_acc_pct"].iloc[0] < 30
+    assert csv["test_acc_pct"].iloc[-1] > 80
     # every epoch's checkpoint loads into the network and differs from the previous one
     spec = datasets.get_spec("mnist5k")
     prev = None
@@ -57,6 +69,7 @@ def test_checkpoints_and_metrics(reference):
         prev = w
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_per_seed(reference, tmp_path):
     root, _ = reference
     train(TrainConfig(epochs=1, **CFG), _paths(tmp_path, 1), tmp_path / "m.csv", tmp_path / "state", progress=False)
@@ -68,6 +81,7 @@ def test_training_is_deterministic_per_seed(reference, tmp_path):
     assert not _same(_weights(other / "checkpoints/epoch_1.pt"), _weights(root / "checkpoints/epoch_1.pt"))
 
 
+@pytest.mark.slow
 def test_resume_after_kill_matches_uninterrupted_run(reference, tmp_path):
     """Kill a training process after its second epoch, then run it again: it resumes from the last
     complete epoch (no epoch redone, none lost) and ends with the uninterrupted run's weights."""
@@ -109,6 +123,7 @@ def test_resume_after_kill_matches_uninterrupted_run(reference, tmp_path):
     pd.testing.assert_frame_equal(metrics.drop(columns="seconds"), ref_metrics.drop(columns="seconds"))
 
 
+@pytest.mark.slow
 def test_state_of_another_configuration_is_not_resumed(reference, tmp_path):
     root, _ = reference
     state = tmp_path / "state"
@@ -124,6 +139,7 @@ def test_state_of_another_configuration_is_not_resumed(reference, tmp_path):
     assert len(list(state.iterdir())) == 2  # each configuration keeps its own states
 
 
+@pytest.mark.slow
 def test_published_checkpoint_is_not_the_training_state(reference, tmp_path):
     """Overwriting a published checkpoint (as a user may, to rerun one epoch) leaves training intact."""
     train(TrainConfig(epochs=1, **CFG), _paths(tmp_path, 1), tmp_path / "m.csv", tmp_path / "state", progress=False)
@@ -139,6 +155,7 @@ def test_bad_checkpoint_names_the_file(tmp_path):
         load_checkpoint(bad, "lenet", datasets.get_spec("mnist5k"))
 
 
+@pytest.mark.slow
 def test_divergence_stops_training_at_the_first_nonfinite_loss(tmp_path):
     """lr = 50 makes the loss NaN within epoch 1: training stops there, naming the epoch and the key to
     change, and writes no checkpoint, no metrics and no state for the diverged epoch."""
@@ -168,6 +185,7 @@ def _private_mount_prefix() -> list[str] | None:
     return None
 
 
+@pytest.mark.slow
 def test_a_full_disk_during_training_says_so_and_names_the_file(tmp_path):
     """A real full disk: the training states go to a 256 kB tmpfs (mounted in a private mount namespace,
     so nothing outside the test sees it). The initial state (105 kB) fits, epoch 1's (194 kB) does not:
@@ -194,6 +212,7 @@ def test_a_full_disk_during_training_says_so_and_names_the_file(tmp_path):
     assert not list(disk.iterdir())  # the tmpfs lived only in the child's namespace
 
 
+@pytest.mark.slow
 def test_a_training_state_of_the_older_format_is_not_read_and_training_starts_again(tmp_path):
     """States written before the RNG state was stored as tensors and numbers hold NumPy's state as a
     pickled array: they are not read (weights_only=True); training says so and starts again, with the
@@ -230,3 +249,33 @@ def test_a_training_state_of_the_older_format_is_not_read_and_training_starts_ag
     assert not any("resuming" in r.getMessage() for r in records)
     for e in (0, 1):
         assert _same(_weights(_paths(old, 1)[e]), _weights(_paths(fresh, 1)[e]))
+
+
+@pytest.mark.slow
+def test_a_validation_split_is_held_out_of_training_and_measured_every_epoch(tmp_path):
+    cfg = TrainConfig(
+        epochs=2, **{**CFG, "network": "lenet_300_100", "subset": 0.1, "validation": 0.2, "batch_size": 16}
+    )
+    train_set, _, _, record, validation_set = training_data(cfg)
+    # 400 digits kept, 80 held out: disjoint, together the subset, flagged in the label record
+    assert len(train_set) == 320 and len(validation_set) == 80
+    assert not set(train_set.indices) & set(validation_set.indices)
+    assert sorted([*train_set.indices, *validation_set.indices]) == sorted(record["index"])
+    assert set(record.loc[record["validation"], "index"]) == set(validation_set.indices)
+    metrics = train(
+        cfg,
+        _paths(tmp_path, 2),
+        tmp_path / "m.csv",
+        tmp_path / "state",
+        labels_csv=tmp_path / "labels.csv",
+        progress=False,
+    )
+    assert metrics["val_loss"].notna().all() and metrics["val_acc"].between(0, 1).all()
+    assert metrics["val_acc"].iloc[-1] > 0.5  # the held-out digits are real digits of the same classes
+    assert pd.read_csv(tmp_path / "labels.csv")["validation"].sum() == 80
+    # the split is part of the configuration: states of runs without it are not resumed
+    assert (
+        cfg.fingerprint() != TrainConfig(epochs=2, **{**CFG, "network": "lenet_300_100", "subset": 0.1}).fingerprint()
+    )
+    # and a run without a validation split keeps the fingerprint it had before the key existed (value of ff1a142)
+    assert TrainConfig(epochs=1, **CFG).fingerprint() == "2fe296e5e875b640"

@@ -9,11 +9,18 @@ Subcommands:
     SPARSE_DISTANCE_MATRIX inputs; the output file is identical to DIPHA's.
 ``import-original --original-root DIR --net NET --dataset DS --trial T --results DIR --run NAME``
     Copy/convert the original code's checkpoints, distance matrices and diagrams into our layout.
+``layers NETWORK [--dataset DS] [--network-kwargs JSON] [--input-shape C H W] [--num-classes N]``
+    The layers of any network that config key ``runs[].layers`` may name (module names and torchvision's
+    feature-extraction node names), with their output shape and node count.
 ``check-config FILE...``
     Check workflow configuration files as the workflow does at start-up; a YAML syntax error names its line.
 ``estimate-test-error --model MODEL.json --train-acc PCT (--diagram FILE [--topology FILE] | --checkpoint FILE)``
     A network's test accuracy estimated from the topology of its training-sample graph with a
     model fitted by a generalization study, and its prediction interval. No test sample is used.
+    An estimate outside 0..100 % is clipped and flagged as an extrapolation; a --train-acc at or below 1
+    (a fraction?) is warned about.
+
+``dnn-topology --version`` prints the package's version.
 
 Errors are reported as ``dnn-topology: error: ...`` (naming the file) with exit status 2.
 """
@@ -21,11 +28,13 @@ Errors are reported as ``dnn-topology: error: ...`` (naming the file) with exit 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import __version__, layout
 from .networks.original import ImportOriginalError, import_original, summarize
 from .topology import dipha_files as dio
 from .topology import persistence as pers
@@ -133,7 +142,8 @@ def _add_dipha(sub) -> None:
         dest="upper_dim",
         type=int,
         metavar="D",
-        help="build simplices up to dimension D and report H0..H(D-1) (mandatory, as in DIPHA)",
+        help="build simplices up to dimension D and report H0..H(D-1) (mandatory, as in DIPHA); the workflow's "
+        "topology.max_dim K is --upper_dim K+1 (the default max_dim 3, H0..H3: --upper_dim 4)",
     )
     p.add_argument("--dual", action="store_true", help="accepted for compatibility (same results)")
     p.add_argument("--benchmark", action="store_true", help="print read/compute/write timings")
@@ -196,7 +206,10 @@ def _run_dipha(args: argparse.Namespace) -> int:
         timings=timings,
     )
     if args.benchmark:
-        print(f"input {args.input}, engine {args.engine}, threads {threads}, upper_dim {args.upper_dim}")
+        print(
+            f"input {args.input}, engine {args.engine}, threads {threads}, "
+            f"upper_dim {args.upper_dim} (H0..H{args.upper_dim - 1})"
+        )
         for label, seconds in [*timings.items(), ("total", sum(timings.values()))]:
             print(f"{label:<10} {seconds:10.3f} s")
     return 0
@@ -235,6 +248,9 @@ def _add_import_original(sub) -> None:
 
 
 def _run_import_original(args: argparse.Namespace) -> int:
+    problem = layout.path_name_problem(args.run)
+    if problem:  # it becomes <results>/<run>/: checked as the workflow checks its run names
+        raise CliError(f"--run: {problem}")
     imported = import_original(
         args.original_root,
         args.net,
@@ -264,18 +280,14 @@ def _add_check_config(sub) -> None:
 
 
 def _run_check_config(args: argparse.Namespace) -> int:
-    from snakemake.utils import validate
-
+    # Snakemake and the configuration checks (~50 ms): this command's alone, the DIPHA drop-ins start without them
     from .workflow import config as wc
 
     schema = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
     for path in args.files:
         config = wc.read_config_file(path)
         try:
-            validate(config, str(schema))
-        except Exception as err:  # snakemake's WorkflowError, naming the key
-            raise CliError(f"{path}: {err}") from None
-        try:
+            wc.validate_config(config, schema)
             wc.check_config(config)
         except wc.ConfigError as err:
             raise CliError(f"{path}: {err}") from None
@@ -292,7 +304,12 @@ def _add_estimate_test_error(sub) -> None:
         "study (results/generalization/<study>/model.json), and a prediction interval "
         "from that study's leave-one-run-out errors.",
     )
-    p.add_argument("--model", required=True, type=Path, metavar="MODEL.json", help="fitted model of a study")
+    p.add_argument(
+        "--model",
+        type=Path,
+        metavar="MODEL.json",
+        help="fitted model of a generalization study (results/generalization/<study>/model.json)",
+    )
     p.add_argument(
         "--train-acc", required=True, type=float, metavar="PCT", help="the network's train accuracy in percent (0-100)"
     )
@@ -329,13 +346,31 @@ def _add_estimate_test_error(sub) -> None:
     p.set_defaults(func=_run_estimate_test_error)
 
 
-def _run_estimate_test_error(args: argparse.Namespace) -> int:
-    import json
+HOW_TO_FIT_A_MODEL = (
+    "a model is fitted by a generalization study of the workflow, e.g. `snakemake --cores 2 --configfile "
+    "config/generalization_gap.yaml`, which writes results/generalization/<study>/model.json (config key "
+    "generalization; docs/studies/generalization.md)"
+)
 
+
+def _run_estimate_test_error(args: argparse.Namespace) -> int:
+    # pandas (and torch for --checkpoint): this command's alone, every other one starts without them
+    from .networks.datasets import DatasetUnavailableError
     from .studies.generalization import estimate as est
     from .studies.generalization.model import read_model
 
+    if args.model is None:
+        raise CliError(f"--model MODEL.json is required: {HOW_TO_FIT_A_MODEL}")
+    if not args.model.is_file():
+        raise CliError(f"--model {args.model}: no such file; {HOW_TO_FIT_A_MODEL}")
     model = read_model(args.model)
+    if 0 < args.train_acc <= 1:
+        print(
+            f"{PROG}: warning: --train-acc {args.train_acc:g} is read as {args.train_acc:g} %; if it is a fraction "
+            f"of 1 (an accuracy in 0..1), the percentage is {100 * args.train_acc:g} (training.csv's train_acc_pct is "
+            "in percent)",
+            file=sys.stderr,
+        )
     if args.diagram is not None:
         if args.network or args.dataset:
             raise CliError("--network and --dataset go with --checkpoint, not --diagram")
@@ -345,27 +380,110 @@ def _run_estimate_test_error(args: argparse.Namespace) -> int:
             raise CliError(
                 "--topology goes with --diagram: a checkpoint's diagram is computed under the model's parameters"
             )
-        result = est.from_checkpoint(
-            model,
-            args.checkpoint,
-            args.train_acc,
-            network=args.network,
-            dataset=args.dataset,
-            data_dir=args.data_dir,
-            threads=resolve_threads(args.threads),
-        )
+        try:
+            result = est.from_checkpoint(
+                model,
+                args.checkpoint,
+                args.train_acc,
+                network=args.network,
+                dataset=args.dataset,
+                data_dir=args.data_dir,
+                threads=resolve_threads(args.threads),
+            )
+        except DatasetUnavailableError as err:
+            raise CliError(
+                f"--checkpoint {args.checkpoint}: {err} (this command reads --data-dir {args.data_dir})"
+            ) from None
     if args.json:
-        print(json.dumps({**result, "train_acc": args.train_acc, "model": str(args.model)}, indent=2))
+        print(
+            json.dumps({**result, "train_acc_pct": args.train_acc, "model": str(args.model)}, indent=2, allow_nan=False)
+        )
     else:
         print(est.report(result, model, args.train_acc))
     return 0
 
 
-SUBCOMMANDS = (_add_full_to_sparse, _add_dipha, _add_import_original, _add_check_config, _add_estimate_test_error)
+def _add_layers(sub) -> None:
+    p = sub.add_parser(
+        "layers",
+        help="list the layers of a network that runs[].layers may name, with shapes and node counts",
+        description="Build NETWORK (a built-in name, torchvision:<name>, <module>:<callable> or <file.py>:<callable>; "
+        "importing a module or file runs its code) and list what config key runs[].layers may name: its modules "
+        "and the nodes of torchvision's feature-extraction graph, with the output shape of one sample and its "
+        "number of nodes. One forward pass on an input of the dataset's shape.",
+    )
+    p.add_argument("network", metavar="NETWORK", help="as config key runs[].network")
+    p.add_argument("--dataset", help="a built-in dataset (default: mnist5k), or one of --config's")
+    p.add_argument(
+        "--config", type=Path, metavar="FILE", help="a workflow configuration: its imagefolders and datasets"
+    )
+    p.add_argument("--network-kwargs", metavar="JSON", default="{}", help="as config key runs[].network_kwargs")
+    p.add_argument("--input-shape", type=int, nargs="+", metavar="D", help="one sample's shape, e.g. 3 224 224")
+    p.add_argument("--num-classes", type=int, metavar="N", help="classes (default: the dataset's)")
+    p.set_defaults(func=_run_layers)
+
+
+def _run_layers(args: argparse.Namespace) -> int:
+    # torch, and the user's code: this command's alone
+    import torch
+
+    from .networks import datasets as dsets
+    from .networks.architectures import build
+    from .networks.recording import candidate_layers
+    from .networks.refs import NetworkRef
+    from .workflow.config import ConfigError, config_datasets, read_config_file
+
+    try:
+        kwargs = json.loads(args.network_kwargs)
+    except json.JSONDecodeError as err:
+        raise CliError(f"--network-kwargs: not JSON: {err}") from None
+    try:
+        registry = config_datasets(read_config_file(args.config)) if args.config else dsets.BUILTIN
+    except ConfigError as err:
+        raise CliError(str(err)) from None
+    spec = registry.spec(args.dataset or "mnist5k")
+    if args.num_classes is not None:
+        spec = dsets.DatasetSpec(spec.name, spec.in_channels, spec.input_size, args.num_classes)
+    if args.input_shape:
+        shape = tuple(args.input_shape)
+    elif spec.in_channels and spec.input_size:
+        shape = (spec.in_channels, spec.input_size, spec.input_size)
+    else:
+        shape = tuple(dsets.load_split(spec.name, "test", registry=registry)[0][0].shape)
+    if args.input_shape and len(shape) == 3:
+        spec = dsets.DatasetSpec(spec.name, shape[0], shape[1], spec.num_classes)
+    ref = NetworkRef(args.network, kwargs)
+    try:
+        ref.check("NETWORK")
+    except ValueError as err:
+        raise CliError(str(err)) from None
+    rows = candidate_layers(build(ref, spec), torch.zeros(1, *shape))
+    print(f"{args.network} on inputs of shape {shape} ({spec.num_classes} classes)")
+    print(f"{'name':<40} {'kind':<12} {'output shape':<20} {'nodes':>10}")
+    for row in rows:
+        if "error" in row:
+            print(f"graph nodes: {row['error']}; name modules")
+            continue
+        note = f"  ran {row['calls']} times: name a graph node" if row.get("calls", 1) > 1 else ""
+        shape_text = str(row["shape"]) if row["shape"] is not None else "-"
+        nodes = row["nodes"] if row["nodes"] is not None else "-"
+        print(f"{row['name']:<40} {row['kind']:<12} {shape_text:<20} {nodes:>10}{note}")
+    return 0
+
+
+SUBCOMMANDS = (
+    _add_full_to_sparse,
+    _add_dipha,
+    _add_import_original,
+    _add_check_config,
+    _add_layers,
+    _add_estimate_test_error,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Topology of deep-network activations: DIPHA-compatible tools.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in SUBCOMMANDS:
         add(sub)

@@ -11,6 +11,10 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LOGGER_NAME = "dnn_topology"
 
@@ -44,6 +48,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp_path is not None and tmp_path.exists():
             tmp_path.unlink()
+
+
+def write_csv(table: pd.DataFrame, path: str | Path) -> None:
+    """Write ``table`` to CSV file ``path`` (without its index), atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
 
 
 def _about(err: Exception, path: Path) -> Exception:

@@ -14,6 +14,7 @@ fashion_mnist  1     28      ``FashionMNIST/raw/{train,t10k}-{images-idx3,labels
 cifar10        3     32      ``cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}``
 svhn           3     32      ``train_32x32.mat``, ``test_32x32.mat``
 imagefolder    conf  conf    ``<root>/train/<class>/<image>``, ``<root>/test/<class>/<image>``
+(code)         conf  conf    none: a user's ``<module>:<callable>`` returns the two splits (config key ``datasets``)
 =============  ====  ======  ====================================================================
 
 Files are downloaded only when the caller passes ``download=True``; otherwise a missing dataset
@@ -36,6 +37,15 @@ resized (shorter side) and centre-cropped to ``input_size``, converted to graysc
 the original code used for Tiny ImageNet, or 0.5/0.5 for one channel). The test split may be
 called ``test`` or ``val``.
 
+A dataset that is neither (config key ``datasets.<name>``, :func:`code_dataset`) is made by the user's code:
+``loader`` (``<module>:<callable>`` or ``<file.py>:<callable>``, see :mod:`dnn_topology.networks.refs`) is
+called as ``loader(**kwargs)`` and returns ``(train, test)`` or ``(train, test, (mean, std))`` (or a mapping
+with those keys): two ``torch.utils.data.Dataset`` of ``(input tensor, int label)`` pairs, inputs normalised
+as the network saw them, and the per-channel normalisation ``(x - mean) / std`` of pixels in [0, 1] (used by
+the adversarial attacks; default: none, mean 0 and std 1). It is called once per job. Its
+``num_classes`` is declared in the config, and ``in_channels``/``input_size`` (square inputs) when a built-in
+network is to be built for it (0 means undeclared).
+
 The memorization controls (label permutation, training subsets, one-vs-rest labels) are in
 :mod:`dnn_topology.networks.labels`.
 
@@ -46,7 +56,10 @@ the functions that build datasets.
 
 from __future__ import annotations
 
+import functools
 import gzip
+import json
+import os
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -57,6 +70,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..io_utils import atomic_path
+from .refs import check_callable_ref, load_callable, parse_callable_ref
 
 if TYPE_CHECKING:  # torch is imported by the loaders only (see the module docstring)
     from torch.utils.data import Dataset
@@ -70,7 +84,8 @@ SPLITS = ("train", "test")
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """Shape of a dataset's samples: ``in_channels`` x ``input_size`` x ``input_size``, ``num_classes``."""
+    """Shape of a dataset's samples: ``in_channels`` x ``input_size`` x ``input_size``, ``num_classes``
+    (``in_channels`` and ``input_size`` are 0 for a dataset of code that does not declare them)."""
 
     name: str
     in_channels: int
@@ -193,15 +208,36 @@ _SOURCES: dict[str, _TorchvisionSource] = {
 }
 
 
+# torchvision.datasets.folder.IMG_EXTENSIONS (compared by tests/test_datasets.py): the files an ImageFolder reads,
+# counted here without importing torchvision
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
 @dataclass(frozen=True)
 class ImageFolder:
     """A directory in ``ImageFolder`` layout (config key ``imagefolders.<name>``): its shape,
-    where it lives and how it is normalised."""
+    where it lives and how it is normalised (``num_classes_configured``: the config gave ``num_classes``,
+    rather than it being counted from ``<root>/train``)."""
 
     spec: DatasetSpec
     root: Path
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    num_classes_configured: bool = False
+
+    def key(self, key: str) -> str:
+        """The config key ``imagefolders.<name>.<key>``."""
+        return f"imagefolders.{self.spec.name}.{key}"
+
+    def split_size(self, split: str) -> int:
+        """Images of ``split`` (those torchvision's ``ImageFolder`` reads: :data:`IMAGE_EXTENSIONS`, in the class
+        folders and below them, symbolic links followed), counted without reading them; 0 when the folder is missing."""
+        folder = _imagefolder_split_dir(self.root, split)
+        count = 0
+        for cls in _class_dirs(folder):
+            for _, _, files in os.walk(folder / cls, followlinks=True):
+                count += sum(f.lower().endswith(IMAGE_EXTENSIONS) for f in files)
+        return count
 
 
 def _imagefolder_split_dir(root: Path, split: str) -> Path:
@@ -237,12 +273,18 @@ def imagefolder(
         raise ValueError(f"config key 'imagefolders.{name}.input_size' must be a positive integer, not {input_size!r}")
     if in_channels not in (1, 3):
         raise ValueError(f"config key 'imagefolders.{name}.in_channels' must be 1 or 3, not {in_channels!r}")
+    configured = num_classes is not None
     if num_classes is None:
         classes = _class_dirs(root / "train")
         if not classes:
             raise DatasetUnavailableError(
                 f"ImageFolder dataset {name!r} (config key 'imagefolders.{name}.root'): no class folders in "
                 f"{root / 'train'}; expected {root}/train/<class>/<image> and {root}/test/<class>/<image>"
+            )
+        if len(classes) < 2:
+            raise ValueError(
+                f"ImageFolder dataset {name!r} (config key 'imagefolders.{name}.root'): {root / 'train'} has one "
+                f"class folder ({classes[0]!r}); a classifier needs at least 2 classes, one folder each"
             )
         num_classes = len(classes)
     if int(num_classes) < 2:
@@ -255,22 +297,87 @@ def imagefolder(
             f"config keys 'imagefolders.{name}.mean'/'imagefolders.{name}.std' need {in_channels} values each, "
             f"got {len(mean_t)} and {len(std_t)}"
         )
-    return ImageFolder(DatasetSpec(name, int(in_channels), int(input_size), int(num_classes)), root, mean_t, std_t)
+    spec = DatasetSpec(name, int(in_channels), int(input_size), int(num_classes))
+    return ImageFolder(spec, root, mean_t, std_t, configured)
+
+
+@dataclass(frozen=True)
+class CodeDataset:
+    """A dataset made by a user's code (config key ``datasets.<name>``): its shape and its loader."""
+
+    spec: DatasetSpec
+    loader: str  # <module>:<callable> or <file.py>:<callable>
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+
+def code_dataset(
+    name: str,
+    loader: str,
+    num_classes: int,
+    kwargs: Mapping[str, Any] | None = None,
+    in_channels: int | None = None,
+    input_size: int | None = None,
+) -> CodeDataset:
+    """Describe the dataset of code ``loader`` as dataset ``name`` (config key ``datasets.<name>``); nothing runs.
+
+    Errors name the config key ``datasets.<name>.*``.
+    """
+    if name in SPECS:
+        raise ValueError(f"config key 'datasets.{name}': {name!r} is a built-in dataset name")
+    check_callable_ref(parse_callable_ref(loader, f"datasets.{name}.loader"), f"datasets.{name}.loader")
+    if int(num_classes) < 2:
+        raise ValueError(f"config key 'datasets.{name}.num_classes' must be at least 2, not {num_classes!r}")
+    spec = DatasetSpec(name, int(in_channels or 0), int(input_size or 0), int(num_classes))
+    return CodeDataset(spec, str(loader), MappingProxyType(dict(kwargs or {})))
+
+
+@functools.cache
+def _call_loader(loader: str, kwargs_json: str) -> tuple[Any, Any, tuple | None]:
+    """``loader(**kwargs)`` once per process, as ``(train, test, (mean, std) or None)``."""
+    key = f"datasets loader {loader}"
+    out = load_callable(loader, key)(**json.loads(kwargs_json))
+    if isinstance(out, Mapping):
+        train, test = out.get("train"), out.get("test")
+        norm = (out["mean"], out["std"]) if "mean" in out and "std" in out else None
+    elif isinstance(out, (tuple, list)) and len(out) in (2, 3):
+        train, test, norm = out[0], out[1], (tuple(out[2]) if len(out) == 3 else None)
+    else:
+        raise ValueError(f"{key}: returned a {type(out).__name__}; return (train, test) or (train, test, (mean, std))")
+    for split, ds in (("train", train), ("test", test)):
+        if ds is None or not hasattr(ds, "__getitem__") or not hasattr(ds, "__len__"):
+            raise ValueError(f"{key}: its {split} split is a {type(ds).__name__}, not a torch Dataset")
+    if norm is not None:
+        norm = (tuple(float(m) for m in norm[0]), tuple(float(v) for v in norm[1]))
+    return train, test, norm
+
+
+def load_code_dataset(dataset: CodeDataset) -> tuple[Any, Any, tuple | None]:
+    """The train and test splits of ``dataset`` and its normalisation (None when the loader gives none): its
+    loader runs (once per process)."""
+    return _call_loader(dataset.loader, json.dumps(dict(dataset.kwargs), sort_keys=True))
 
 
 @dataclass(frozen=True)
 class DatasetRegistry:
-    """The datasets a configuration may name: the built-in ones and its ImageFolders (by name).
+    """The datasets a configuration may name: the built-in ones, its ImageFolders and its datasets of code (by name).
 
     An immutable value: build it with :func:`dataset_registry` and pass it to whatever loads or
     checks a dataset.
     """
 
     imagefolders: Mapping[str, ImageFolder] = field(default_factory=dict)
+    code: Mapping[str, CodeDataset] = field(default_factory=dict)
 
     def names(self) -> list[str]:
         """Every dataset name this registry knows, sorted."""
-        return sorted([*SPECS, *self.imagefolders])
+        return sorted([*SPECS, *self.imagefolders, *self.code])
+
+    def split_size(self, name: str, split: str) -> int | None:
+        """Samples in ``split`` of dataset ``name``: a built-in one's from :data:`SPLIT_SIZES`, an ImageFolder's
+        counted from its files (:meth:`ImageFolder.split_size`); None for an unknown name."""
+        if name in self.imagefolders:
+            return self.imagefolders[name].split_size(split)
+        return split_size(name, split)
 
     def spec(self, name: str) -> DatasetSpec:
         """The :class:`DatasetSpec` of dataset ``name`` (config key ``dataset``)."""
@@ -278,6 +385,8 @@ class DatasetRegistry:
             return SPECS[name]
         if name in self.imagefolders:
             return self.imagefolders[name].spec
+        if name in self.code:
+            return self.code[name].spec
         hint = (
             "; an ImageFolder dataset must first be described in the config key 'imagefolders' "
             "(imagefolders: {NAME: {root, input_size, in_channels}}) and passed as a dataset_registry()"
@@ -292,13 +401,18 @@ BUILTIN = DatasetRegistry()
 """The registry of the built-in datasets only."""
 
 
-def dataset_registry(imagefolders: Mapping[str, Mapping[str, Any]] | None = None) -> DatasetRegistry:
-    """The built-in datasets plus the ImageFolders of config key ``imagefolders``.
+def dataset_registry(
+    imagefolders: Mapping[str, Mapping[str, Any]] | None = None, datasets: Mapping[str, Mapping[str, Any]] | None = None
+) -> DatasetRegistry:
+    """The built-in datasets plus the ImageFolders of config key ``imagefolders`` and the datasets of code of
+    config key ``datasets``.
 
     Parameters
     ----------
     imagefolders : mapping, optional
         ``{name: {root, input_size, in_channels, num_classes, mean, std}}`` (see :func:`imagefolder`).
+    datasets : mapping, optional
+        ``{name: {loader, kwargs, num_classes, in_channels, input_size}}`` (see :func:`code_dataset`).
 
     Returns
     -------
@@ -306,7 +420,11 @@ def dataset_registry(imagefolders: Mapping[str, Mapping[str, Any]] | None = None
         Raises ``ValueError`` or :class:`DatasetUnavailableError` naming the config key of a bad entry.
     """
     folders = {name: imagefolder(name, **options) for name, options in (imagefolders or {}).items()}
-    return DatasetRegistry(MappingProxyType(folders))
+    code = {name: code_dataset(name, **options) for name, options in (datasets or {}).items()}
+    clash = sorted(set(folders) & set(code))
+    if clash:
+        raise ValueError(f"config keys 'imagefolders' and 'datasets' both name {clash}; give each dataset one name")
+    return DatasetRegistry(MappingProxyType(folders), MappingProxyType(code))
 
 
 def normalization(name: str, registry: DatasetRegistry = BUILTIN) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -316,6 +434,10 @@ def normalization(name: str, registry: DatasetRegistry = BUILTIN) -> tuple[tuple
         return (MNIST_MEAN,), (MNIST_STD,)
     if name in registry.imagefolders:
         return registry.imagefolders[name].mean, registry.imagefolders[name].std
+    if name in registry.code:  # the loader's, which runs here (jobs only: see the module docstring)
+        norm = load_code_dataset(registry.code[name])[2]
+        channels = max(1, registry.code[name].spec.in_channels)
+        return norm if norm is not None else ((0.0,) * channels, (1.0,) * channels)
     return _SOURCES[name].mean, _SOURCES[name].std
 
 
@@ -342,7 +464,7 @@ def expected_files(
         _check_split(s)
     if name in registry.imagefolders:
         return [_imagefolder_split_dir(registry.imagefolders[name].root, s) for s in splits]
-    if name not in _SOURCES:
+    if name not in _SOURCES:  # mnist5k, datasets of code
         return []
     src = _SOURCES[name]
     folder = Path(data_dir) / src.subdir
@@ -398,7 +520,7 @@ def check_available(
     ``download=True`` a downloadable dataset passes (it will be fetched when loaded).
     """
     registry.spec(name)
-    if name == "mnist5k" or (download and name in _SOURCES):
+    if name == "mnist5k" or name in registry.code or (download and name in _SOURCES):
         return
     missing = _missing(name, data_dir, None, registry)
     if missing:
@@ -406,6 +528,30 @@ def check_available(
         raise DatasetUnavailableError(
             _unavailable_message(name, data_dir, None, "not found", registry)
             + (f"; missing: {', '.join(str(p) for p in missing)}" if partly else "")
+        )
+    if name in registry.imagefolders:
+        _check_imagefolder_classes(registry.imagefolders[name])
+
+
+def _check_imagefolder_classes(folder: ImageFolder) -> None:
+    """Both splits hold the same class folders (torchvision numbers the classes of each split on its own, in
+    sorted order: a class missing from one split would shift the labels of the others), as many as configured."""
+    train, test = (_imagefolder_split_dir(folder.root, s) for s in SPLITS)
+    train_classes, test_classes = _class_dirs(train), _class_dirs(test)
+    if train_classes != test_classes:
+        only = {
+            str(d): sorted(set(mine) - set(other))
+            for d, mine, other in ((train, train_classes, test_classes), (test, test_classes, train_classes))
+        }
+        raise DatasetUnavailableError(
+            f"ImageFolder dataset {folder.spec.name!r} (config key '{folder.key('root')}'): the splits hold other "
+            f"classes (class folders only in {', '.join(f'{d}: {c}' for d, c in only.items() if c)}); the labels "
+            "of the two splits would not match"
+        )
+    if len(train_classes) != folder.spec.num_classes:
+        raise DatasetUnavailableError(
+            f"ImageFolder dataset {folder.spec.name!r}: {train} has {len(train_classes)} class folders but "
+            f"config key '{folder.key('num_classes')}' is {folder.spec.num_classes}"
         )
 
 
@@ -499,15 +645,36 @@ def _load_imagefolder(opts: ImageFolder, split: str, augment: bool) -> Dataset:
     )
     folder = _imagefolder_split_dir(opts.root, split)
     try:
-        ds = torchvision.datasets.ImageFolder(str(folder), transform=tf)
+        ds = torchvision.datasets.ImageFolder(str(folder), transform=tf, loader=_ImageReader(name, opts.key("root")))
     except (FileNotFoundError, OSError) as err:
         raise DatasetUnavailableError(f"{_imagefolder_unavailable_message(opts, 'not found')} ({err})") from err
     if len(ds.classes) != spec.num_classes:
+        key = opts.key("num_classes") if opts.num_classes_configured else opts.key("root")
         raise DatasetUnavailableError(
             f"ImageFolder dataset {name!r}: {folder} has {len(ds.classes)} class folders but "
-            f"{spec.num_classes} classes were configured (config key 'imagefolders.{name}.num_classes')"
+            f"{spec.num_classes} classes are expected (config key '{key}')"
         )
     return ds
+
+
+@dataclass(frozen=True)
+class _ImageReader:
+    """torchvision's image loader, with an error that names the file and the config key (a picklable callable:
+    DataLoader workers may need to copy it)."""
+
+    dataset: str
+    key: str
+
+    def __call__(self, path: str):
+        from torchvision.datasets.folder import default_loader  # deferred: see the module docstring
+
+        try:
+            return default_loader(path)
+        except (OSError, ValueError, SyntaxError) as err:  # PIL.UnidentifiedImageError is an OSError
+            raise DatasetUnavailableError(
+                f"ImageFolder dataset {self.dataset!r} (config key '{self.key}'): cannot read image {path} "
+                f"({type(err).__name__}: {err}); replace or remove the file"
+            ) from err
 
 
 def load_split(
@@ -535,6 +702,8 @@ def load_split(
         return _normalised_tensor_dataset(x, y, MNIST_MEAN, MNIST_STD)
     if name in registry.imagefolders:
         return _load_imagefolder(registry.imagefolders[name], split, augment)
+    if name in registry.code:
+        return load_code_dataset(registry.code[name])[0 if split == "train" else 1]
     return _load_torchvision(name, split, Path(data_dir), download, augment)
 
 

@@ -6,10 +6,14 @@ The original code's ``--permute_labels`` and ``--binarize_labels``, and training
 * a random fraction of the kept samples have their labels shuffled among themselves (so some keep
   their label by chance), deterministically from the seed;
 * with ``binarize_class`` set, that class becomes 1 and every other class 0 (this commutes with the
-  permutation), and the network is built for 2 classes (:func:`effective_spec`).
+  permutation), and the network is built for 2 classes (:func:`effective_spec`);
+* a random fraction of the kept samples (:func:`validation_positions`, config key ``training.validation``)
+  is held out as a validation split: the network never trains on it, and its loss and accuracy are
+  measured after every epoch. It is drawn after the permutation, so its labels are as noisy as the
+  training labels; :func:`training_pool` gives the samples trained on and the validation samples.
 
 :func:`apply_memorization_controls` returns the kept indices, their new labels and a record table
-(``index, original_label, new_label, permuted``) that training saves; :class:`RelabelledDataset`
+(``index, original_label, new_label, permuted, validation``) that training saves; :class:`RelabelledDataset`
 serves them; :func:`controlled_datasets` applies all of it to a train/test pair. This module
 does not import torch, nor pandas until a record table is made (the workflow checks ``binarize_class``
 with it while it parses).
@@ -29,8 +33,9 @@ if TYPE_CHECKING:
     import pandas as pd
     from torch.utils.data import Dataset
 
-# independent random streams for the subset and the permutation, both from the one seed
-_SUBSET_STREAM, _PERMUTE_STREAM = 1, 2
+# independent random streams for the subset, the permutation and the validation split, all from the one seed
+# (stream 3 is the activations' draw of training samples)
+_SUBSET_STREAM, _PERMUTE_STREAM, _VALIDATION_STREAM = 1, 2, 4
 
 
 def trial_seed(seed: int, trial: int) -> int:
@@ -87,6 +92,49 @@ def subset_indices(n: int, fraction: float, seed: int = 0) -> np.ndarray:
     return np.sort(rng.choice(n, size=k, replace=False)).astype(np.int64)
 
 
+def validation_positions(n_kept: int, fraction: float, seed: int = 0) -> np.ndarray:
+    """Sorted positions, among the ``n_kept`` samples of the training subset, held out for validation.
+
+    ``round(fraction * n_kept)`` positions (at least one when ``fraction > 0``), drawn deterministically
+    from ``seed``; none when ``fraction == 0``. At least one sample must remain to train on.
+
+    Examples
+    --------
+    >>> validation_positions(10, 0.0).tolist()
+    []
+    >>> len(validation_positions(400, 0.2, seed=3))
+    80
+    """
+    fraction = _check_fraction(fraction, "validation")
+    if fraction == 0.0:
+        return np.empty(0, dtype=np.int64)
+    k = max(1, int(round(fraction * n_kept)))
+    if k >= n_kept:
+        raise ValueError(
+            f"config key 'validation': {fraction} of the {n_kept} training samples leaves none to train on"
+        )
+    rng = np.random.default_rng([_VALIDATION_STREAM, int(seed)])
+    return np.sort(rng.choice(n_kept, size=k, replace=False)).astype(np.int64)
+
+
+def training_pool(n: int, subset: float = 1.0, validation: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices into the training split of the samples trained on, and of the validation samples.
+
+    The subset (:func:`subset_indices`) split by :func:`validation_positions`; both sorted, disjoint,
+    together the subset. Deterministic from ``seed`` (the trial's training seed).
+    """
+    kept = subset_indices(n, subset, seed)
+    held = _held_out(len(kept), validation, seed)
+    return kept[~held], kept[held]
+
+
+def _held_out(n_kept: int, fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask over the kept samples: True for those of :func:`validation_positions`."""
+    held = np.zeros(n_kept, dtype=bool)
+    held[validation_positions(n_kept, fraction, seed)] = True
+    return held
+
+
 def _permute(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Shuffle the labels of a random ``fraction`` of the samples among themselves.
 
@@ -114,28 +162,36 @@ class ControlledLabels:
     """The training set after memorization controls.
 
     ``indices`` index the original training set, ``labels`` are their new labels (aligned with
-    ``indices``), and ``record`` is a table with one row per kept sample: ``index``,
-    ``original_label``, ``new_label``, ``permuted`` (whether its label took part in the shuffle).
+    ``indices``), ``validation`` flags the samples held out for validation (aligned too), and ``record``
+    is a table with one row per kept sample: ``index``, ``original_label``, ``new_label``, ``permuted``
+    (whether its label took part in the shuffle), ``validation``.
     """
 
     indices: np.ndarray
     labels: np.ndarray
     record: pd.DataFrame
+    validation: np.ndarray
 
 
 def label_record(
-    indices: np.ndarray, original: np.ndarray, new: np.ndarray, permuted: np.ndarray | None = None
+    indices: np.ndarray,
+    original: np.ndarray,
+    new: np.ndarray,
+    permuted: np.ndarray | None = None,
+    validation: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Table ``index, original_label, new_label, permuted`` to save for reproducibility."""
+    """Table ``index, original_label, new_label, permuted, validation`` to save for reproducibility."""
     import pandas as pd  # deferred: see the module docstring
 
     indices = np.asarray(indices, dtype=np.int64)
+    no = np.zeros(len(indices), dtype=bool)
     return pd.DataFrame(
         {
             "index": indices,
             "original_label": np.asarray(original, dtype=np.int64),
             "new_label": np.asarray(new, dtype=np.int64),
-            "permuted": np.zeros(len(indices), dtype=bool) if permuted is None else np.asarray(permuted, dtype=bool),
+            "permuted": no if permuted is None else np.asarray(permuted, dtype=bool),
+            "validation": no if validation is None else np.asarray(validation, dtype=bool),
         }
     )
 
@@ -147,8 +203,10 @@ def apply_memorization_controls(
     permute_fraction: float = 0.0,
     binarize_class: int | None = None,
     seed: int = 0,
+    validation_fraction: float = 0.0,
 ) -> ControlledLabels:
-    """Subset the training set, then permute and/or binarize the labels of the kept samples.
+    """Subset the training set, permute and/or binarize the labels of the kept samples, and hold out a
+    validation split among them.
 
     Parameters
     ----------
@@ -162,6 +220,8 @@ def apply_memorization_controls(
         This class becomes 1 and every other class 0; it must occur among the kept labels.
     seed : int
         Everything is deterministic from it.
+    validation_fraction : float
+        Fraction of the kept samples held out for validation (``training.validation``), in [0, 1).
 
     Returns
     -------
@@ -182,7 +242,8 @@ def apply_memorization_controls(
     new = permuted_labels if binarize_class is None else binarize_labels(permuted_labels, binarize_class)
     permuted = np.zeros(len(kept), dtype=bool)
     permuted[chosen] = True
-    return ControlledLabels(indices, new, label_record(indices, kept, new, permuted))
+    held = _held_out(len(kept), validation_fraction, seed)
+    return ControlledLabels(indices, new, label_record(indices, kept, new, permuted, held), held)
 
 
 def effective_spec(spec: DatasetSpec, binarize_class: int | None = None) -> DatasetSpec:
@@ -228,15 +289,18 @@ def controlled_datasets(
     permute_fraction: float = 0.0,
     binarize_class: int | None = None,
     seed: int = 0,
-) -> tuple[Dataset, Dataset, DatasetSpec, pd.DataFrame | None]:
-    """Apply the memorization controls to a train/test pair.
+    validation_fraction: float = 0.0,
+) -> tuple[Dataset, Dataset, DatasetSpec, pd.DataFrame | None, Dataset | None]:
+    """Apply the memorization controls (and the validation split) to a train/test pair.
 
-    Returns ``(train, test, spec, record)``: ``spec`` is the one the network is built for (2
-    classes when labels are binarized; the test labels are binarized too) and ``record`` lists
-    every kept training sample with its original and new label (None when no control is active).
+    Returns ``(train, test, spec, record, validation)``: ``spec`` is the one the network is built for
+    (2 classes when labels are binarized; the test labels are binarized too), ``record`` lists every
+    kept training sample with its original and new label and whether it is held out for validation (None
+    when no control is active), and ``validation`` holds the held-out samples with their (controlled)
+    labels (None without a validation split); ``train`` holds the others.
     """
-    if permute_fraction == 0 and subset_fraction == 1.0 and binarize_class is None:
-        return train, test, spec, None
+    if permute_fraction == 0 and subset_fraction == 1.0 and binarize_class is None and validation_fraction == 0:
+        return train, test, spec, None, None
     spec = effective_spec(spec, binarize_class)
     controlled = apply_memorization_controls(
         dataset_labels(train),
@@ -244,8 +308,11 @@ def controlled_datasets(
         permute_fraction=permute_fraction,
         binarize_class=binarize_class,
         seed=seed,
+        validation_fraction=validation_fraction,
     )
-    train = RelabelledDataset(train, controlled.labels, controlled.indices)
+    held = controlled.validation
+    validation = RelabelledDataset(train, controlled.labels[held], controlled.indices[held]) if held.any() else None
+    train = RelabelledDataset(train, controlled.labels[~held], controlled.indices[~held])
     if binarize_class is not None:
         test = RelabelledDataset(test, binarize_labels(dataset_labels(test), binarize_class))
-    return train, test, spec, controlled.record
+    return train, test, spec, controlled.record, validation

@@ -174,22 +174,42 @@ class NodeSelection:
                     f"({n_samples}, {', '.join(map(str, shape))})"
                 )
         out = np.empty((n_samples, self.n_nodes), dtype=np.float32)
-        col = 0
-        for plan, arr in zip(self.layers, arrays):
-            flat = arr.reshape(n_samples, -1)
-            if plan.is_mean:
-                assert plan.starts is not None and plan.sizes is not None
-                k = len(plan.starts)
-                sums = np.add.reduceat(flat, plan.starts, axis=1, dtype=np.float64)
-                out[:, col : col + k] = sums / plan.sizes
-            elif plan.take is None:
-                k = flat.shape[1]
-                out[:, col : col + k] = flat
-            else:
-                k = len(plan.take)
-                out[:, col : col + k] = flat[:, plan.take]
-            col += k
+        for i, arr in enumerate(arrays):
+            self.apply_layer(i, arr.reshape(n_samples, -1), out)
         return out
+
+    @cached_property
+    def column_ranges(self) -> tuple[tuple[int, int], ...]:
+        """``(start, stop)`` of each layer's output nodes among the columns of the activation matrix."""
+        counts = np.bincount(self.columns["layer_index"], minlength=len(self.layer_names))
+        stops = np.cumsum(counts)
+        return tuple((int(stop - count), int(stop)) for count, stop in zip(counts, stops))
+
+    def gather_indices(self, layer: int) -> np.ndarray | None:
+        """The flat source indices that layer ``layer`` keeps as they are (``random``), else None.
+
+        A caller may pick them from the layer's values before :meth:`apply_layer` (e.g. on the device that
+        computed them, so that only the selected values leave it) and pass ``gathered=True``.
+        """
+        plan = self.layers[layer]
+        return None if plan.is_mean else plan.take
+
+    def apply_layer(self, layer: int, flat: np.ndarray, out: np.ndarray, gathered: bool = False) -> None:
+        """Write layer ``layer``'s selected/reduced nodes of ``flat`` (n_samples, layer size), float32, into its
+        columns of ``out`` (n_samples, n_nodes): the same values as :meth:`apply`, one layer at a time.
+
+        ``gathered``: ``flat`` holds only the :meth:`gather_indices` of the layer, in their order.
+        """
+        plan = self.layers[layer]
+        start, stop = self.column_ranges[layer]
+        if plan.is_mean:
+            assert plan.starts is not None and plan.sizes is not None
+            sums = np.add.reduceat(flat, plan.starts, axis=1, dtype=np.float64)
+            out[:, start:stop] = sums / plan.sizes
+        elif plan.take is None or gathered:
+            out[:, start:stop] = flat
+        else:
+            out[:, start:stop] = flat[:, plan.take]
 
 
 def _as_numpy(f: Any) -> np.ndarray:

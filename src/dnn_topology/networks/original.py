@@ -34,6 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .. import layout
 from ..topology import dipha_files as dio
 
 PathLike = dio.PathLike
@@ -141,13 +142,12 @@ def find_original_epochs(
 
 
 def our_paths(results: PathLike, run: str, trial: int, epoch: int) -> dict[str, Path]:
-    """Our file names for one epoch."""
-    trial_dir = Path(results) / run / f"trial_{trial}"
-    epoch_dir = trial_dir / f"epoch_{epoch}"
+    """Our file names for one epoch (see :mod:`dnn_topology.layout`)."""
+    where = {"run": run, "trial": trial, "epoch": epoch}
     return {
-        "checkpoint": trial_dir / "checkpoints" / f"epoch_{epoch}.pt",
-        "distance": epoch_dir / "distance.bin",
-        "diagram": epoch_dir / "diagram.bin",
+        "checkpoint": Path(results) / layout.fill(layout.checkpoint(root=""), **where),
+        "distance": Path(results) / layout.fill(layout.epoch_file("distance.bin", root=""), **where),
+        "diagram": Path(results) / layout.fill(layout.epoch_file("diagram.bin", root=""), **where),
     }
 
 
@@ -218,6 +218,11 @@ def import_original(
     have at least one file), and ``results/<run>/trial_<T>/original_import.json`` describing
     the sources. Existing outputs are kept unless ``overwrite``.
     """
+    problem = layout.path_name_problem(run)
+    if problem:  # the run becomes <results>/<run>/: checked as the workflow checks its run names
+        raise ImportOriginalError(f"run name {problem}")
+    if run in layout.RESERVED_RUN_NAMES:
+        raise ImportOriginalError(f"run name {run!r} is reserved for {results}/{run}/; give the run another name")
     root = Path(original_root)
     if not root.is_dir():
         raise ImportOriginalError(f"{root}: original root directory not found")
@@ -242,9 +247,8 @@ def import_original(
         _import_epoch(e, chosen[e.epoch], net, dataset, our_paths(results, run, trial, e.epoch), overwrite)
         for e in found.values()
     ]
-    _write_manifest(
-        Path(results) / run / f"trial_{trial}" / "original_import.json", root, net, dataset, trial, imported
-    )
+    manifest = Path(results) / layout.fill(layout.trial_file("original_import.json", root=""), run=run, trial=trial)
+    _write_manifest(manifest, root, net, dataset, trial, imported)
     return imported
 
 

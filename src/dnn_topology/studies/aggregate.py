@@ -3,32 +3,21 @@ adversarial study the same tables over clean and attacked inputs plus the attack
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from ..io_utils import atomic_path
-
-_TRIAL_EPOCH = re.compile(r"trial_(\d+)/epoch_(\d+)/")
-_TRIAL = re.compile(r"trial_(\d+)/")
-
-
-def trial_epoch_of(path: str | Path) -> tuple[int, int]:
-    """(trial, epoch) of a per-epoch file ``.../trial_<T>/epoch_<E>/...``."""
-    found = _TRIAL_EPOCH.findall(Path(path).as_posix() + "/")  # the last match: parent folders may look alike
-    if not found:
-        raise ValueError(f"cannot tell trial and epoch from path {path} (expected .../trial_<T>/epoch_<E>/...)")
-    return int(found[-1][0]), int(found[-1][1])
+from ..io_utils import write_csv
+from ..layout import parse_epoch_path, parse_trial_path
 
 
 def _read_per_epoch(path: str | Path, run: str) -> pd.DataFrame:
     """A per-epoch CSV with run, trial and epoch columns (taken from its path) in front."""
-    trial, epoch = trial_epoch_of(path)
+    where = parse_epoch_path(path)
     df = pd.read_csv(path)
-    df.insert(0, "epoch", epoch)
-    df.insert(0, "trial", trial)
+    df.insert(0, "epoch", where.epoch)
+    df.insert(0, "trial", where.trial)
     df.insert(0, "run", run)
     return df
 
@@ -39,22 +28,25 @@ def concat_per_epoch(paths: Sequence[str | Path], run: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).sort_values(["trial", "epoch", "dim"], kind="stable", ignore_index=True)
 
 
+def _trial_of(path: str | Path) -> int:
+    """The trial of a training log (``.../trial_<T>/training.csv``) or of an evaluation
+    (``.../trial_<T>/epoch_<E>/evaluation.csv``)."""
+    try:
+        return parse_trial_path(path).trial
+    except ValueError:
+        return parse_epoch_path(path).trial
+
+
 def concat_training(paths: Sequence[str | Path], run: str) -> pd.DataFrame:
+    """Training logs (or evaluations of checkpoints trained elsewhere, one epoch each) with run and trial columns."""
     frames = []
     for p in paths:
-        found = _TRIAL.findall(Path(p).as_posix())
-        if not found:
-            raise ValueError(f"cannot tell the trial from path {p} (expected .../trial_<T>/...)")
+        trial = _trial_of(p)
         df = pd.read_csv(p)
-        df.insert(0, "trial", int(found[-1]))
+        df.insert(0, "trial", trial)
         df.insert(0, "run", run)
         frames.append(df)
     return pd.concat(frames, ignore_index=True).sort_values(["trial", "epoch"], ignore_index=True)
-
-
-def write_csv(df: pd.DataFrame, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False)
 
 
 def aggregate_stage(
@@ -77,22 +69,14 @@ def aggregate_stage(
         Per-epoch Betti curves and summaries under ``.../trial_<T>/epoch_<E>/`` (trial and epoch
         columns are taken from the path).
     training_csvs : sequence of paths
-        Per-trial training metrics under ``.../trial_<T>/``.
+        Per-trial training metrics under ``.../trial_<T>/``, or, for checkpoints trained elsewhere, the per-epoch
+        evaluations ``.../trial_<T>/epoch_<E>/evaluation.csv`` (the same columns).
     curves, summary, training : str or Path
         The three CSV files to write (atomically).
     """
     write_csv(concat_per_epoch(curve_csvs, run), curves)
     write_csv(concat_per_epoch(summary_csvs, run), summary)
     write_csv(concat_training(training_csvs, run), training)
-
-
-_INPUT_SET = re.compile(r"epoch_\d+/(adv_[^/]+)/")
-
-
-def input_set_of(path: str | Path) -> str | None:
-    """The attack id of a per-epoch file under ``epoch_<E>/<attack id>/``, None for a clean one."""
-    found = _INPUT_SET.findall(Path(path).as_posix())
-    return found[-1] if found else None
 
 
 def concat_input_sets(paths: Sequence[str | Path], run: str, attacks: Mapping[str, Mapping]) -> pd.DataFrame:
@@ -102,7 +86,7 @@ def concat_input_sets(paths: Sequence[str | Path], run: str, attacks: Mapping[st
     frames = []
     for p in paths:
         df = _read_per_epoch(p, run)
-        attack_id = input_set_of(p) or "clean"
+        attack_id = parse_epoch_path(p).attack or "clean"
         spec = attacks.get(attack_id, {"method": "none", "epsilon": 0.0})
         df.insert(3, "attack", attack_id)
         df.insert(4, "method", spec["method"])

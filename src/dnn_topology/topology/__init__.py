@@ -8,6 +8,7 @@ arrays and DIPHA files alone.
 * :mod:`~dnn_topology.topology.persistence` -- Vietoris-Rips persistence with DIPHA's conventions, and DIPHA itself
 * :mod:`~dnn_topology.topology.betti`       -- Betti curves and their summaries
 * :mod:`~dnn_topology.topology.features`    -- features of a diagram (life, midlife, births, deaths, entropy)
+* :mod:`~dnn_topology.topology.interop`     -- a diagram in ripser.py/persim's, GUDHI's and giotto-tda's layouts
 
 Units: distances are 1 - |corr|; diagrams are in DIPHA's filtration units epsilon = distance / 2.
 """
@@ -20,6 +21,7 @@ __getattr__, __dir__, __all__ = attach(
         "abs_correlation": "graph",
         "distance_matrix": "graph",
         "edge_density": "graph",
+        "min_samples": "graph",
         "Diagram": "dipha_files",
         "DiphaFormatError": "dipha_files",
         "SparseDistanceMatrix": "dipha_files",
@@ -35,6 +37,10 @@ __getattr__, __dir__, __all__ = attach(
         "betti_curves": "betti",
         "epsilon_grid": "betti",
         "summarize": "betti",
+        "UnitsError": "betti",
+        "to_ripser": "interop",
+        "to_gudhi": "interop",
+        "to_giotto_tda": "interop",
         "life_midlife": "features",
         "diagram_features": "features",
         "diagram_file_features": "features",

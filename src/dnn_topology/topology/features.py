@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from .betti import split_diagram
+from .dipha_files import read_persistence_diagram
 
 _EPSILON = "DIPHA epsilon (distance/2, distance = 1 - |corr|)"
 FEATURE_UNITS = {
@@ -218,8 +219,6 @@ def life_midlife(dims, births, deaths, max_dim: int, min_persistence: float = 0.
 
 def diagram_file_features(path: str | Path, max_dim: int, min_persistence: float = 0.0) -> dict[str, float]:
     """:func:`diagram_features` of a DIPHA ``PERSISTENCE_DIAGRAM`` file."""
-    from .dipha_files import read_persistence_diagram
-
     diagram = read_persistence_diagram(path)
     return diagram_features(diagram.dims, diagram.births, diagram.deaths, max_dim, min_persistence)
 

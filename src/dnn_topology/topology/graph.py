@@ -9,11 +9,23 @@ Nodes whose activation is constant over the samples ("dead" nodes) have correlat
 every other node (distance 1), never NaN. The distance matrix is exactly symmetric with an
 exact 0 diagonal. The correlation is computed in blocks of columns, so that besides the N x N
 result (and the activations themselves) only two blocks of standardised activations are held.
+
+Too few samples make a meaningless graph (over 2 samples every |corr| is 0 or 1): the stage refuses
+fewer than :func:`min_samples` of the node count, and so does the workflow at start-up.
+
+Where CUDA is present (config key ``device``: ``auto``, or ``cuda``), the correlation runs on the GPU with torch,
+in float64, block by block as on the CPU (:func:`abs_correlation`, ``device``); it agrees with the CPU's to
+1e-12 (``tests/test_functional_graph.py``). Without CUDA it runs blockwise with NumPy, and torch is not even
+imported (``auto`` looks for the NVIDIA driver first).
 """
 
 from __future__ import annotations
 
+import math
+import os
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +33,30 @@ from ..io_utils import get_logger
 from . import dipha_files as dio
 
 DEFAULT_BLOCK = 1024
+GPU_BLOCK = 8192  # columns per block on a GPU: two 8192-column blocks and one 8192^2 float64 block, ~0.6 GB
+
+
+def correlation_device(device: str = "cpu") -> Any:
+    """The torch device that computes correlations for config key ``device``, or None for NumPy on the CPU.
+
+    ``cpu``: None. ``auto``: CUDA when present, else None; torch is imported only when the NVIDIA driver is there
+    (or torch is already loaded), so that a CPU job does not pay for it. ``cuda``/``cuda:<i>``: that GPU (an error
+    when there is none).
+    """
+    if device == "cpu":
+        return None
+    if device == "auto":
+        if "torch" not in sys.modules and not os.path.exists("/proc/driver/nvidia/version"):
+            return None
+        import torch  # deferred: see the docstring
+
+        return torch.device("cuda") if torch.cuda.is_available() else None
+    import torch  # deferred: see the docstring
+
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"config asks for device {device!r} but CUDA is not available")
+    return dev
 
 
 def _column_stats(acts: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
@@ -39,7 +75,7 @@ def _column_stats(acts: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]
     return mean, scale
 
 
-def abs_correlation(acts: np.ndarray, block: int = DEFAULT_BLOCK) -> np.ndarray:
+def abs_correlation(acts: np.ndarray, block: int = DEFAULT_BLOCK, device: str = "cpu") -> np.ndarray:
     """|Pearson correlation| between the columns of ``acts`` (samples x nodes), float64, N x N.
 
     Parameters
@@ -47,7 +83,10 @@ def abs_correlation(acts: np.ndarray, block: int = DEFAULT_BLOCK) -> np.ndarray:
     acts : numpy.ndarray
         (n_samples, N) activations, n_samples >= 2.
     block : int
-        Columns per block (memory: two blocks of standardised activations besides the result).
+        Columns per block (memory: two blocks of standardised activations besides the result; on a GPU
+        :data:`GPU_BLOCK` unless given).
+    device : str
+        Config key ``device`` (``cpu``, ``auto``, ``cuda``, ``cuda:<i>``), see :func:`correlation_device`.
 
     Returns
     -------
@@ -61,6 +100,9 @@ def abs_correlation(acts: np.ndarray, block: int = DEFAULT_BLOCK) -> np.ndarray:
     n, N = acts.shape
     if n < 2:
         raise ValueError(f"need at least 2 samples to correlate nodes, got {n}")
+    torch_device = correlation_device(device)
+    if torch_device is not None:
+        return _abs_correlation_torch(acts, GPU_BLOCK if block == DEFAULT_BLOCK else block, torch_device)
     mean, scale = _column_stats(acts, block)
     out = np.empty((N, N), dtype=np.float64)
 
@@ -82,14 +124,42 @@ def abs_correlation(acts: np.ndarray, block: int = DEFAULT_BLOCK) -> np.ndarray:
     return out
 
 
-def distance_matrix(acts: np.ndarray, block: int = DEFAULT_BLOCK) -> np.ndarray:
+def _abs_correlation_torch(acts: np.ndarray, block: int, device: Any) -> np.ndarray:
+    """:func:`abs_correlation` with torch on ``device``, float64: the same steps, the same result to 1e-12."""
+    import torch  # deferred: see correlation_device
+
+    x = torch.as_tensor(np.ascontiguousarray(acts), device=device).to(torch.float64)
+    mean = x.mean(dim=0)
+    centred = x - mean
+    norm = torch.sqrt((centred * centred).sum(dim=0))
+    constant = (x.amax(dim=0) == x.amin(dim=0)) | (norm == 0)
+    z = centred * torch.where(
+        constant, torch.zeros_like(norm), 1.0 / torch.where(constant, torch.ones_like(norm), norm)
+    )
+    del x, centred
+    N = z.shape[1]
+    out = np.empty((N, N), dtype=np.float64)
+    for i in range(0, N, block):
+        zi = z[:, i : i + block]
+        for j in range(i, N, block):
+            c = (zi.T @ z[:, j : j + block]).abs_().clamp_(max=1.0)
+            if j == i:  # exactly symmetric, as on the CPU
+                c = torch.triu(c) + torch.triu(c, 1).T
+            c = c.cpu().numpy()
+            out[i : i + block, j : j + block] = c
+            if j != i:
+                out[j : j + block, i : i + block] = c.T
+    return out
+
+
+def distance_matrix(acts: np.ndarray, block: int = DEFAULT_BLOCK, device: str = "cpu") -> np.ndarray:
     """1 - |corr| between nodes: symmetric, exact 0 diagonal, values in [0, 1].
 
     Parameters
     ----------
     acts : numpy.ndarray
         (n_samples, N) activations.
-    block : int
+    block, device
         As for :func:`abs_correlation`.
 
     Returns
@@ -97,7 +167,7 @@ def distance_matrix(acts: np.ndarray, block: int = DEFAULT_BLOCK) -> np.ndarray:
     numpy.ndarray
         (N, N) float64 distances, ready for :func:`dnn_topology.topology.dipha_files.write_distance_matrix`.
     """
-    d = abs_correlation(acts, block)  # exactly symmetric already
+    d = abs_correlation(acts, block, device)  # exactly symmetric already
     np.subtract(1.0, d, out=d)
     np.fill_diagonal(d, 0.0)
     return d
@@ -126,6 +196,98 @@ def edge_density(sorted_distances: np.ndarray, n_nodes: int, thresholds: np.ndar
     return np.searchsorted(sorted_distances, thresholds, side="right") / pairs
 
 
+CORRELATION_THAT_MUST_STAND_OUT = 0.5
+"""The |corr| that must stand out of chance for a graph to be more than noise (see :func:`min_samples`)."""
+
+
+def null_correlation_tail(r: float, n_samples: int) -> float:
+    """P(|corr| >= ``r``) for the Pearson correlation of ``n_samples`` samples of two independent normal variables.
+
+    Exact: ``corr * sqrt((s - 2) / (1 - corr^2))`` follows Student's t with ``s - 2`` degrees of freedom
+    (Fisher 1915), whose distribution function has a closed form for an integer number of degrees of freedom
+    (Abramowitz & Stegun 26.7.3-4) in ``theta = arctan(t / sqrt(s - 2))``, which is ``arcsin(r)`` here.
+
+    Examples
+    --------
+    >>> round(null_correlation_tail(0.5, 16), 4)
+    0.0487
+    """
+    nu = n_samples - 2
+    if nu < 1:
+        return 1.0  # 2 samples: every |corr| is 1
+    theta = math.asin(r)
+    sin, cos2 = math.sin(theta), math.cos(theta) ** 2
+    if nu % 2 == 0:  # sin(theta) (1 + 1/2 cos^2 + 1.3/2.4 cos^4 + ... up to cos^(nu-2))
+        term = total = 1.0
+        for k in range(1, nu // 2):
+            term *= (2 * k - 1) / (2 * k) * cos2
+            total += term
+        inside = sin * total
+    else:  # 2/pi (theta + sin(theta) (cos + 2/3 cos^3 + ... up to cos^(nu-2)))
+        total = 0.0
+        if nu > 1:
+            term = total = math.sqrt(cos2)
+            for k in range(1, (nu - 1) // 2):
+                term *= (2 * k) / (2 * k + 1) * cos2
+                total += term
+        inside = 2 / math.pi * (theta + sin * total)
+    return max(0.0, 1.0 - inside)
+
+
+def min_samples(n_nodes: int, r: float = CORRELATION_THAT_MUST_STAND_OUT, alpha: float = 0.05) -> int:
+    """Fewest samples over which the |Pearson correlation| of ``n_nodes`` nodes is more than noise.
+
+    The graph has ``m = n(n-1)/2`` pairs of nodes. For chance alone (independent nodes) to give none of them
+    ``|corr| >= r`` with probability at least ``1 - alpha`` (family-wise, Bonferroni: each pair at level
+    ``alpha / m``), the samples ``s`` must satisfy ``m * P(|corr| >= r) <= alpha``, with the exact null
+    distribution of a correlation (:func:`null_correlation_tail`). Fisher's z (standard error ``1 / sqrt(s - 3)``)
+    gives about the same, ``s ~ 3 + (z_(1 - alpha / (2 m)) / atanh(r))^2``, a few samples fewer.
+
+    With ``r = 0.5`` (a "large" correlation, Cohen 1988; distance 0.5, epsilon 0.25, the middle of the
+    filtration's range) the first half of the filtration holds no edge of chance alone: 16 samples for 2 nodes,
+    49 for 20, 71 for 100, 102 for 1,000, 133 for 10,000 (``m`` grows fast, its tail quantile slowly). Below
+    it the edges are mostly noise (2 samples give every pair |corr| 1): the Betti curves of such a graph say
+    nothing about the network.
+
+    Parameters
+    ----------
+    n_nodes : int
+        Nodes of the graph.
+    r : float
+        The correlation that must stand out of chance, in (0, 1).
+    alpha : float
+        Family-wise level over all pairs.
+
+    Returns
+    -------
+    int
+        The minimum number of samples.
+
+    Examples
+    --------
+    >>> min_samples(2), min_samples(100), min_samples(1000)
+    (16, 71, 102)
+    """
+    pairs = max(1, n_nodes * (n_nodes - 1) // 2)
+    s = 4
+    while pairs * null_correlation_tail(r, s) > alpha:
+        s += 1
+    return s
+
+
+def too_few_samples(n_samples: int, n_nodes: int) -> str | None:
+    """Why ``n_samples`` are too few to correlate ``n_nodes`` nodes (:func:`min_samples`), or None when enough."""
+    needed = min_samples(n_nodes)
+    if n_samples >= needed:
+        return None
+    return (
+        f"{n_samples} samples are too few to correlate {n_nodes} nodes: with fewer than {needed}, chance alone "
+        f"gives some of their {n_nodes * (n_nodes - 1) // 2} pairs a |corr| of {CORRELATION_THAT_MUST_STAND_OUT} "
+        f"or more (family-wise 5%, Bonferroni), and the graph is noise. Use at least {needed} samples "
+        "(see docs/usage.md, 'How many samples')"
+    )
+
+
 def load_activations(path: str | Path) -> np.ndarray:
     """Read an activations .npy, checking it is a finite 2-D float matrix."""
     path = Path(path)
@@ -141,7 +303,12 @@ def load_activations(path: str | Path) -> np.ndarray:
 
 
 def functional_graph_stage(
-    *, activations: str | Path, sparse: str | Path, max_epsilon: float, distance: str | Path | None = None
+    *,
+    activations: str | Path,
+    sparse: str | Path,
+    max_epsilon: float,
+    distance: str | Path | None = None,
+    device: str = "cpu",
 ) -> dio.SparseDistanceMatrix:
     """Stage ``functional_graph``: the distance matrix 1 - |corr| of an activations file, cut at ``max_epsilon``.
 
@@ -159,13 +326,20 @@ def functional_graph_stage(
         The cut, in DIPHA's filtration units (distance / 2).
     distance : str or Path, optional
         DIPHA DISTANCE_MATRIX file to write (atomically) as well: the full (nodes, nodes) matrix.
+    device : str
+        Config key ``device``: where the correlation runs (see :func:`correlation_device`).
 
     Returns
     -------
     SparseDistanceMatrix
-        The sparse matrix written.
+        The sparse matrix written. Fewer samples than :func:`min_samples` of the node count are refused
+        (``ValueError``).
     """
-    distances = distance_matrix(load_activations(activations))
+    acts = load_activations(activations)
+    too_few = too_few_samples(*acts.shape)
+    if too_few:
+        raise ValueError(f"activations file {activations}: {too_few} (config key activations.n_samples)")
+    distances = distance_matrix(acts, device=device)
     if distance is not None:
         dio.write_distance_matrix(distance, distances)
         get_logger().info("%d x %d distance matrix -> %s", *distances.shape, distance)

@@ -14,9 +14,12 @@ Units: ``mem_mb`` in MB (10^6 bytes), ``runtime`` in minutes, MACs per sample.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from ..networks.datasets import DatasetSpec, split_size
+from ..networks.nodes import plan_selection
+from ..networks.refs import BUILTIN_NETWORKS
 
 # Conservative sustained multiply-accumulates per second of one training job.
 MACS_PER_SECOND = {"cpu_thread": 5e9, "gpu": 5e11}
@@ -131,8 +134,15 @@ NETWORK_COSTS: dict[tuple[str, int, int], NetworkCost] = {
 """Every network on the input shapes of the built-in datasets (checked against the real networks by
 ``tests/test_resources.py``)."""
 
-NETWORK_NAMES: tuple[str, ...] = tuple(sorted({network for network, _, _ in NETWORK_COSTS}))
-"""The networks the workflow can build (the keys of :data:`dnn_topology.networks.models.NETWORKS`), known without torch."""
+NETWORK_NAMES: tuple[str, ...] = BUILTIN_NETWORKS
+"""The built-in networks (the keys of :data:`dnn_topology.networks.models.NETWORKS`), known without torch; every one
+has its costs in :data:`NETWORK_COSTS`."""
+
+UNBUILT_NODES = 10_000
+UNBUILT_MACS = 10**9
+"""What the requests of a torchvision or user network assume (it is not built while the workflow parses: that would
+run the user's code at every start-up): ``node_selection.n_nodes`` nodes, else :data:`UNBUILT_NODES`, and
+:data:`UNBUILT_MACS` multiply-accumulates per sample. Override with ``--set-resources``."""
 
 
 @dataclass(frozen=True)
@@ -143,11 +153,13 @@ class RunSize:
     macs_per_sample: int  # multiply-accumulates of one forward pass
 
 
+@functools.cache
 def network_cost(network: str, spec: DatasetSpec) -> tuple[dict[str, Shape], int]:
     """Per-sample shapes of the feature layers of ``network`` on inputs of ``spec``, and its MACs per sample.
 
     From :data:`NETWORK_COSTS` when the input shape is there; otherwise from one dummy forward pass
-    (imports torch).
+    (imports torch), once per network and input shape (the start-up checks and the run table both ask).
+    The shapes are shared: read them, do not change them.
     """
     if network not in NETWORK_NAMES:
         raise ValueError(f"unknown network {network!r} (config key 'network'); choose one of {list(NETWORK_NAMES)}")
@@ -160,9 +172,10 @@ def network_cost(network: str, spec: DatasetSpec) -> tuple[dict[str, Shape], int
 
 
 def run_size(network: str, spec: DatasetSpec, node_selection: dict) -> RunSize:
-    """Node count (after ``node_selection``) and forward cost of ``network`` on a dataset of shape ``spec``."""
-    from ..networks.nodes import plan_selection
-
+    """Node count (after ``node_selection``) and forward cost of ``network`` on a dataset of shape ``spec``
+    (for a network that is not built in, the assumptions of :data:`UNBUILT_MACS`)."""
+    if network not in NETWORK_NAMES:
+        return RunSize(n_nodes=int(node_selection.get("n_nodes") or UNBUILT_NODES), macs_per_sample=UNBUILT_MACS)
     shapes, macs = network_cost(network, spec)
     n_nodes = plan_selection(list(shapes.values()), list(shapes), **node_selection).n_nodes
     return RunSize(n_nodes=int(n_nodes), macs_per_sample=int(macs))
@@ -174,19 +187,23 @@ def resources(
     """Resource requests (mem_mb in MB, runtime in minutes) that scale with the job.
 
     Training: forward + backward ~ 3x the forward multiply-accumulates, per training sample and epoch,
-    at a conservative throughput (``MACS_PER_SECOND``), doubled as a margin. Correlation and
+    at a conservative throughput (``MACS_PER_SECOND``), doubled as a margin; evaluating a checkpoint (rule
+    ``evaluate``): one forward pass over both splits, at the same throughput. Correlation and
     persistence: the N x N float64 distance matrix, and a persistence cost growing with N^2, the
     dimension and the cut (an ImageFolder's training set counts as 50,000 images). Override any of
     them with ``--set-resources RULE:mem_mb=...``.
     """
     matrix_mb = size.n_nodes**2 * 8 / 1e6
     throughput = MACS_PER_SECOND["gpu"] * gpus if gpus else MACS_PER_SECOND["cpu_thread"] * threads
-    train_seconds = 2 * 3 * size.macs_per_sample * (split_size(dataset, "train") or 50000) * epochs / throughput
+    n_train, n_test = split_size(dataset, "train") or 50000, split_size(dataset, "test") or 10000
+    train_seconds = 2 * 3 * size.macs_per_sample * n_train * epochs / throughput
+    evaluate_seconds = 2 * size.macs_per_sample * (n_train + n_test) / throughput  # one forward pass over both splits
     scale = (size.n_nodes / 1000) ** 2 * 2 ** max(0, max_dim - 1) * (max_epsilon / 0.3) ** 2
     return {
         "n_nodes": size.n_nodes,
         "train_mem_mb": 4000 if size.macs_per_sample < 1e8 else 8000,
         "train_runtime": int(10 + train_seconds / 60),
+        "evaluate_runtime": int(10 + evaluate_seconds / 60),
         "activations_mem_mb": int(1500 + 3 * n_samples * size.n_nodes * 4 / 1e6),
         "graph_mem_mb": int(1000 + 3 * matrix_mb),
         "persistence_mem_mb": int(1000 + 2 * matrix_mb * max(1, max_dim) * max(1.0, (max_epsilon / 0.3) ** 2)),

@@ -9,10 +9,11 @@ image is clipped to [0, 1] (see :mod:`dnn_topology.studies.adversarial.config`).
 Why foolbox: it installs next to this project's torch with one extra package (eagerpy), where
 torchattacks 3.5.1 pins ``requests~=2.25.1`` and would downgrade requests, urllib3 and idna.
 
-The attack record of one epoch and attack (:data:`RECORD_COLUMNS`): ``clean_accuracy`` and
-``adversarial_accuracy`` on the fixed sample set, ``success_rate`` = the fraction of the correctly
-classified samples that the attack makes misclassified, and the mean L-infinity and L2 norms of the
-perturbation in pixel units (over all samples, L2 over all pixels and channels of an image).
+The attack record of one epoch and attack (:data:`RECORD_COLUMNS`): ``clean_acc_pct`` and
+``adversarial_acc_pct`` on the fixed sample set (percent, as every accuracy of the package),
+``success_rate_pct`` = the percentage of the correctly classified samples that the attack makes
+misclassified, and the mean L-infinity and L2 norms of the perturbation in pixel units (over all
+samples, L2 over all pixels and channels of an image).
 """
 
 from __future__ import annotations
@@ -25,13 +26,12 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from ...io_utils import atomic_path, get_logger
-from ...networks import datasets as dsets
-from ...networks.activations import fixed_samples, node_activations
-from ...networks.checkpoints import load_checkpoint, resolve_device
-from ...networks.labels import binarize_labels, effective_spec
-from ...networks.models import feature_shapes
-from ...networks.nodes import NodeSelection, plan_selection
+from ...io_utils import atomic_path, get_logger, write_csv
+from ...networks.activations import fixed_samples, load_network, node_activations, save_activations
+from ...networks.checkpoints import torch_setup
+from ...networks.labels import binarize_labels
+from ...networks.nodes import NodeSelection
+from ...networks.samples import SampleSet
 from .config import AttackSpec
 
 RECORD_COLUMNS = [
@@ -41,9 +41,9 @@ RECORD_COLUMNS = [
     "steps",
     "step_size",
     "n_samples",
-    "clean_accuracy",
-    "adversarial_accuracy",
-    "success_rate",
+    "clean_acc_pct",
+    "adversarial_acc_pct",
+    "success_rate_pct",
     "mean_linf",
     "mean_l2",
     "max_linf",
@@ -150,29 +150,13 @@ def attack_record(
         "steps": spec.steps,
         "step_size": spec.step_size,
         "n_samples": int(len(x)),
-        "clean_accuracy": float(clean_ok.mean()),
-        "adversarial_accuracy": float(adv_ok.mean()),
-        "success_rate": float((~adv_ok[clean_ok]).mean()) if clean_ok.any() else float("nan"),
+        "clean_acc_pct": round(100.0 * float(clean_ok.mean()), 10),
+        "adversarial_acc_pct": round(100.0 * float(adv_ok.mean()), 10),
+        "success_rate_pct": round(100.0 * float((~adv_ok[clean_ok]).mean()), 10) if clean_ok.any() else float("nan"),
         "mean_linf": float(linf.mean()),
         "mean_l2": float(l2.mean()),
         "max_linf": float(linf.max()),
     }
-
-
-def load_network(
-    checkpoint: str | Path,
-    network: str,
-    dataset: str,
-    node_selection: dict | None,
-    device: torch.device,
-    binarize_class: int | None = None,
-    registry: dsets.DatasetRegistry = dsets.BUILTIN,
-) -> tuple[torch.nn.Module, NodeSelection]:
-    """The checkpoint's network and the node selection of the functional graph (as the activations stage)."""
-    spec = effective_spec(registry.spec(dataset), binarize_class)
-    net, _ = load_checkpoint(checkpoint, network, spec, device)
-    shapes = feature_shapes(net, spec)
-    return net, plan_selection(list(shapes.values()), list(shapes), **dict(node_selection or {}))
 
 
 def pixel_activations(
@@ -183,53 +167,6 @@ def pixel_activations(
     return node_activations(net, TensorDataset(normalize(x, mean, std), fake_labels), selection, device)
 
 
-def attacked_activations(
-    *,
-    checkpoint: str | Path,
-    network: str,
-    dataset: str,
-    attack_spec: dict,
-    n_samples: int,
-    node_selection: dict | None = None,
-    split: str = "test",
-    data_dir: str | Path = "data",
-    download: bool = False,
-    device: str = "auto",
-    threads: int = 1,
-    binarize_class: int | None = None,
-    subset: float = 1.0,
-    training_seed: int = 0,
-    registry: dsets.DatasetRegistry = dsets.BUILTIN,
-):
-    """Attack the fixed sample set of the activations stage (``split``, ``subset`` and ``training_seed`` as in
-    :func:`dnn_topology.networks.activations.fixed_samples`); return the attacked samples' node activations,
-    the node table, the attack record (one-row DataFrame) and the adversarial pixels (n, C, H, W)."""
-    torch.set_num_threads(max(1, int(threads)))
-    dev = resolve_device(device)
-    spec = AttackSpec(**attack_spec)
-    mean, std = dsets.normalization(dataset, registry)
-    net, selection = load_network(checkpoint, network, dataset, node_selection, dev, binarize_class, registry)
-    samples, _ = fixed_samples(dataset, n_samples, split, data_dir, download, subset, training_seed, registry)
-    x, y = sample_pixels(samples, mean, std, binarize_class)
-    x_adv = attack(net, x, y, spec, mean, std, dev)
-    record = pd.DataFrame([attack_record(net, x, x_adv, y, spec, mean, std, dev)], columns=RECORD_COLUMNS)
-    acts = pixel_activations(net, x_adv, selection, mean, std, dev)
-    r = record.iloc[0]
-    get_logger().info(
-        "%s, %s: accuracy %.3f clean, %.3f under attack (success %.3f), mean Linf %.4f, L2 %.3f; %d samples x %d nodes",
-        checkpoint,
-        spec.attack_id,
-        r.clean_accuracy,
-        r.adversarial_accuracy,
-        r.success_rate,
-        r.mean_linf,
-        r.mean_l2,
-        acts.shape[0],
-        acts.shape[1],
-    )
-    return acts, selection.table, record, x_adv.numpy()
-
-
 def attack_stage(
     *,
     checkpoint: str | Path,
@@ -238,20 +175,11 @@ def attack_stage(
     record: str | Path,
     inputs: str | Path,
     network: str,
-    dataset: str,
+    sample_set: SampleSet,
     attack_spec: dict,
-    n_samples: int,
-    split: str = "test",
     node_selection: dict | None = None,
-    binarize_class: int | None = None,
-    subset: float = 1.0,
-    seed: int = 0,
-    trial: int = 0,
-    data_dir: str | Path = "data",
-    download: bool = False,
     device: str = "auto",
     threads: int = 1,
-    imagefolders: dict | None = None,
 ) -> pd.DataFrame:
     """Stage ``attack``: attack the fixed samples of one checkpoint and record the attacked samples' activations.
 
@@ -263,46 +191,47 @@ def attack_stage(
         Files to write (atomically): the attacked samples' (n_samples, N) float32 activations ``.npy`` and the
         node table (as the activations stage), the attack record (one row of :data:`RECORD_COLUMNS`) and the
         adversarial images (n_samples, C, H, W) in pixel units ``.npy``.
-    network, dataset : str
-        Config keys ``runs[].network`` and ``runs[].dataset``.
+    network : str
+        Config key ``runs[].network``.
+    sample_set : SampleSet
+        The samples of the activations stage (its binarized labels, if any, are the attack's labels).
     attack_spec : dict
         The attack (fields of :class:`dnn_topology.studies.adversarial.config.AttackSpec`).
-    n_samples, split, node_selection
-        Config section ``activations``: the same samples and nodes as the clean activations.
-    binarize_class, subset, seed, trial
-        As for :func:`dnn_topology.networks.activations.activations_stage` (binarized labels are the attack's labels).
-    data_dir, download, device, threads, imagefolders
-        Config keys ``data_dir``, ``download``, ``device``, ``imagefolders``; torch threads.
+    node_selection : dict, optional
+        Config key ``activations.node_selection``: the same nodes as the clean activations.
+    device, threads
+        Config key ``device``; torch threads.
 
     Returns
     -------
     pandas.DataFrame
         The attack record.
     """
-    from ...networks.activations import save_activations
-    from ...networks.labels import trial_seed
-
-    acts, node_table, attack_record_, x_adv = attacked_activations(
-        checkpoint=checkpoint,
-        network=network,
-        dataset=dataset,
-        attack_spec=attack_spec,
-        n_samples=n_samples,
-        node_selection=node_selection,
-        split=split,
-        data_dir=data_dir,
-        download=download,
-        device=device,
-        threads=threads,
-        binarize_class=binarize_class,
-        subset=subset,
-        training_seed=trial_seed(seed, trial),
-        registry=dsets.dataset_registry(imagefolders),
+    dev = torch_setup(device, threads)
+    spec = AttackSpec(**attack_spec)
+    mean, std = sample_set.normalization
+    net, selection = load_network(checkpoint, network, sample_set, node_selection, dev)
+    x, y = sample_pixels(fixed_samples(sample_set)[0], mean, std, sample_set.binarize_class)
+    x_adv = attack(net, x, y, spec, mean, std, dev)
+    table = pd.DataFrame([attack_record(net, x, x_adv, y, spec, mean, std, dev)], columns=RECORD_COLUMNS)
+    acts = pixel_activations(net, x_adv, selection, mean, std, dev)
+    r = table.iloc[0]
+    get_logger().info(
+        "%s, %s: accuracy %.1f%% clean, %.1f%% under attack (success %.1f%%), mean Linf %.4f, L2 %.3f; "
+        "%d samples x %d nodes",
+        checkpoint,
+        spec.attack_id,
+        r.clean_acc_pct,
+        r.adversarial_acc_pct,
+        r.success_rate_pct,
+        r.mean_linf,
+        r.mean_l2,
+        acts.shape[0],
+        acts.shape[1],
     )
-    save_activations(acts, node_table, activations, nodes)
+    save_activations(acts, selection.table, activations, nodes)
     with atomic_path(inputs) as tmp:
         with open(tmp, "wb") as fh:
-            np.save(fh, x_adv.astype(np.float32))
-    with atomic_path(record) as tmp:
-        attack_record_.to_csv(tmp, index=False)
-    return attack_record_
+            np.save(fh, x_adv.numpy().astype(np.float32))
+    write_csv(table, record)
+    return table

@@ -11,20 +11,22 @@ Units and conventions
 * PGD's ``step_size`` is in the same pixel units (foolbox's ``abs_stepsize``).
 * An attack's results live under ``results/<run>/trial_<T>/epoch_<E>/<attack id>/``, with the attack
   id ``adv_<name>_eps<epsilon>`` (e.g. ``adv_fgsm_eps0.1``): the clean results stay where they are,
-  directly under ``epoch_<E>/``. Every attack id starts with ``adv_`` and no run, trial or epoch path
-  component can, so the clean and attacked paths never collide.
+  directly under ``epoch_<E>/`` (see :mod:`dnn_topology.layout`, which builds and parses these paths).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-METHODS = ("fgsm", "pgd")
-PREFIX = "adv_"
-INPUT_SET_PATTERN = r"(?:adv_[A-Za-z0-9_.-]+/)?"
-"""Regex of the workflow's ``inputs`` path component: empty (clean) or ``<attack id>/``."""
+from ...layout import attack_id
+from ...networks.samples import SampleSet
 
+METHODS = ("fgsm", "pgd")
+PGD_KEYS = ("steps", "step_size", "random_start", "seed")
+"""The keys of an attack that only PGD reads (an FGSM attack with one of them is refused)."""
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
 
 
@@ -42,7 +44,7 @@ class AttackSpec:
     epsilon : float
         L-infinity budget in pixel units ([0, 1] images, before normalisation).
     steps, step_size, random_start
-        PGD only (ignored by FGSM).
+        PGD only (an FGSM attack configured with one is refused).
     seed : int
         Seed of PGD's random start.
     """
@@ -57,7 +59,7 @@ class AttackSpec:
 
     @property
     def attack_id(self) -> str:
-        return f"{PREFIX}{self.name}_eps{self.epsilon:g}"
+        return attack_id(self.name, self.epsilon)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -73,6 +75,12 @@ def attack_table(adversarial: dict | None) -> dict[str, AttackSpec]:
         method = attack["method"]
         if method not in METHODS:
             raise ValueError(f"adversarial.attacks[{i}].method: {method!r} is not one of {list(METHODS)}")
+        pgd_only = [k for k in PGD_KEYS if k in attack]
+        if method != "pgd" and pgd_only:  # a key that would be silently ignored
+            raise ValueError(
+                f"adversarial.attacks[{i}].{pgd_only[0]}: applies to PGD only; {method.upper()} takes one step of "
+                "size epsilon. Remove it, or use method: pgd"
+            )
         name = attack.get("name") or method
         if not _NAME.match(name):
             raise ValueError(f"adversarial.attacks[{i}].name: {name!r} may hold only letters, digits, '.' and '-'")
@@ -135,12 +143,16 @@ def check_adversarial(config: dict, test_split_sizes: dict[str, int | None]) -> 
         )
 
 
-def input_set(attack_id: str | None) -> str:
-    """The ``inputs`` path component of an input set: ``''`` for clean inputs, ``'<attack id>/'`` otherwise."""
-    return f"{attack_id}/" if attack_id else ""
+def detection_pool(sample_set: SampleSet, detection: Mapping) -> SampleSet:
+    """The detector's pool: the first ``n_pool`` test samples (never trained on) of ``sample_set``'s dataset,
+    with its labels and data location (see :mod:`dnn_topology.studies.adversarial.detection`).
 
+    ``detection`` is config section ``adversarial.detection``. The pool of a pool is the pool itself.
 
-def attack_of_input_set(inputs: str) -> str | None:
-    """Inverse of :func:`input_set`: the attack id, or None for the clean inputs."""
-    inputs = inputs.strip("/")
-    return inputs or None
+    Examples
+    --------
+    >>> detection_pool(SampleSet("mnist5k", 300, "train", subset=0.5, seed=3), {"n_pool": 1000})
+    SampleSet(dataset='mnist5k', n_samples=1000, split='test', subset=1.0, seed=0, binarize_class=None, \
+data_dir='data', download=False, imagefolders=None, datasets=None)
+    """
+    return dataclasses.replace(sample_set, n_samples=int(detection["n_pool"]), split="test", subset=1.0, seed=0)

@@ -33,13 +33,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ...io_utils import get_logger, write_csv
+from ...layout import parse_epoch_path
+from ...networks.samples import SampleSet
+from ...topology.betti import betti_curves, summarize
+from ...topology.dipha_files import full_to_sparse
+from ...topology.graph import distance_matrix
+from ...topology.persistence import compute_persistence
+from .config import AttackSpec, detection_pool
+
 FEATURE_SETS = {"topology": ("topo_",), "baseline": ("base_",), "combined": ("topo_", "base_")}
 SUMMARY_FEATURES = [
     "max_betti",
     "epsilon_at_max",
-    "density_at_max",
+    "density_pct_at_max",
     "auc_epsilon",
-    "auc_density",
+    "auc_density_pct",
     "n_finite",
     "mean_life",
     "mean_midlife",
@@ -95,17 +104,10 @@ def topological_features(
     acts: np.ndarray, max_dim: int, max_epsilon: float, n_points: int, engine: str = "giotto", threads: int = 1
 ) -> dict[str, float]:
     """Betti-curve and summary features of the functional graph of one batch (samples x nodes)."""
-    from ...topology.betti import betti_curves, epsilon_grid, summarize
-    from ...topology.dipha_files import full_to_sparse
-    from ...topology.graph import distance_matrix
-    from ...topology.persistence import compute_persistence
-
     sparse = full_to_sparse(distance_matrix(acts), max_epsilon)
     diagram = compute_persistence(sparse, max_dim + 1, engine=engine, n_threads=threads)
-    _, _, upper = sparse.edges()
-    grid = epsilon_grid(max_epsilon, n_points)
-    curves = betti_curves(diagram.dims, diagram.births, diagram.deaths, max_dim, grid, np.sort(upper), sparse.n)
-    summary = summarize(curves, diagram.dims, diagram.births, diagram.deaths, max_dim)
+    curves = betti_curves(diagram, sparse, max_dim=max_dim, max_epsilon=max_epsilon, n_points=n_points)
+    summary = summarize(curves, diagram, max_dim=max_dim)
     out: dict[str, float] = {}
     for k in range(max_dim + 1):
         beta = curves.loc[curves["dim"] == k, "betti"].to_numpy()
@@ -158,40 +160,49 @@ def detection_features(
     *,
     checkpoint,
     network: str,
-    dataset: str,
+    sample_set: SampleSet,
     attack_spec: dict | None,
     detection: dict,
-    data_dir="data",
-    download: bool = False,
     device: str = "auto",
     threads: int = 1,
-    binarize_class: int | None = None,
-    registry=None,
 ) -> pd.DataFrame:
-    """Per-batch features of one half of the detection pool at one checkpoint: the clean half when
-    ``attack_spec`` is None, else the attacked half under that attack (see the module docstring)."""
-    import torch
+    """Per-batch features of one half of the detection pool at one checkpoint (see the module docstring).
+
+    Parameters
+    ----------
+    checkpoint : str or Path
+        The checkpoint of one epoch: the network whose nodes describe each batch.
+    network : str
+        Config key ``runs[].network``.
+    sample_set : SampleSet
+        The run's samples: their dataset, labels and data location; the pool is :func:`detection_pool` of it.
+    attack_spec : dict or None
+        The attack of the attacked half (fields of :class:`AttackSpec`); None for the clean half.
+    detection : dict
+        Config section ``adversarial.detection``.
+    device, threads
+        Config key ``device``; torch threads.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per batch (see :func:`batch_features`), with the batch's ``accuracy``.
+    """
+    # torch: the features need it, the detector's evaluation (detection_stage, in its own job) does not
     from torch.utils.data import Subset
 
-    from ...io_utils import get_logger
-    from ...networks import datasets as dsets
-    from ...networks.activations import fixed_samples
-    from ...networks.checkpoints import resolve_device
-    from .attacks import attack, load_network, logits_of, pixel_activations, sample_pixels
-    from .config import AttackSpec
+    from ...networks.activations import fixed_samples, load_network
+    from ...networks.checkpoints import torch_setup
+    from .attacks import attack, logits_of, pixel_activations, sample_pixels
 
-    torch.set_num_threads(max(1, int(threads)))
-    dev = resolve_device(device)
-    registry = registry or dsets.BUILTIN
-    mean, std = dsets.normalization(dataset, registry)
-    net, selection = load_network(
-        checkpoint, network, dataset, detection["node_selection"], dev, binarize_class, registry
-    )
-    pool, _ = fixed_samples(dataset, detection["n_pool"], "test", data_dir, download, registry=registry)
+    dev = torch_setup(device, threads)
+    mean, std = sample_set.normalization
+    net, selection = load_network(checkpoint, network, sample_set, detection["node_selection"], dev)
+    pool, _ = fixed_samples(detection_pool(sample_set, detection))
     clean_idx, attacked_idx = pool_halves(len(pool), detection["seed"])
     half = clean_idx if attack_spec is None else attacked_idx
     batches = cut_batches(len(half), detection["batch_size"], detection.get("n_batches"))
-    x, y = sample_pixels(Subset(pool, half.tolist()), mean, std, binarize_class)
+    x, y = sample_pixels(Subset(pool, half.tolist()), mean, std, sample_set.binarize_class)
     if attack_spec is not None:
         x = attack(net, x, y, AttackSpec(**attack_spec), mean, std, dev)
     acts = pixel_activations(net, x, selection, mean, std, dev)
@@ -221,56 +232,26 @@ def detection_features(
     return features
 
 
-def detection_features_stage(
-    *,
-    checkpoint,
-    features,
-    network: str,
-    dataset: str,
-    attack_spec: dict | None,
-    detection: dict,
-    binarize_class: int | None = None,
-    data_dir="data",
-    download: bool = False,
-    device: str = "auto",
-    threads: int = 1,
-    imagefolders: dict | None = None,
-) -> pd.DataFrame:
+def detection_features_stage(*, features, **options) -> pd.DataFrame:
     """Stage ``detection_features``: the per-batch features of one half of the detection pool, to CSV.
 
     Parameters
     ----------
-    checkpoint : str or Path
-        The checkpoint of one epoch.
     features : str or Path
         The CSV to write (atomically): one row per batch (see :func:`batch_features`).
-    network, dataset : str
-        Config keys ``runs[].network`` and ``runs[].dataset``.
-    attack_spec : dict or None
-        The attack of the attacked half; None for the clean half.
-    detection : dict
-        Config section ``adversarial.detection``.
-    binarize_class, data_dir, download, device, threads, imagefolders
-        Config keys; torch threads.
-    """
-    from ...io_utils import atomic_path
-    from ...networks.datasets import dataset_registry
+    **options
+        The keyword arguments of :func:`detection_features`: ``checkpoint``, ``network``, ``sample_set`` (the
+        run's samples: their dataset, labels and data location; the pool is :func:`detection_pool` of it),
+        ``attack_spec`` (None for the clean half), ``detection`` (config section ``adversarial.detection``),
+        ``device`` and ``threads``.
 
-    table = detection_features(
-        checkpoint=checkpoint,
-        network=network,
-        dataset=dataset,
-        attack_spec=attack_spec,
-        detection=detection,
-        data_dir=data_dir,
-        download=download,
-        device=device,
-        threads=threads,
-        binarize_class=binarize_class,
-        registry=dataset_registry(imagefolders),
-    )
-    with atomic_path(features) as tmp:
-        table.to_csv(tmp, index=False)
+    Returns
+    -------
+    pandas.DataFrame
+        The features written.
+    """
+    table = detection_features(**options)
+    write_csv(table, features)
     return table
 
 
@@ -405,11 +386,11 @@ def detection_stage(*, clean_csvs, attacked_csvs, table, attacks: Mapping[str, d
     detection : dict
         Config section ``adversarial.detection`` (``batch_size``, ``folds``, ``seed``, ``n_bootstrap``).
     """
-    from ..aggregate import input_set_of, trial_epoch_of, write_csv
-
+    clean = [parse_epoch_path(p) for p in clean_csvs]
+    attacked = [parse_epoch_path(p) for p in attacked_csvs]
     result = detection_table(
-        {trial_epoch_of(p): p for p in clean_csvs},
-        {(*trial_epoch_of(p), input_set_of(p)): p for p in attacked_csvs},
+        {(c.trial, c.epoch): p for c, p in zip(clean, clean_csvs)},
+        {(a.trial, a.epoch, a.attack): p for a, p in zip(attacked, attacked_csvs)},
         attacks,
         detection["batch_size"],
         detection["folds"],

@@ -2,10 +2,12 @@
 
 * ``betti_curves_density`` / ``betti_curves_epsilon``: one row per attacked epoch, one column per homology
   dimension; the clean inputs' Betti curve (black) next to each attack and epsilon (FGSM blues, PGD reds,
-  darker = larger epsilon). Mean over trials.
-* ``summaries_vs_epsilon``: max beta_k, the edge density where it peaks and the area under the curve
-  against density, against epsilon (pixel units; epsilon 0 = clean inputs), one line per method and epoch.
-* ``accuracy_under_attack``: accuracy of the fixed sample set, clean and under each attack, against the epoch.
+  darker = larger epsilon). Mean over trials (against density, on a common density grid:
+  :func:`dnn_topology.plots.run_figures.curve_on_density_grid`); beta_0 on a log scale.
+* ``summaries_vs_epsilon``: max beta_k, the edge density where it peaks (% of node pairs) and the area under
+  the curve against density, against epsilon (pixel units; epsilon 0 = clean inputs), one line per method
+  and epoch, for beta_1 and up (beta_0's maximum is the node count, at density 0).
+* ``accuracy_under_attack``: accuracy (%) of the fixed sample set, clean and under each attack, against the epoch.
 * ``detection_auc``: the detector's cross-validated ROC AUC (95% interval) against epsilon, per feature set,
   one panel per method and epoch.
 """
@@ -18,18 +20,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ...plots.style import AXIS_LABELS, STYLE, save_figure  # noqa: E402
+from ...plots.run_figures import curve_on_density_grid, curve_on_epsilon_grid  # noqa: E402
+from ...plots.style import AXIS_LABELS, STYLE, log_axis, save_figure  # noqa: E402
 
-PLOTS = [
-    "betti_curves_density",
-    "betti_curves_epsilon",
-    "summaries_vs_epsilon",
-    "accuracy_under_attack",
-    "detection_auc",
-]
 _CMAPS = {"fgsm": "Blues", "pgd": "Reds"}
 _FEATURE_COLORS = {"topology": "tab:purple", "baseline": "tab:gray", "combined": "tab:green"}
 
@@ -80,31 +75,35 @@ def plot_attacked_betti_curves(curves: pd.DataFrame, x: str, png, pdf, title: st
                     sub = sel[sel["attack"] == a["attack"]]
                     if sub.empty:
                         continue
-                    g = sub.groupby("epsilon")
-                    xs, ys = g[x].mean().to_numpy(), g["betti"].mean().to_numpy()
-                    order = np.argsort(xs)
+                    mean = curve_on_density_grid(sub) if x == "density_pct" else curve_on_epsilon_grid(sub)
                     ax.plot(
-                        xs[order],
-                        ys[order],
+                        mean[x],
+                        mean["mean"],
                         color=colors[a["attack"]],
                         label=_label(a),
                         linewidth=1.6 if a["attack"] == "clean" else 1.0,
                     )
                 ax.set_title(rf"epoch {epoch}, $\beta_{k}$")
+                if k == 0:
+                    log_axis(ax)
                 if r == len(epochs) - 1:
                     ax.set_xlabel(AXIS_LABELS[x])
                 if c == 0:
                     ax.set_ylabel("Betti number")
-                if x == "density":
-                    ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
-        _finish(fig, axes[0][0], png, pdf, title, f"mean of {curves['trial'].nunique()} trial(s)")
+        n = curves["trial"].nunique()
+        _finish(fig, axes[0][0], png, pdf, title, f"mean of {n} trials" if n > 1 else "1 trial")
 
 
 def plot_summaries_vs_epsilon(summary: pd.DataFrame, png, pdf, title: str = "") -> None:
     """max beta_k, density at the peak and area against density, against the attack's epsilon."""
+    summary = summary[summary["dim"] >= 1]  # beta_0: its maximum is the node count, at density 0
     dims, epochs = sorted(summary["dim"].unique()), sorted(summary["epoch"].unique())
     methods = sorted(m for m in summary["method"].unique() if m != "none")
-    rows = [("max_betti", r"max $\beta_k$"), ("density_at_max", "density at max"), ("auc_density", "area (density)")]
+    rows = [
+        ("max_betti", "max (classes)"),
+        ("density_pct_at_max", "edge density at max\n(% of node pairs)"),
+        ("auc_density_pct", "area against density\n(classes x % of pairs)"),
+    ]
     styles = ["-", "--", ":", "-."]
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(len(rows), len(dims), figsize=(2.4 * len(dims), 1.9 * len(rows)), squeeze=False)
@@ -139,10 +138,10 @@ def plot_accuracy_under_attack(records: pd.DataFrame, png, pdf, title: str = "")
     colors = attack_colors(records)
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(4.2, 2.6))
-        clean = records.groupby("epoch")["clean_accuracy"].mean()
+        clean = records.groupby("epoch")["clean_acc_pct"].mean()
         ax.plot(clean.index, clean.to_numpy(), "o-", color=colors["clean"], label="clean", linewidth=1.6)
         for (method, eps, attack), g in records.groupby(["method", "epsilon", "attack"]):
-            acc = g.groupby("epoch")["adversarial_accuracy"].mean()
+            acc = g.groupby("epoch")["adversarial_acc_pct"].mean()
             ax.plot(
                 acc.index,
                 acc.to_numpy(),
@@ -152,8 +151,8 @@ def plot_accuracy_under_attack(records: pd.DataFrame, png, pdf, title: str = "")
                 label=f"{method.upper()} $\\varepsilon$={eps:g}",
             )
         ax.set_xlabel("epoch")
-        ax.set_ylabel("accuracy")
-        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylabel("accuracy (%)")
+        ax.set_ylim(-2, 102)
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
         if title:
             ax.set_title(title)
@@ -191,7 +190,35 @@ def plot_detection_auc(table: pd.DataFrame, png, pdf, title: str = "") -> None:
                     ax.set_xlabel(r"attack $\varepsilon$ (pixel units)")
                 if c == 0:
                     ax.set_ylabel("ROC AUC (CV)")
-        _finish(fig, axes[0][0], png, pdf, title, "detector features")
+        _finish(fig, axes[0][0], png, pdf, title, "detector features\n(bars: 95% bootstrap\ninterval)")
+
+
+def attack_table(records: pd.DataFrame) -> pd.DataFrame:
+    """The attack record per epoch and attack, mean over trials, columns in words with their units."""
+    cols = {
+        "clean_acc_pct": "clean accuracy (%)",
+        "adversarial_acc_pct": "accuracy under attack (%)",
+        "success_rate_pct": "success rate (%)",
+        "mean_linf": "mean L-inf (pixels)",
+        "mean_l2": "mean L2 (pixels)",
+    }
+    table = records.groupby(["epoch", "method", "epsilon"], as_index=False)[list(cols)].mean()
+    table["method"] = table["method"].str.upper()
+    return table.rename(columns={**cols, "epsilon": "attack epsilon (pixels)"})
+
+
+def detection_table(detection: pd.DataFrame) -> pd.DataFrame:
+    """ROC AUC [95% interval] per epoch and attack (rows) and feature set (columns), mean over trials."""
+    g = detection.groupby(["epoch", "method", "epsilon", "features"], sort=False)[["auc", "auc_low", "auc_high"]].mean()
+    cells = g.apply(lambda r: f"{r['auc']:.2f} [{r['auc_low']:.2f}, {r['auc_high']:.2f}]", axis=1).rename("cell")
+    table = cells.reset_index().pivot(index=["epoch", "method", "epsilon"], columns="features", values="cell")
+    table = table.reset_index().rename(columns={"epsilon": "attack epsilon (pixels)"})
+    table["method"] = table["method"].str.upper()
+    table.columns = [f"{c} AUC [95%]" if c in FEATURE_SETS else c for c in table.columns]
+    return table
+
+
+FEATURE_SETS = ("topology", "baseline", "combined")
 
 
 def adversarial_plot_stage(
@@ -208,12 +235,13 @@ def adversarial_plot_stage(
     detection_csv : str or Path or None
         The detection table (:func:`dnn_topology.studies.adversarial.detection.detection_stage`); None when detection is off.
     outputs : mapping
-        ``<plot>_png`` / ``<plot>_pdf`` -> path, for the figures of :data:`PLOTS` to draw.
+        ``<plot>_png`` / ``<plot>_pdf`` -> path, for the figures of :data:`dnn_topology.layout.ADVERSARIAL_PLOTS` to draw.
+        Optionally ``tables_html``, the attack and detection tables as a page for the report.
     """
     curves, summary = pd.read_csv(curves_csv), pd.read_csv(summary_csv)
     title = f"{run}: clean vs adversarial inputs"
     jobs = {
-        "betti_curves_density": lambda png, pdf: plot_attacked_betti_curves(curves, "density", png, pdf, title),
+        "betti_curves_density": lambda png, pdf: plot_attacked_betti_curves(curves, "density_pct", png, pdf, title),
         "betti_curves_epsilon": lambda png, pdf: plot_attacked_betti_curves(curves, "epsilon", png, pdf, title),
         "summaries_vs_epsilon": lambda png, pdf: plot_summaries_vs_epsilon(summary, png, pdf, title),
         "accuracy_under_attack": lambda png, pdf: plot_accuracy_under_attack(pd.read_csv(records_csv), png, pdf, run),
@@ -222,3 +250,21 @@ def adversarial_plot_stage(
     for plot, draw in jobs.items():
         if f"{plot}_png" in outputs:
             draw(outputs[f"{plot}_png"], outputs[f"{plot}_pdf"])
+    if "tables_html" in outputs:
+        from ...plots.tables import write_html
+
+        sections = [("attacks", attack_table(pd.read_csv(records_csv)))]
+        if detection_csv is not None:
+            sections.append(
+                (
+                    "batch-level detection: cross-validated ROC AUC (0.5 = chance)",
+                    detection_table(pd.read_csv(detection_csv)),
+                )
+            )
+        write_html(
+            outputs["tables_html"],
+            f"{run}: adversarial inputs",
+            sections,
+            note="Means over trials. Success rate: the percentage of the correctly classified samples that the "
+            "attack makes misclassified. Tables: adversarial/attacks.csv, adversarial/detection.csv.",
+        )

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ...layout import run_name
+from ...layout import HELD_OUT_TABLES, STUDY_FIGURES, STUDY_TABLES, run_name  # noqa: F401 (file names, re-exported)
+from ...networks.samples import run_activations
 from ...topology import features as dfeat
+from ..study_runs import check_study_runs
 
 DEFAULT_FEATURES = ("life_h1", "midlife_h1")
 # topology parameters that must be equal for a diagram's features to be comparable with a model's
 MATCHED_PARAMETERS = ("split", "n_samples", "node_selection", "max_epsilon")
-STUDY_TABLES = ("table.csv", "predictions.csv", "metrics.csv", "differences.csv", "metrics.md", "model.json")
-STUDY_FIGURES = ("gap_vs_features", "estimated_vs_true", "runs_over_epochs")
-# written only by a study with held-out runs (generalization[].held_out)
-HELD_OUT_TABLES = ("held_out_table.csv", "held_out_predictions.csv", "held_out_metrics.csv", "held_out.md")
 
 STUDY_DEFAULTS = {
     "features": list(DEFAULT_FEATURES),
@@ -27,11 +25,6 @@ STUDY_DEFAULTS = {
     "seed": 0,
     "held_out": {},
 }
-
-
-def run_activations(config: Mapping, run: Mapping) -> dict:
-    """The activation options of one configured run (global options, then the run's overrides)."""
-    return {**config["activations"], **run.get("activations", {})}
 
 
 def topology_parameters(activations: Mapping, topology: Mapping) -> dict:
@@ -86,12 +79,6 @@ def study_options(config: Mapping) -> dict[str, dict]:
     return studies
 
 
-def study_outputs(options: Mapping) -> list[str]:
-    """The files a study writes in ``results/generalization/<study>/`` (held-out files only with held-out runs)."""
-    files = [*STUDY_TABLES, *(f"figures/{f}.{ext}" for f in STUDY_FIGURES for ext in ("png", "pdf"))]
-    return files + (list(HELD_OUT_TABLES) if options["held_out"] else [])
-
-
 def check_studies(config: Mapping) -> None:
     """Raise ValueError naming the ``generalization[i]`` key of a study the workflow cannot run."""
 
@@ -99,14 +86,7 @@ def check_studies(config: Mapping) -> None:
     names = [s["name"] for s in config.get("generalization", [])]
     for i, (name, study) in enumerate(study_options(config).items()):
         key = f"generalization[{i}]"
-        if names.count(name) > 1:
-            raise ValueError(f"{key}.name: study {name!r} appears more than once")
-        unknown = [r for r in study["runs"] if r not in runs]
-        if unknown:
-            raise ValueError(f"{key}.runs: {unknown} are not run names (runs are {sorted(runs)})")
-        imported = [r for r in study["runs"] if runs[r].get("imported", False)]
-        if imported:
-            raise ValueError(f"{key}.runs: {imported} are imported runs, without the training log the study needs")
+        check_study_runs(key, name, names, study["runs"], runs)
         if len(study["runs"]) < 2:
             raise ValueError(f"{key}.runs: leave-one-run-out needs at least 2 runs, got {study['runs']}")
         held_out = held_out_runs(study)

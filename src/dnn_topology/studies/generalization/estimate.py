@@ -10,7 +10,8 @@ Two ways in, both ending in :func:`dnn_topology.studies.generalization.model.est
   training samples the network was trained on (``training.subset`` and the trial's seed, read from
   the checkpoint's ``config`` when it has one). Nothing is written.
 
-The train accuracy is given by the caller, in percent.
+The train accuracy is given by the caller, in percent. An estimate is an accuracy: one outside 0..100 % is
+clipped and flagged as an extrapolation (see :func:`dnn_topology.studies.generalization.model.estimate`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from ...networks.samples import SampleSet
 from ...topology import features as dfeat
+from ...topology.dipha_files import full_to_sparse
+from ...topology.graph import distance_matrix
+from ...topology.persistence import compute_persistence
 from . import model as gen
 
 SIDECAR = "topology.json"
@@ -78,28 +83,22 @@ def checkpoint_features(
     threads: int = 1,
 ) -> dict[str, float]:
     """Diagram features of a checkpoint, computed under the model's topology parameters."""
-    # deferred: torch and the topology stages, needed for checkpoints only (a diagram needs neither)
-    from ...networks.activations import compute_activations
-    from ...topology.dipha_files import full_to_sparse
-    from ...topology.graph import distance_matrix
-    from ...topology.persistence import compute_persistence
+    from ...networks.activations import compute_activations  # torch: needed for checkpoints only
 
     fitted = model["topology"]
     training = checkpoint_training(checkpoint, network, dataset)
-    acts, _, _ = compute_activations(
-        checkpoint,
-        training["network"],
+    sample_set = SampleSet(
         training["dataset"],
         fitted["n_samples"],
-        node_selection=fitted["node_selection"],
-        split=fitted["split"],
-        data_dir=data_dir,
-        download=download,
-        device=device,
-        threads=threads,
-        binarize_class=training["binarize_class"],
+        fitted["split"],
         subset=training["subset"],
-        training_seed=training["seed"],
+        seed=training["seed"],
+        binarize_class=training["binarize_class"],
+        data_dir=str(data_dir),
+        download=download,
+    )
+    acts, _, _ = compute_activations(
+        checkpoint, training["network"], sample_set, fitted["node_selection"], device=device, threads=threads
     )
     sparse = full_to_sparse(distance_matrix(acts), fitted["max_epsilon"])
     max_dim = fitted["feature_max_dim"]
@@ -113,13 +112,25 @@ def from_checkpoint(model: Mapping, checkpoint: str | Path, train_acc: float, **
     return {**gen.estimate(model, values, train_acc), "features": {f: values[f] for f in model["features"]}}
 
 
+def _number(value: float) -> str:
+    """Two decimals, or three significant digits for a number too large to print that way (1e308)."""
+    return f"{value:.2f}" if abs(value) < 1e6 else f"{value:.3g}"
+
+
 def report(result: Mapping, model: Mapping, train_acc: float) -> str:
     """The lines that ``dnn-topology estimate-test-error`` prints."""
     features = ", ".join(f"{k} = {v:.5g}" for k, v in result["features"].items())
+    extrapolated = (
+        f"\nextrapolation: the model's linear fit gives {_number(result['raw_test_acc_pct'])} %, outside 0..100 %; the "
+        "estimate is clipped to an accuracy, and says no more than that it is near the bound"
+        if result.get("extrapolated")
+        else ""
+    )
     return (
-        f"estimated test accuracy: {result['test_acc']:.2f} % "
-        f"({100 * result['level']:.0f}% prediction interval {result['low']:.2f} .. {result['high']:.2f} %)\n"
-        f"train accuracy {train_acc:.2f} %, estimated gap {result['gap']:.2f} pp; {features}\n"
+        f"estimated test accuracy: {result['test_acc_pct']:.2f} % "
+        f"({100 * result['level']:.0f}% prediction interval {result['low_pct']:.2f} .. {result['high_pct']:.2f} %)\n"
+        f"train accuracy {train_acc:.2f} %, estimated gap {_number(result['gap_pp'])} pp; {features}\n"
         f"model: study {model['study']!r}, fitted on {model['fitted_on']['rows']} rows of "
         f"{len(model['fitted_on']['runs'])} runs ({', '.join(model['fitted_on']['networks'])})"
+        f"{extrapolated}"
     )

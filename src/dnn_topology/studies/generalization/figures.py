@@ -23,10 +23,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ...plots.style import STYLE, save_figure  # noqa: E402
 from .model import STUDY_FIGURES as FIGURES  # noqa: E402
 from .model import read_model  # noqa: E402
+
+
+def _legend_right(fig, ax) -> None:
+    """The legend of ``ax``'s artists right of the panels, where it covers no data."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
 
 
 def _network_colors(networks):
@@ -43,7 +50,7 @@ def plot_gap_vs_features(table: pd.DataFrame, model: Mapping, png, pdf) -> None:
         means = {f: table[f].mean() for f in features}
         for ax, f in zip(axes[0], features):
             for net, df in table.groupby("network"):
-                ax.scatter(df[f], df["gap"], s=10, alpha=0.7, color=colors[net], label=net)
+                ax.scatter(df[f], df["gap_pp"], s=10, alpha=0.7, color=colors[net], label=net)
             x = np.linspace(table[f].min(), table[f].max(), 50)
             others = sum(model["coefficients"][g] * means[g] for g in features if g != f)
             ax.plot(
@@ -53,34 +60,37 @@ def plot_gap_vs_features(table: pd.DataFrame, model: Mapping, png, pdf) -> None:
                 lw=1,
                 label="fit (others at mean)",
             )
-            ax.set_xlabel(f"{f} [{model['units'][f].split(' (')[0]}]")
-            ax.set_ylabel("gap = train - test accuracy [pp]")
-        axes[0][0].legend()
+            ax.set_xlabel(f"{f} ({model['units'][f].split(' (')[0]})")
+            ax.set_ylabel("gap = train - test accuracy (pp)")
+        _legend_right(fig, axes[0][0])
         fig.suptitle(f"study {model['study']}: gap vs topology features")
+        fig.tight_layout()
         save_figure(fig, png, pdf)
 
 
-def plot_estimated_vs_true(predictions: pd.DataFrame, png, pdf, held_out: pd.DataFrame | None = None) -> None:
+def plot_estimated_vs_true(
+    predictions: pd.DataFrame, png, pdf, study: str = "", held_out: pd.DataFrame | None = None
+) -> None:
     """Leave-one-run-out estimated vs true test accuracy, one panel per model, with y = x (and the
     held-out runs' estimates, open markers, when ``held_out`` is given)."""
     loro = predictions[predictions["cv"] == "leave_one_run_out"]
     models = list(dict.fromkeys(loro["model"]))
     colors = _network_colors(loro["network"].unique())
-    held_out = held_out.dropna(subset=["test_acc_est"]) if held_out is not None else loro.iloc[:0].assign(set="")
+    held_out = held_out.dropna(subset=["test_acc_est_pct"]) if held_out is not None else loro.iloc[:0].assign(set="")
     both = pd.concat([loro, held_out])
-    lo = float(min(both["test_acc"].min(), both["test_acc_est"].min()))
-    hi = float(max(both["test_acc"].max(), both["test_acc_est"].max()))
+    lo = float(min(both["test_acc_pct"].min(), both["test_acc_est_pct"].min()))
+    hi = float(max(both["test_acc_pct"].max(), both["test_acc_est_pct"].max()))
     markers = dict(zip(dict.fromkeys(held_out.get("set", [])), "osD^v"))
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(models), figsize=(2.6 * len(models), 2.8), squeeze=False, sharey=True)
         for ax, name in zip(axes[0], models):
             df = loro[loro["model"] == name]
             for net, d in df.groupby("network"):
-                ax.scatter(d["test_acc"], d["test_acc_est"], s=8, alpha=0.7, color=colors[net], label=net)
+                ax.scatter(d["test_acc_pct"], d["test_acc_est_pct"], s=8, alpha=0.7, color=colors[net], label=net)
             for set_name, d in held_out[held_out["model"] == name].groupby("set", sort=False):
                 ax.scatter(
-                    d["test_acc"],
-                    d["test_acc_est"],
+                    d["test_acc_pct"],
+                    d["test_acc_est_pct"],
                     s=14,
                     facecolors="none",
                     edgecolors="black",
@@ -90,17 +100,18 @@ def plot_estimated_vs_true(predictions: pd.DataFrame, png, pdf, held_out: pd.Dat
             ax.plot([lo, hi], [lo, hi], color="black", lw=0.8, ls="--", label="y = x")
             mae = np.abs(df["error_pp"]).mean()
             ax.set_title(f"{name} (MAE {mae:.1f} pp)")
-            ax.set_xlabel("true test accuracy [%]")
-        axes[0][0].set_ylabel("estimated test accuracy [%]")
-        axes[0][0].legend()
-        fig.suptitle("leave-one-run-out estimates")
+            ax.set_xlabel("true test accuracy (%)")
+        axes[0][0].set_ylabel("estimated test accuracy (%)")
+        _legend_right(fig, axes[0][0])
+        fig.suptitle(f"study {study}: leave-one-run-out estimates" if study else "leave-one-run-out estimates")
+        fig.tight_layout()
         save_figure(fig, png, pdf)
 
 
-def plot_runs_over_epochs(predictions: pd.DataFrame, png, pdf) -> None:
+def plot_runs_over_epochs(predictions: pd.DataFrame, png, pdf, study: str = "") -> None:
     """Per run: true and estimated (topology, leave-one-run-out) test accuracy and train accuracy."""
     df = predictions[(predictions["cv"] == "leave_one_run_out") & (predictions["model"] == "topology")]
-    mean = df.groupby(["run", "epoch"], as_index=False)[["train_acc", "test_acc", "test_acc_est"]].mean()
+    mean = df.groupby(["run", "epoch"], as_index=False)[["train_acc_pct", "test_acc_pct", "test_acc_est_pct"]].mean()
     runs = sorted(mean["run"].unique())
     ncols = min(4, len(runs))
     nrows = -(-len(runs) // ncols)
@@ -108,17 +119,21 @@ def plot_runs_over_epochs(predictions: pd.DataFrame, png, pdf) -> None:
         fig, axes = plt.subplots(nrows, ncols, figsize=(2.2 * ncols, 1.9 * nrows), squeeze=False, sharey=True)
         for ax, run in zip(axes.flat, runs):
             d = mean[mean["run"] == run]
-            ax.plot(d["epoch"], d["train_acc"], color="0.6", ls=":", marker=".", label="train")
-            ax.plot(d["epoch"], d["test_acc"], color="C0", marker="o", ms=3, label="test (true)")
-            ax.plot(d["epoch"], d["test_acc_est"], color="C3", marker="s", ms=3, label="test (estimated)")
+            ax.plot(d["epoch"], d["train_acc_pct"], color="0.6", ls=":", marker=".", label="train")
+            ax.plot(d["epoch"], d["test_acc_pct"], color="C0", marker="o", ms=3, label="test (true)")
+            ax.plot(d["epoch"], d["test_acc_est_pct"], color="C3", marker="s", ms=3, label="test (estimated)")
             ax.set_title(run, fontsize=7)
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         for ax in axes.flat[len(runs) :]:
             ax.set_visible(False)
         for row in axes:
-            row[0].set_ylabel("accuracy [%]")
-        axes[0][0].legend(fontsize=6)
-        fig.suptitle("true vs estimated test accuracy per run (topology, leave-one-run-out; mean over trials)")
+            row[0].set_ylabel("accuracy (%)")
+        _legend_right(fig, axes[0][0])
+        fig.suptitle(
+            (f"study {study}: " if study else "")
+            + "true vs estimated test accuracy per run (topology, leave-one-run-out; mean over trials)"
+        )
         fig.tight_layout()
         save_figure(fig, png, pdf)
 
@@ -150,8 +165,10 @@ def generalization_plots_stage(
     plot_gap_vs_features(
         rows.dropna(subset=fitted["features"]), fitted, outputs["gap_vs_features_png"], outputs["gap_vs_features_pdf"]
     )
-    plot_estimated_vs_true(oof, outputs["estimated_vs_true_png"], outputs["estimated_vs_true_pdf"], held)
-    plot_runs_over_epochs(oof, outputs["runs_over_epochs_png"], outputs["runs_over_epochs_pdf"])
+    plot_estimated_vs_true(
+        oof, outputs["estimated_vs_true_png"], outputs["estimated_vs_true_pdf"], fitted["study"], held
+    )
+    plot_runs_over_epochs(oof, outputs["runs_over_epochs_png"], outputs["runs_over_epochs_pdf"], fitted["study"])
 
 
 def figure_paths(folder: str | Path) -> dict[str, Path]:

@@ -41,7 +41,8 @@ import numpy as np
 import pandas as pd
 
 from ...io_utils import atomic_path, get_logger
-from ..aggregate import trial_epoch_of
+from ...layout import parse_epoch_path
+from ...plots.tables import write_html
 from . import model as gen
 
 CLI_TOLERANCE_PP = 1e-6
@@ -86,18 +87,31 @@ def topology_estimates(
     out = []
     for _, row in held_out.iterrows():
         diagram = diagrams[(row["run"], int(row["trial"]), int(row["epoch"]))]
-        answer = cli_estimate(model_path, diagram, float(row["train_acc"]))
-        entry = {"gap_est": np.nan, "test_acc_est": np.nan, "low": np.nan, "high": np.nan, "refused": ""}
+        answer = cli_estimate(model_path, diagram, float(row["train_acc_pct"]))
+        entry = {
+            "gap_est_pp": np.nan,
+            "test_acc_est_pct": np.nan,
+            "low_pct": np.nan,
+            "high_pct": np.nan,
+            "extrapolated": np.nan,
+            "refused": "",
+        }
         if "error" in answer:
             entry["refused"] = answer["error"]
         else:
-            direct = gen.estimate(model, {f: row[f] for f in model["features"]}, float(row["train_acc"]))
-            if abs(direct["test_acc"] - answer["test_acc"]) > CLI_TOLERANCE_PP:
+            direct = gen.estimate(model, {f: row[f] for f in model["features"]}, float(row["train_acc_pct"]))
+            if abs(direct["test_acc_pct"] - answer["test_acc_pct"]) > CLI_TOLERANCE_PP:
                 raise ValueError(
-                    f"dnn-topology estimate-test-error gives {answer['test_acc']} % for {diagram}, the model "
-                    f"evaluated on the study table's features {direct['test_acc']} %: they must agree"
+                    f"dnn-topology estimate-test-error gives {answer['test_acc_pct']} % for {diagram}, the model "
+                    f"evaluated on the study table's features {direct['test_acc_pct']} %: they must agree"
                 )
-            entry.update(gap_est=answer["gap"], test_acc_est=answer["test_acc"], low=answer["low"], high=answer["high"])
+            entry.update(
+                gap_est_pp=answer["gap_pp"],
+                test_acc_est_pct=answer["test_acc_pct"],
+                low_pct=answer["low_pct"],
+                high_pct=answer["high_pct"],
+                extrapolated=bool(answer["extrapolated"]),
+            )
         out.append(entry)
     return pd.DataFrame(out, index=held_out.index)
 
@@ -114,7 +128,7 @@ def held_out_predictions(
     whether the true test accuracy lies in the prediction interval."""
     topo = topology_estimates(held_out, diagrams, model, model_path)
     frames = []
-    base = held_out[[*KEYS, "train_acc", "test_acc", "gap"]]
+    base = held_out[[*KEYS, "train_acc_pct", "test_acc_pct", "gap_pp"]]
     frame = base.copy()
     frame.insert(1, "model", "topology")
     for column in topo.columns:
@@ -123,19 +137,20 @@ def held_out_predictions(
     for name, inputs in gen.BASELINES.items():
         frame = base.copy()
         frame.insert(1, "model", name)
-        frame["gap_est"] = np.nan
+        frame["gap_est_pp"] = np.nan
         finite = np.isfinite(held_out[list(inputs)].to_numpy(dtype=np.float64)).all(axis=1) if inputs else None
         rows = held_out if finite is None else held_out[finite]
         if len(rows):
             fitted = gen.fit_gap_model(fit_rows, inputs)
-            frame.loc[rows.index, "gap_est"] = gen.predict_gap(fitted, rows, inputs)
-        frame["test_acc_est"] = frame["train_acc"] - frame["gap_est"]
+            frame.loc[rows.index, "gap_est_pp"] = gen.predict_gap(fitted, rows, inputs)
+        frame["test_acc_est_pct"] = frame["train_acc_pct"] - frame["gap_est_pp"]
         frames.append(frame)
     out = pd.concat(frames, ignore_index=True)
-    out["error_pp"] = out["test_acc_est"] - out["test_acc"]
+    out["error_pp"] = out["test_acc_est_pct"] - out["test_acc_pct"]
     is_topology = out["model"] == "topology"
-    out["covered"] = np.where(is_topology, (out["low"] <= out["test_acc"]) & (out["test_acc"] <= out["high"]), np.nan)
-    out.loc[is_topology & out["test_acc_est"].isna(), "covered"] = np.nan
+    inside = (out["low_pct"] <= out["test_acc_pct"]) & (out["test_acc_pct"] <= out["high_pct"])
+    out["covered"] = np.where(is_topology, inside, np.nan)
+    out.loc[is_topology & out["test_acc_est_pct"].isna(), "covered"] = np.nan
     out["network_id"] = out["run"] + "/trial_" + out["trial"].astype(str)
     return out
 
@@ -162,7 +177,7 @@ def held_out_metrics(predictions: pd.DataFrame, n_bootstrap: int = 2000, seed: i
     Rows that some model could not estimate are left out for every model. Returns
     ``(metrics, differences, coverage, left_out)``.
     """
-    estimated = predictions.groupby(KEYS)["test_acc_est"].transform(lambda v: v.notna().all())
+    estimated = predictions.groupby(KEYS)["test_acc_est_pct"].transform(lambda v: v.notna().all())
     left_out = predictions.loc[~estimated.astype(bool)]
     scored = predictions.loc[estimated.astype(bool)]
     last = scored["epoch"] == scored.groupby("set")["epoch"].transform("max")
@@ -188,6 +203,31 @@ def held_out_metrics(predictions: pd.DataFrame, n_bootstrap: int = 2000, seed: i
     )
 
 
+def coverage_title(model: Mapping) -> str:
+    """What the coverage is of: the model's prediction interval, as ``estimate-test-error`` computes it."""
+    pi = model["prediction_interval"]
+    return (
+        f"Coverage of the model's {100 * pi['level']:.0f}% prediction interval (an estimate e minus the error "
+        f"quantiles: e - ({pi['error_high_pp']:+.2f}) .. e - ({pi['error_low_pp']:+.2f}) pp, clipped to 0-100 %)"
+    )
+
+
+def coverage_frame(coverage: pd.DataFrame) -> pd.DataFrame:
+    """The coverage rows of :func:`held_out_metrics` with text cells."""
+    return pd.DataFrame(
+        [
+            {
+                "set": r["set"],
+                "epochs": r["epochs"],
+                "coverage [95% interval]": f"{r['value']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]",
+                "rows": r["n_rows"],
+                "networks": r["n_runs"],
+            }
+            for _, r in coverage.iterrows()
+        ]
+    )
+
+
 def held_out_report(study: str, model: Mapping, sets: Mapping, metric_rows, differences, coverage, left_out) -> str:
     """``held_out.md``: what was held out, and the tables."""
     lines = [
@@ -209,9 +249,7 @@ def held_out_report(study: str, model: Mapping, sets: Mapping, metric_rows, diff
         "",
         gen.differences_table(differences, by=("set", "epochs")),
         "",
-        f"Coverage of the model's {100 * model['prediction_interval']['level']:.0f}% prediction interval "
-        f"(estimate {model['prediction_interval']['error_low_pp']:+.2f} .. "
-        f"{model['prediction_interval']['error_high_pp']:+.2f} pp, clipped to 0-100 %):",
+        coverage_title(model) + ":",
         "",
         "| set | epochs | coverage [95% interval] | rows | networks |",
         "|---|---|---|---|---|",
@@ -248,6 +286,7 @@ def generalization_held_out_stage(
     predictions: str | Path,
     metrics_csv: str | Path,
     report: str | Path,
+    report_html: str | Path | None = None,
     bootstrap: int = 2000,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -268,9 +307,10 @@ def generalization_held_out_stage(
         The held-out runs' ``diagram.bin`` of the study epochs.
     max_dim, min_persistence
         As for the study table.
-    held_out_table, predictions, metrics_csv, report : str or Path
+    held_out_table, predictions, metrics_csv, report, report_html : str or Path
         Files to write: the held-out rows (as the study table, with ``set``), the estimates of every
-        model, the metrics (with the paired differences and the coverage) and ``held_out.md``.
+        model, the metrics (with the paired differences and the coverage), ``held_out.md`` and its HTML
+        page for the report (``held_out.html``, optional).
     bootstrap, seed : int
         Bootstrap resamples of held-out networks and their seed.
 
@@ -291,8 +331,8 @@ def generalization_held_out_stage(
         rows.to_csv(tmp, index=False)
     by_key = {}
     for path in diagrams:
-        run = Path(path).parents[2].name
-        by_key[(run, *trial_epoch_of(path))] = path
+        where = parse_epoch_path(path)
+        by_key[(where.run, where.trial, where.epoch)] = path
     out = held_out_predictions(fit_rows, rows, by_key, fitted, model)
     metric_rows, differences, coverage, left_out = held_out_metrics(out, bootstrap, seed)
     if len(left_out):
@@ -312,5 +352,23 @@ def generalization_held_out_stage(
     )
     with atomic_path(report) as tmp:
         Path(tmp).write_text(text)
+    if report_html is not None:
+        sections = [
+            ("", gen.metrics_frame(metric_rows, by=("set", "epochs", "model"))),
+            (
+                "MAE of the topology model minus each baseline's (paired bootstrap over held-out networks)",
+                gen.differences_frame(differences, by=("set", "epochs")),
+            ),
+            (coverage_title(fitted), coverage_frame(coverage)),
+        ]
+        if len(left_out):
+            sections.append(("rows the command refused (left out for every model)", left_out))
+        write_html(
+            report_html,
+            f"generalization study {study}: held-out networks",
+            sections,
+            note="Value [bootstrap 95% interval over held-out networks (run x trial)]; MAE and RMSE in percentage "
+            "points; epochs = last: the last study epoch alone. Held-out runs are never in the fit.",
+        )
     log.info("%s", text)
     return metric_rows

@@ -3,13 +3,13 @@
 For many trained networks and epochs, the persistence diagram of the functional graph built from
 *training* samples is summarised by diagram features (life and midlife of H1 by default, see
 :mod:`dnn_topology.topology.features`), and a linear function g of them is fitted to the
-generalization gap. A network's test accuracy is then estimated as ``train_acc - g(features)``.
+generalization gap. A network's test accuracy is then estimated as ``train_acc_pct - g(features)``.
 
 Units and conventions
 ---------------------
-* Accuracies, the gap ``gap = train_acc - test_acc``, and every error metric are in **percentage
-  points** (pp). Losses are mean negative log-likelihoods (nats). Diagram features are in DIPHA's
-  epsilon units.
+* Accuracies are in **percent** (columns ``train_acc_pct``, ``test_acc_pct``, as in ``training.csv``);
+  the gap ``gap_pp = train_acc_pct - test_acc_pct`` and every error metric are in **percentage points**
+  (pp). Losses are mean negative log-likelihoods (nats). Diagram features are in DIPHA's epsilon units.
 * The study table has one row per (run, trial, epoch). The test accuracy is only ever a target:
   no model reads it as an input.
 * **Grouped cross-validation.** ``leave_one_run_out``: each fold holds out every row (all trials and
@@ -27,7 +27,8 @@ Units and conventions
   (the same resamples of runs for both models); an interval entirely below 0 means the topology
   model's errors are smaller than that baseline's on these rows.
 * **Prediction interval** of the fitted model: the 2.5% and 97.5% quantiles of its
-  leave-one-run-out out-of-fold errors (estimated - true test accuracy), added to an estimate.
+  leave-one-run-out out-of-fold errors (estimated - true test accuracy); a test accuracy is an estimate
+  minus its error, so the interval of an estimate ``e`` is ``e - q97.5 .. e - q2.5``, clipped to 0..100 %.
 * Runs of a configuration the model never saw (the study's ``held_out`` sets) are evaluated after the
   fit by :mod:`dnn_topology.studies.generalization.held_out`.
 """
@@ -42,8 +43,8 @@ import numpy as np
 import pandas as pd
 
 from ...io_utils import atomic_path, get_logger
+from ...layout import parse_epoch_path
 from ...topology import features as dfeat
-from ..aggregate import trial_epoch_of
 from .config import (  # noqa: F401 (re-exported: the study's configuration, pandas-free)
     DEFAULT_FEATURES,
     MATCHED_PARAMETERS,
@@ -60,7 +61,7 @@ MODEL_FORMAT = "dnn-topology generalization model"
 MODEL_VERSION = 1
 BASELINES: dict[str, tuple[str, ...]] = {
     "mean_gap": (),
-    "train_acc": ("train_acc",),
+    "train_acc": ("train_acc_pct",),
     "train_loss": ("train_loss",),
     "weight_l2": ("weight_l2",),
 }
@@ -68,7 +69,7 @@ CV_SCHEMES = {"leave_one_run_out": "run", "leave_one_network_out": "network"}
 METRICS = ("mae_pp", "rmse_pp", "r2_test_acc", "r2_gap")
 TABLE_KEYS = ["run", "network", "dataset", "trial", "epoch"]
 INPUT_UNITS = {
-    "train_acc": "percent",
+    "train_acc_pct": "percent",
     "train_loss": "mean NLL (nats)",
     "weight_l2": "L2 norm of all trainable parameters",
 }
@@ -103,9 +104,12 @@ def read_topology_parameters(path: str | Path) -> dict:
     """Read a ``topology.json`` sidecar written by :func:`write_topology_parameters`."""
     path = Path(path)
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+        parameters = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{path}: not a topology-parameters JSON file ({err})") from None
+    if not isinstance(parameters, dict):
+        raise ValueError(f"{path}: not a topology-parameters JSON file (not a mapping of parameters)")
+    return parameters
 
 
 # --------------------------------------------------------------------------- the study table
@@ -136,7 +140,7 @@ def run_rows(
 ) -> pd.DataFrame:
     """The study rows of one run: one per (trial, epoch) of ``diagrams``.
 
-    ``training`` is the run's ``training.csv`` (accuracies as fractions, as the training stage writes
+    ``training`` is the run's ``training.csv`` (accuracies in percent, as the training stage writes
     them), ``summary`` its ``betti_summary.csv``, ``diagrams`` maps (trial, epoch) to a diagram file,
     ``weights`` its ``weight_norms.csv`` (the ``weight_l2`` column; left out when None).
     """
@@ -146,12 +150,10 @@ def run_rows(
             {"trial": int(trial), "epoch": int(epoch), **dfeat.diagram_file_features(path, max_dim, min_persistence)}
         )
     feats = pd.DataFrame(rows)
-    metrics = training[["trial", "epoch", "train_loss", "train_acc", "test_loss", "test_acc"]].copy()
-    metrics["train_acc"] = 100.0 * metrics["train_acc"]
-    metrics["test_acc"] = 100.0 * metrics["test_acc"]
-    metrics["gap"] = metrics["train_acc"] - metrics["test_acc"]
+    metrics = training[["trial", "epoch", "train_loss", "train_acc_pct", "test_loss", "test_acc_pct"]].copy()
+    metrics["gap_pp"] = metrics["train_acc_pct"] - metrics["test_acc_pct"]
     table = feats.merge(metrics, on=["trial", "epoch"], how="left", validate="one_to_one")
-    missing = table["train_acc"].isna()
+    missing = table["train_acc_pct"].isna()
     if missing.any():
         pairs = table.loc[missing, ["trial", "epoch"]].to_records(index=False).tolist()
         raise ValueError(f"run {run}: no training metrics for (trial, epoch) {pairs}")
@@ -190,7 +192,7 @@ def study_table(runs: Sequence[Mapping], max_dim: int, min_persistence: float) -
         for r in runs
     ]
     table = pd.concat(frames, ignore_index=True)
-    first = TABLE_KEYS + ["train_acc", "test_acc", "gap", "train_loss", "test_loss"]
+    first = TABLE_KEYS + ["train_acc_pct", "test_acc_pct", "gap_pp", "train_loss", "test_loss"]
     first += ["weight_l2"] if "weight_l2" in table.columns else []
     return table[first + [c for c in table.columns if c not in first]]
 
@@ -203,7 +205,7 @@ def grouped_folds(groups: Sequence) -> list[tuple[np.ndarray, np.ndarray]]:
 
     One fold per distinct group, in sorted group order (scikit-learn's ``LeaveOneGroupOut``).
     """
-    from sklearn.model_selection import LeaveOneGroupOut  # deferred: the workflow imports this module at parse
+    from sklearn.model_selection import LeaveOneGroupOut  # scikit-learn (seconds to import): the fit's alone
 
     groups = np.asarray(groups)
     if len(np.unique(groups)) < 2:
@@ -212,7 +214,7 @@ def grouped_folds(groups: Sequence) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def _regressor(features: Sequence[str]):
-    # deferred: the workflow imports this module at parse, and scikit-learn is the fit's alone
+    # scikit-learn is the fit's alone: the diagram_topology and table jobs, and estimate-test-error, import this module
     from sklearn.dummy import DummyRegressor
     from sklearn.linear_model import LinearRegression
 
@@ -227,7 +229,7 @@ def _design(table: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
 
 def fit_gap_model(table: pd.DataFrame, inputs: Sequence[str]):
     """A linear fit of the gap on the columns ``inputs`` of ``table`` (the mean gap when there are none)."""
-    return _regressor(inputs).fit(_design(table, inputs), table["gap"].to_numpy(dtype=np.float64))
+    return _regressor(inputs).fit(_design(table, inputs), table["gap_pp"].to_numpy(dtype=np.float64))
 
 
 def predict_gap(fitted, table: pd.DataFrame, inputs: Sequence[str]) -> np.ndarray:
@@ -240,14 +242,30 @@ def model_features(features: Sequence[str]) -> dict[str, tuple[str, ...]]:
     return {"topology": tuple(features), **BASELINES}
 
 
-def out_of_fold(table: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
-    """Out-of-fold estimates of every model under every applicable grouped CV scheme.
+def skipped_schemes(table: pd.DataFrame) -> dict[str, str]:
+    """CV scheme -> why it is not computed on ``table``: a scheme holds out one group at a time (a run, a
+    network), so it needs at least 2 groups (a study of one network has no leave-one-network-out)."""
+    skipped = {}
+    for cv, column in CV_SCHEMES.items():
+        groups = sorted(table[column].astype(str).unique())
+        if len(groups) < 2:
+            skipped[cv] = (
+                f"not computed: every run of the study is of one {column} ({', '.join(groups) or 'none'}); "
+                f"{cv} holds out one {column} at a time and needs at least 2"
+            )
+    return skipped
 
-    Returns one row per (cv, model, table row): the keys, ``gap``, ``gap_est``, ``test_acc``,
-    ``test_acc_est`` (= train_acc - gap_est) and ``error_pp`` (= test_acc_est - test_acc).
+
+def out_of_fold(table: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
+    """Out-of-fold estimates of every model under every applicable grouped CV scheme (the others:
+    :func:`skipped_schemes`).
+
+    Returns one row per (cv, model, table row): the keys, ``train_acc_pct``, ``test_acc_pct``, ``gap_pp``,
+    ``gap_est_pp``, ``test_acc_est_pct`` (= train_acc_pct - gap_est_pp) and ``error_pp``
+    (= test_acc_est_pct - test_acc_pct).
     """
     out = []
-    y = table["gap"].to_numpy(dtype=np.float64)
+    y = table["gap_pp"].to_numpy(dtype=np.float64)
     for cv, column in CV_SCHEMES.items():
         if table[column].nunique() < 2:
             continue
@@ -258,12 +276,12 @@ def out_of_fold(table: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
             for train_rows, test_rows in folds:
                 reg = _regressor(inputs).fit(X[train_rows], y[train_rows])
                 gap_est[test_rows] = reg.predict(X[test_rows])
-            frame = table[TABLE_KEYS + ["train_acc", "test_acc", "gap"]].copy()
+            frame = table[TABLE_KEYS + ["train_acc_pct", "test_acc_pct", "gap_pp"]].copy()
             frame.insert(0, "model", model)
             frame.insert(0, "cv", cv)
-            frame["gap_est"] = gap_est
-            frame["test_acc_est"] = frame["train_acc"] - gap_est
-            frame["error_pp"] = frame["test_acc_est"] - frame["test_acc"]
+            frame["gap_est_pp"] = gap_est
+            frame["test_acc_est_pct"] = frame["train_acc_pct"] - gap_est
+            frame["error_pp"] = frame["test_acc_est_pct"] - frame["test_acc_pct"]
             out.append(frame)
     return pd.concat(out, ignore_index=True)
 
@@ -299,10 +317,10 @@ def _unit_sums(df: pd.DataFrame, unit: str) -> pd.DataFrame:
                 "n": 1.0,
                 "abs": np.abs(e),
                 "sq": e**2,
-                "t": df["test_acc"].to_numpy(),
-                "t2": df["test_acc"].to_numpy() ** 2,
-                "g": df["gap"].to_numpy(),
-                "g2": df["gap"].to_numpy() ** 2,
+                "t": df["test_acc_pct"].to_numpy(),
+                "t2": df["test_acc_pct"].to_numpy() ** 2,
+                "g": df["gap_pp"].to_numpy(),
+                "g2": df["gap_pp"].to_numpy() ** 2,
             }
         )
         .groupby("unit")
@@ -332,7 +350,7 @@ def metrics(
 ) -> pd.DataFrame:
     """MAE, RMSE, R^2 of every group ``by`` of ``predictions``, with bootstrap intervals over ``unit``.
 
-    ``predictions`` has ``error_pp``, ``test_acc``, ``gap`` and the columns ``by`` and ``unit``
+    ``predictions`` has ``error_pp``, ``test_acc_pct``, ``gap_pp`` and the columns ``by`` and ``unit``
     (:func:`out_of_fold`: by cv and model, resampling runs). Returns one row per (group, metric):
     the ``by`` columns, ``metric``, ``value``, ``ci_low``, ``ci_high``, ``n_rows``, ``n_runs`` (units).
     The same bootstrap resamples of units (from ``seed``) are used for every group with the same units,
@@ -414,11 +432,83 @@ def mae_differences(
     return pd.DataFrame(rows)
 
 
+def _note(df: pd.DataFrame) -> str:
+    return df["note"].iloc[0] if "note" in df and isinstance(df["note"].iloc[0], str) else ""
+
+
+def metrics_frame(metric_rows: pd.DataFrame, by: Sequence[str] = ("cv", "model")) -> pd.DataFrame:
+    """:func:`metrics` as one row per group ``by``, ``value [low, high]`` per metric (text cells)."""
+    rows = []
+    for keys, df in metric_rows.groupby(list(by), sort=False):
+        row = dict(zip(by, keys))
+        note = _note(df)
+        for name in METRICS:
+            r = df[df["metric"] == name].iloc[0]
+            row[name] = "not computed" if note else f"{r['value']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+        row["note"] = note
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[*by, *METRICS, "note"])
+
+
+def differences_frame(differences: pd.DataFrame, by: Sequence[str] = ("cv",)) -> pd.DataFrame:
+    """:func:`mae_differences` as one row per (group, baseline) with text cells (pp)."""
+    rows = [
+        {
+            **{k: r[k] for k in by},
+            "reference - model": f"{r['reference']} - {r['model']}",
+            "MAE reference (pp)": f"{r['mae_reference_pp']:.2f}",
+            "MAE model (pp)": f"{r['mae_model_pp']:.2f}",
+            "difference (pp) [95% paired interval]": f"{r['value']:+.2f} [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]",
+            "share of resamples >= 0": f"{r['share_not_smaller']:.3f}",
+        }
+        for _, r in differences.iterrows()
+    ]
+    return pd.DataFrame(rows)
+
+
+def model_text(model: Mapping) -> str:
+    """The fitted model in one line: gap_pp = intercept + coefficient x feature ..., and its interval."""
+    terms = " ".join(f"{c:+.4g} {f}" for f, c in model["coefficients"].items())
+    pi = model["prediction_interval"]
+    return (
+        f"gap_pp = {model['intercept']:.4g} {terms}; {100 * pi['level']:.0f}% prediction interval of an estimate's error (estimated - true): "
+        f"{pi['error_low_pp']:+.1f} .. {pi['error_high_pp']:+.1f} pp ({pi['source']})"
+    )
+
+
+def skipped_metric_rows(skipped: Mapping[str, str], models: Sequence[str], n_runs: int) -> pd.DataFrame:
+    """Rows of :func:`metrics` for the CV schemes not computed (``skipped``, :func:`skipped_schemes`): every
+    value NaN and the reason in ``note``, so that the metrics say what is missing and why."""
+    rows = [
+        {
+            "cv": cv,
+            "model": model,
+            "metric": name,
+            "value": np.nan,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "n_rows": 0,
+            "n_runs": n_runs,
+            "note": why,
+        }
+        for cv, why in skipped.items()
+        for model in models
+        for name in METRICS
+    ]
+    return pd.DataFrame(rows)
+
+
 def metrics_table(metric_rows: pd.DataFrame, by: Sequence[str] = ("cv", "model")) -> str:
-    """A Markdown table of :func:`metrics`: one line per group ``by``, ``value [low, high]`` per metric."""
+    """A Markdown table of :func:`metrics`: one line per group ``by``, ``value [low, high]`` per metric; a
+    scheme not computed (a ``note``, :func:`skipped_metric_rows`) is one line under the table that says why."""
     header = "| " + " | ".join(by) + " | " + " | ".join(METRICS) + " | rows | units |"
     lines = [header, "|" + "---|" * (len(METRICS) + len(by) + 2)]
+    notes = {}
     for keys, df in metric_rows.groupby(list(by), sort=False):
+        note = _note(df)
+        if note:
+            notes.setdefault(keys[0], note)
+            continue
         cells = []
         for name in METRICS:
             r = df[df["metric"] == name].iloc[0]
@@ -431,6 +521,7 @@ def metrics_table(metric_rows: pd.DataFrame, by: Sequence[str] = ("cv", "model")
             + " | ".join(cells)
             + f" | {first['n_rows']} | {first['n_runs']} |"
         )
+    lines += [f"\n{group}: {note}" for group, note in notes.items()]
     return "\n".join(lines)
 
 
@@ -498,13 +589,14 @@ def fit_model(
         "format": MODEL_FORMAT,
         "version": MODEL_VERSION,
         "study": study,
-        "target": "gap = train_acc - test_acc, percentage points; test accuracy estimate = train_acc - gap",
+        "target": "gap_pp = train_acc_pct - test_acc_pct, percentage points; "
+        "test accuracy estimate = train_acc_pct - gap_pp",
         "features": features,
         "units": {
             **{f: feature_unit(f) for f in features},
-            "gap": "percentage points",
-            "train_acc": "percent",
-            "test_acc": "percent",
+            "gap_pp": "percentage points",
+            "train_acc_pct": "percent",
+            "test_acc_pct": "percent",
         },
         "intercept": float(reg.intercept_),
         "coefficients": {f: float(c) for f, c in zip(features, reg.coef_)},
@@ -530,18 +622,89 @@ def write_model(model: dict, path: str | Path) -> None:
         Path(tmp).write_text(json.dumps(model, indent=2) + "\n")
 
 
+class ModelFileError(ValueError):
+    """A model file that is not a generalization model, or holds a key of the wrong type or a non-finite number."""
+
+
 def read_model(path: str | Path) -> dict:
-    """Read and check a model JSON written by :func:`write_model`."""
+    """Read and check a model JSON written by :func:`write_model`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The model file, ``results/generalization/<study>/model.json``.
+
+    Returns
+    -------
+    dict
+        The model. A file that is not UTF-8 JSON, not a model, or a model with a missing key, a key of the
+        wrong type or a non-finite number raises :class:`ModelFileError` naming the file and the key
+        (:func:`check_model`).
+    """
     path = Path(path)
     try:
-        model = json.loads(path.read_text())
+        model = json.loads(path.read_bytes().decode("utf-8"))  # NaN, Infinity, 1e400: named by check_model
+    except UnicodeDecodeError as err:
+        raise ModelFileError(f"{path}: not a model JSON file (not UTF-8 text: byte {err.start} is not)") from None
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not a JSON file ({err})") from None
+        raise ModelFileError(f"{path}: not a model JSON file ({err})") from None
     if not isinstance(model, dict) or model.get("format") != MODEL_FORMAT:
-        raise ValueError(f"{path}: not a {MODEL_FORMAT} (no 'format': {MODEL_FORMAT!r})")
+        raise ModelFileError(f"{path}: not a {MODEL_FORMAT} (no 'format': {MODEL_FORMAT!r})")
     if model.get("version") != MODEL_VERSION:
-        raise ValueError(f"{path}: model version {model.get('version')} is not supported (expected {MODEL_VERSION})")
+        raise ModelFileError(
+            f"{path}: model version {model.get('version')} is not supported (expected {MODEL_VERSION})"
+        )
+    check_model(model, str(path))
     return model
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def check_model(model: Mapping, where: str = "model") -> None:
+    """Raise :class:`ModelFileError` naming ``where`` and the key unless ``model`` has every key that
+    :func:`estimate` and :func:`check_topology` read, with its type, and finite numbers only."""
+
+    def fail(key: str, what: str):
+        raise ModelFileError(f"{where}: key {key!r}: {what}")
+
+    def get(mapping: Mapping, key: str, path: str, kind: type | tuple, name: str):
+        if key not in mapping:
+            fail(path, "missing")
+        value = mapping[key]
+        if kind == "number":
+            if not _number(value):
+                fail(path, f"{value!r} is not a finite number")
+        elif kind is not object and (not isinstance(value, kind) or isinstance(value, bool)):
+            fail(path, f"{value!r} is not {name}")
+        return value
+
+    features = get(model, "features", "features", list, "a list of feature names")
+    if not features or not all(isinstance(f, str) for f in features):
+        fail("features", f"{features!r} is not a list of feature names")
+    get(model, "intercept", "intercept", "number", "")
+    coefficients = get(model, "coefficients", "coefficients", dict, "a mapping feature -> coefficient")
+    for f in features:
+        get(coefficients, f, f"coefficients.{f}", "number", "")
+    topology = get(model, "topology", "topology", dict, "a mapping of topology parameters")
+    for key in MATCHED_PARAMETERS:
+        get(topology, key, f"topology.{key}", object, "")
+    get(topology, "feature_max_dim", "topology.feature_max_dim", int, "an integer")
+    get(topology, "min_persistence", "topology.min_persistence", "number", "")
+    pi = get(model, "prediction_interval", "prediction_interval", dict, "a mapping")
+    level = get(pi, "level", "prediction_interval.level", "number", "")
+    if not 0 < level < 1:
+        fail("prediction_interval.level", f"{level!r} is not in (0, 1)")
+    low = get(pi, "error_low_pp", "prediction_interval.error_low_pp", "number", "")
+    high = get(pi, "error_high_pp", "prediction_interval.error_high_pp", "number", "")
+    if low > high:
+        fail("prediction_interval", f"error_low_pp {low} is above error_high_pp {high}")
+    fitted_on = get(model, "fitted_on", "fitted_on", dict, "a mapping")
+    get(fitted_on, "rows", "fitted_on.rows", int, "an integer")
+    for key in ("runs", "networks"):
+        get(fitted_on, key, f"fitted_on.{key}", list, "a list")
+    get(model, "study", "study", str, "a string")
 
 
 def check_topology(model: Mapping, diagram_parameters: Mapping, where: str = "the diagram") -> None:
@@ -568,15 +731,20 @@ def check_topology(model: Mapping, diagram_parameters: Mapping, where: str = "th
         )
 
 
-def estimate(model: Mapping, values: Mapping[str, float], train_acc: float) -> dict[str, float]:
+def estimate(model: Mapping, values: Mapping[str, float], train_acc: float) -> dict:
     """Estimated test accuracy (percent) from diagram features and a train accuracy (percent).
 
-    Returns ``gap``, ``test_acc``, ``low`` and ``high`` (the model's prediction interval, clipped to
-    [0, 100]: it bounds an accuracy), in percent.
+    Returns ``gap_pp`` (percentage points), ``test_acc_pct`` (percent, in [0, 100]), ``low_pct`` and
+    ``high_pct`` (the prediction interval of the test accuracy, percent, in [0, 100] and containing
+    ``test_acc_pct``), ``level``, ``raw_test_acc_pct`` (the model's value before it is clipped to [0, 100]) and
+    ``extrapolated`` (True when it was clipped: the features lie where the model, a straight line, leaves the
+    range of accuracies, far from the networks it was fitted on). The interval: a test accuracy is the estimate
+    minus its error (estimated - true), so the interval is ``raw - error_high_pp .. raw - error_low_pp`` with the
+    error quantiles of the model file.
     """
-    if not 0.0 <= train_acc <= 100.0:
+    if not (np.isfinite(train_acc) and 0.0 <= train_acc <= 100.0):
         raise ValueError(f"train accuracy must be a percentage in [0, 100], got {train_acc}")
-    inputs = {**values, "train_acc": train_acc}
+    inputs = {**values, "train_acc_pct": train_acc}
     missing = [f for f in model["features"] if f not in inputs]
     if missing:
         raise ValueError(f"the model uses features {missing}, which are not computed from a diagram")
@@ -586,11 +754,27 @@ def estimate(model: Mapping, values: Mapping[str, float], train_acc: float) -> d
             f"features {dict(zip(model['features'], x.tolist()))} are not all finite "
             "(a dimension without any pair above the minimum persistence)"
         )
-    gap = model["intercept"] + float(np.dot([model["coefficients"][f] for f in model["features"]], x))
-    test = train_acc - gap
+    with np.errstate(over="ignore", invalid="ignore"):
+        gap = model["intercept"] + float(np.dot([model["coefficients"][f] for f in model["features"]], x))
+    if not np.isfinite(gap):
+        raise ValueError(
+            f"the model gives a gap of {gap} for features {dict(zip(model['features'], x.tolist()))}: its "
+            "intercept or coefficients are too large to be a fitted model"
+        )
+    raw = train_acc - gap
+    test = min(100.0, max(0.0, raw))  # an accuracy
     pi = model["prediction_interval"]
-    low, high = max(0.0, test + pi["error_low_pp"]), min(100.0, test + pi["error_high_pp"])  # accuracies
-    return {"gap": gap, "test_acc": test, "low": low, "high": high, "level": pi["level"]}
+    low = min(100.0, max(0.0, raw - pi["error_high_pp"]), test)
+    high = max(0.0, min(100.0, raw - pi["error_low_pp"]), test)
+    return {
+        "gap_pp": gap,
+        "test_acc_pct": test,
+        "low_pct": low,
+        "high_pct": high,
+        "level": pi["level"],
+        "raw_test_acc_pct": raw,
+        "extrapolated": bool(raw != test),
+    }
 
 
 # --------------------------------------------------------------------------- entry points (workflow stages)
@@ -610,10 +794,10 @@ def study_table_from_files(
     ``.../<run>/trial_<T>/epoch_<E>/diagram.bin``."""
     by_run: dict[str, dict] = {r["name"]: {} for r in runs}
     for path in diagrams:
-        run = Path(path).parents[2].name
-        if run not in by_run:
+        where = parse_epoch_path(path)
+        if where.run not in by_run:
             raise ValueError(f"diagram {path} is not in the folder of any of the study's runs {sorted(by_run)}")
-        by_run[run][trial_epoch_of(path)] = path
+        by_run[where.run][(where.trial, where.epoch)] = path
     weights = [None] * len(runs) if weights is None else weights
     items = [
         {
@@ -677,6 +861,7 @@ def generalization_fit_stage(
     model: str | Path,
     metrics_md: str | Path | None = None,
     differences_csv: str | Path | None = None,
+    metrics_html: str | Path | None = None,
     bootstrap: int = 2000,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -692,16 +877,18 @@ def generalization_fit_stage(
         The topology model's inputs (e.g. ``life_h1``, ``midlife_h1``).
     topology : mapping
         The parameters the diagrams were computed under (recorded in the model).
-    predictions, metrics_csv, model, metrics_md, differences_csv : str or Path
-        Files to write: out-of-fold estimates, metrics (CSV and Markdown), the model JSON and the
-        paired MAE differences topology - baseline (:func:`mae_differences`).
+    predictions, metrics_csv, model, metrics_md, metrics_html, differences_csv : str or Path
+        Files to write: out-of-fold estimates, metrics (CSV, Markdown and an HTML page for the report),
+        the model JSON and the paired MAE differences topology - baseline (:func:`mae_differences`).
     bootstrap, seed : int
         Bootstrap resamples of runs and their seed.
 
     Returns
     -------
     pandas.DataFrame
-        The metrics. Rows with a non-finite model input are left out of every model (logged).
+        The metrics. Rows with a non-finite model input are left out of every model (logged). A CV scheme that
+        cannot be computed (leave-one-network-out in a study of one network) has rows with NaN values and the
+        reason in column ``note`` (empty for the others), in the Markdown table and the log too.
     """
     log = get_logger()
     rows = pd.read_csv(table)
@@ -716,6 +903,13 @@ def generalization_fit_stage(
         )
     oof = out_of_fold(usable, features)
     scores = metrics(oof, n_bootstrap=bootstrap, seed=seed)
+    skipped = skipped_schemes(usable)
+    for cv, why in skipped.items():
+        log.warning("study %s: %s %s", study, cv, why)
+    scores["note"] = ""
+    if skipped:
+        models = list(model_features(features))
+        scores = pd.concat([scores, skipped_metric_rows(skipped, models, usable["run"].nunique())], ignore_index=True)
     differences = mae_differences(oof, n_bootstrap=bootstrap, seed=seed)
     fitted = fit_model(usable, features, topology, study, oof)
     outputs = [(oof, predictions), (scores, metrics_csv)]
@@ -733,6 +927,25 @@ def generalization_fit_stage(
     if metrics_md is not None:
         with atomic_path(metrics_md) as tmp:
             Path(tmp).write_text(text)
+    if metrics_html is not None:
+        from ...plots.tables import write_html  # deferred: the workflow imports this module at parse
+
+        write_html(
+            metrics_html,
+            f"generalization study {study}: estimated test accuracy, out of fold",
+            [
+                ("", metrics_frame(scores)),
+                (
+                    "MAE of the topology model minus each baseline's (paired bootstrap over runs)",
+                    differences_frame(differences),
+                ),
+                ("the fitted topology model", model_text(fitted)),
+            ],
+            note="Value [bootstrap 95% interval over runs]; MAE and RMSE in percentage points; a difference < 0: "
+            "the topology model's errors are smaller. Models: topology (linear fit of the gap on the diagram "
+            "features) and the baselines mean_gap (training folds' mean gap), train_acc, train_loss and weight_l2 "
+            "(linear fits on the train accuracy, the train loss, the L2 norm of the weights alone).",
+        )
     write_model(fitted, model)
     log.info("%s", text)
     return scores

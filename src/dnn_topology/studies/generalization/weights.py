@@ -19,24 +19,12 @@ the study analyses.
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ...io_utils import atomic_path, get_logger
 
 COLUMNS = ("trial", "epoch", "weight_l2", "n_parameters")
-_CHECKPOINT = re.compile(r"trial_(\d+)/checkpoints/epoch_(\d+)\.pt$")
-
-
-def checkpoint_trial_epoch(path: str | Path) -> tuple[int, int]:
-    """(trial, epoch) of a workflow checkpoint ``.../trial_<T>/checkpoints/epoch_<E>.pt``."""
-    found = _CHECKPOINT.search(Path(path).as_posix())
-    if found is None:
-        raise ValueError(
-            f"cannot tell trial and epoch from checkpoint path {path} (.../trial_<T>/checkpoints/epoch_<E>.pt)"
-        )
-    return int(found.group(1)), int(found.group(2))
 
 
 def parameter_norm(net) -> tuple[float, int]:
@@ -62,26 +50,33 @@ def parameter_norm(net) -> tuple[float, int]:
 def weight_norms_stage(
     *,
     checkpoints: Sequence[str | Path],
-    network: str,
+    network: Mapping | str,
     dataset: str,
+    trial_epochs: Sequence[Sequence[int]],
     norms: str | Path,
     binarize_class: int | None = None,
     imagefolders: Mapping | None = None,
+    datasets: Mapping | None = None,
 ) -> list[dict]:
     """Stage ``weight_norms``: the L2 norm of the weights of each checkpoint of a run.
 
     Parameters
     ----------
     checkpoints : sequence of paths
-        ``results/<run>/trial_<T>/checkpoints/epoch_<E>.pt`` of the run's trials and analysed epochs.
-    network, dataset : str
-        The run's network and dataset (config keys ``runs[].network``, ``runs[].dataset``).
+        The run's checkpoints of its trials and analysed epochs (``results/<run>/trial_<T>/checkpoints/epoch_<E>.pt``,
+        or the files of ``runs[].checkpoints``).
+    network : mapping or str
+        The run's network (config keys ``runs[].network`` and ``runs[].network_kwargs``; ``NetworkRef.params()``).
+    dataset : str
+        The run's dataset (config key ``runs[].dataset``).
     norms : str or Path
         CSV to write: ``trial, epoch, weight_l2, n_parameters``, sorted by trial and epoch.
+    trial_epochs : sequence of (trial, epoch)
+        The trial and epoch of each checkpoint, in the order of ``checkpoints``.
     binarize_class : int, optional
         ``training.binarize_class`` (the network then has 2 outputs).
-    imagefolders : mapping, optional
-        Config key ``imagefolders``.
+    imagefolders, datasets : mapping, optional
+        Config keys ``imagefolders`` and ``datasets``.
 
     Returns
     -------
@@ -92,19 +87,22 @@ def weight_norms_stage(
     from ...networks import datasets as dsets
     from ...networks.checkpoints import load_checkpoint
     from ...networks.labels import effective_spec
+    from ...networks.refs import NetworkRef
 
-    spec = effective_spec(dsets.dataset_registry(imagefolders).spec(dataset), binarize_class)
+    ref = NetworkRef.of(network)
+    spec = effective_spec(dsets.dataset_registry(imagefolders, datasets).spec(dataset), binarize_class)
+    if len(trial_epochs) != len(checkpoints):
+        raise ValueError(f"{len(checkpoints)} checkpoints but {len(trial_epochs)} (trial, epoch) pairs")
     rows = []
-    for path in checkpoints:
-        trial, epoch = checkpoint_trial_epoch(path)
-        net, _ = load_checkpoint(path, network, spec)
+    for path, (trial, epoch) in zip(checkpoints, trial_epochs):
+        net, _ = load_checkpoint(path, ref, spec)
         norm, count = parameter_norm(net)
-        rows.append({"trial": trial, "epoch": epoch, "weight_l2": norm, "n_parameters": count})
+        rows.append({"trial": int(trial), "epoch": int(epoch), "weight_l2": norm, "n_parameters": count})
     rows.sort(key=lambda r: (r["trial"], r["epoch"]))
     with atomic_path(norms) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS)
         writer.writeheader()
         for row in rows:
             writer.writerow({**row, "weight_l2": repr(row["weight_l2"])})
-    get_logger().info("%s: weight norms of %d checkpoints of %s", norms, len(rows), network)
+    get_logger().info("%s: weight norms of %d checkpoints of %s", norms, len(rows), ref)
     return rows
