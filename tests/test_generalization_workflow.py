@@ -48,7 +48,7 @@ def test_study_tables_make_sense(study_run):
     for study in ("gap_lambda_mu", "gap_births_deaths"):
         table = pd.read_csv(root / f"results/generalization/{study}/table.csv")
         assert len(table) == 4 * 2 and set(table["run"]) == set(FIT)
-        np.testing.assert_allclose(table["gap"], table["train_acc"] - table["test_acc"])
+        np.testing.assert_allclose(table["gap_pp"], table["train_acc_pct"] - table["test_acc_pct"])
         assert (table["n_pairs_h1"] > 0).all() and table["life_h1"].between(0, 0.4).all()
     training = pd.concat([pd.read_csv(root / f"results/{r}/training.csv") for r in FIT])
     merged = table.merge(training, on=["run", "trial", "epoch"], suffixes=("", "_log"))
