@@ -15,7 +15,7 @@ from dnn_topology.studies.adversarial.config import (
     per_input_options,
     reference_samples,
 )
-from dnn_topology.studies.generalization.config import study_options
+from dnn_topology.studies.generalization.config import held_out_runs, study_options
 from dnn_topology.studies.early_stopping.config import TOPOLOGY_SERIES, early_stopping_options
 from dnn_topology.topology.persistence import engine_from_config
 from dnn_topology.workflow import snakemake_compat
@@ -154,14 +154,20 @@ def all_targets():
             else []
         ),
         *(per_input_kept_outputs(networks, attacked) if PER_INPUT_ON else []),
-        # generalization studies: the topology.json of their runs, the tables, the model and the figures
-        *expand(layout.run_file("topology.json"), run=sorted({r for s in STUDIES.values() for r in s["runs"]})),
+        # generalization studies: the topology.json of their runs (fitted and held out), the tables, the model,
+        # the figures and the held-out evaluation
+        *expand(layout.run_file("topology.json"), run=sorted({r for s in STUDIES.values() for r in study_runs(s)})),
         *expand(layout.study_file("{file}"), study=STUDIES, file=layout.STUDY_TABLES),
         *expand(
             layout.study_figure("{figure}", "{ext}"),
             study=STUDIES,
             figure=layout.STUDY_FIGURES,
             ext=layout.FIGURE_FORMATS,
+        ),
+        *expand(
+            layout.study_file("{file}"),
+            study=[s for s, options in STUDIES.items() if options["held_out"]],
+            file=layout.HELD_OUT_TABLES,
         ),
         *stopping_targets(),
     ]
@@ -242,12 +248,17 @@ def comparison_files(name):
 def checkpoint_of(wildcards):
     """Input function: the checkpoint of the job's run, trial and epoch (a file of runs[].checkpoints, or the
     train rule's)."""
-    pattern = RUNS[wildcards.run]["run"]["checkpoints"]
+    return checkpoint_file(wildcards.run, int(wildcards.trial), int(wildcards.epoch))
+
+
+def checkpoint_file(run, trial, epoch):
+    """The checkpoint of ``run``'s ``trial`` and ``epoch``: a file of runs[].checkpoints, or the train rule's."""
+    pattern = RUNS[run]["run"]["checkpoints"]
     if pattern:
-        return checkpoint_path(pattern, int(wildcards.trial), int(wildcards.epoch))
-    if int(wildcards.epoch) > EPOCHS:
-        raise ValueError(f"epoch {wildcards.epoch} was requested but training.epochs is {EPOCHS}")
-    return layout.fill(layout.checkpoint(), run=wildcards.run, trial=wildcards.trial, epoch=wildcards.epoch)
+        return checkpoint_path(pattern, trial, epoch)
+    if epoch > EPOCHS:
+        raise ValueError(f"epoch {epoch} was requested but training.epochs is {EPOCHS}")
+    return layout.fill(layout.checkpoint(), run=run, trial=trial, epoch=epoch)
 
 
 def network_params(wildcards):
@@ -352,17 +363,46 @@ def attack_spec(wildcards):
 # ---------------------------------------------------------------------------------------------- generalization
 
 
-def study_files(pattern):
-    """Input function: ``pattern`` (a run's file, e.g. ``layout.run_file(name)``) for every run of the study, in
-    the study's run order; a pattern with ``{trial}`` and ``{epoch}`` is expanded over trials and study epochs."""
+def study_runs(study):
+    """Every run of a study: the fitted ones, then the held-out ones."""
+    return [*study["runs"], *held_out_runs(study)]
 
-    return lambda wildcards: files_of_study(STUDIES[wildcards.study], pattern)
+
+def study_files(pattern, held_out=False):
+    """Input function: ``pattern`` (a run's file, e.g. ``layout.run_file(name)``) for every run of the study (its
+    held-out runs with ``held_out``), in the study's run order; a pattern with ``{trial}`` and ``{epoch}`` is
+    expanded over trials and study epochs."""
+
+    def files(wildcards):
+        study = STUDIES[wildcards.study]
+        runs = held_out_runs(study) if held_out else study["runs"]
+        return files_of_study({**study, "runs": runs}, pattern)
+
+    return files
 
 
 def files_of_study(study, pattern):
     """``pattern`` for every run of ``study`` (options with ``runs`` and ``epochs``), in its run order, expanded
     over trials and the study's epochs; a pattern without ``{trial}``/``{epoch}`` once per run."""
     return list(dict.fromkeys(expand(pattern, run=study["runs"], trial=TRIALS, epoch=study["epochs"])))
+
+
+def checkpoint_trial_epochs(wildcards):
+    """Param function (weight_norms): (trial, epoch) of every trial and topology epoch, in that order."""
+    return [[trial, epoch] for trial in TRIALS for epoch in TOPOLOGY_EPOCHS]
+
+
+def per_epoch_checkpoints(wildcards):
+    """Input function (weight_norms): the run's checkpoints (:func:`checkpoint_file`) of every trial and topology
+    epoch, in the order of :func:`checkpoint_trial_epochs`."""
+    return [checkpoint_file(wildcards.run, trial, epoch) for trial, epoch in checkpoint_trial_epochs(wildcards)]
+
+
+def held_out_predictions(wildcards):
+    """Input function (generalization_plots): the study's held-out estimates, when it has held-out runs."""
+    if not STUDIES[wildcards.study]["held_out"]:
+        return []
+    return [layout.fill(layout.study_file("held_out_predictions.csv"), study=wildcards.study)]
 
 
 # ---------------------------------------------------------------------------------------------- early stopping

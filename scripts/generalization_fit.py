@@ -12,6 +12,7 @@ with log_to_file(snakemake.log[0]):
         predictions=snakemake.output.predictions,
         metrics_csv=snakemake.output.metrics,
         metrics_md=snakemake.output.metrics_md,
+        differences_csv=snakemake.output.differences,
         metrics_html=snakemake.output.metrics_html,
         model=snakemake.output.model,
         bootstrap=snakemake.params.bootstrap,

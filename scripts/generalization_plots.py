@@ -8,5 +8,6 @@ with log_to_file(snakemake.log[0]):
         table=snakemake.input.table,
         predictions=snakemake.input.predictions,
         model=snakemake.input.model,
+        held_out=list(snakemake.input.held_out),
         outputs=dict(snakemake.output.items()),
     )

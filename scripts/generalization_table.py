@@ -8,6 +8,7 @@ with log_to_file(snakemake.log[0]):
         runs=snakemake.params.runs,
         training=snakemake.input.training,
         summaries=snakemake.input.summaries,
+        weights=snakemake.input.weights,
         diagrams=snakemake.input.diagrams,
         max_dim=snakemake.params.max_dim,
         min_persistence=snakemake.params.min_persistence,

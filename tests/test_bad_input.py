@@ -233,7 +233,7 @@ def test_estimate_without_a_model_says_how_to_make_one(model_file, tmp_path, cap
     """Issue 21: `estimate-test-error` without a model says how to make one."""
     _, _, diagram = model_file
     code, _, err = run_cli(capsys, "estimate-test-error", "--diagram", diagram, "--train-acc", 97)
-    assert_clean_error(code, err, "--model MODEL.json is required", "config/generalization.yaml", "model.json")
+    assert_clean_error(code, err, "--model MODEL.json is required", "config/generalization_gap.yaml", "model.json")
     code, _, err = run_cli(
         capsys, "estimate-test-error", "--model", tmp_path / "nope.json", "--diagram", diagram, "--train-acc", 97
     )
@@ -534,7 +534,9 @@ def test_a_study_of_one_network_says_leave_one_network_out_was_not_computed(tmp_
         )
     metrics = pd.read_csv(out["metrics"])
     lono = metrics[metrics["cv"] == "leave_one_network_out"]
-    assert len(lono) == 4 * len(gen.METRICS) and lono["value"].isna().all()
+    assert (
+        len(lono) == (1 + len(gen.BASELINES)) * len(gen.METRICS) and lono["value"].isna().all()
+    )  # topology + baselines
     assert lono["note"].str.contains(r"every run of the study is of one network \(lenet\)").all()
     assert metrics.loc[metrics["cv"] == "leave_one_run_out", "value"].notna().all()
     md = out["md"].read_text()

@@ -56,14 +56,15 @@ def test_memorization_config_compares_true_and_permuted_labels():
 
 def test_shipped_configs_compute_3d_cavities():
     # adversarial.yaml keeps H0..H2: 21 topology chains (clean and 18 attacked) within its offline time budget;
-    # its measured results in docs/studies/adversarial.md are for H0..H2. generalization.yaml (CVPR 2020) regresses on H1 features
-    # only, so it computes H0..H1; the early-stopping study (and its pilot) reads beta_1 and beta_2 at 15 epochs of
-    # 10 trials, so it computes H0..H2; memorization_cut04.yaml (the 2020 cut, |corr| >= 0.2) computes H0..H2: H3
-    # there does not fit the offline budget (measured in docs/studies/memorization.md)
+    # its measured results in docs/studies/adversarial.md are for H0..H2. The generalization studies (CVPR 2020) regress
+    # on H1 features only, so they compute H0..H1; the early-stopping study (and its pilot) reads beta_1 and beta_2 at
+    # 15 epochs of 10 trials, so it computes H0..H2; memorization_cut04.yaml (the 2020 cut, |corr| >= 0.2) computes
+    # H0..H2: H3 there does not fit the offline budget (measured in docs/studies/memorization.md)
     expected = {
         "adversarial.yaml": 2,
         "memorization_cut04.yaml": 2,
-        "generalization.yaml": 1,
+        "generalization_gap.yaml": 1,
+        "generalization_gap_full.yaml": 1,
         "early_stopping.yaml": 2,
         "early_stopping_pilot.yaml": 2,
     }
@@ -171,16 +172,45 @@ def test_every_nonfinite_number_is_found_with_its_key():
     workflow_config.check_finite({"topology": {"max_epsilon": 0.3, "epochs": [0, 1]}, "trials": [0]})
 
 
-def test_generalization_config_uses_h1_features_of_training_samples():
-    config = with_defaults(yaml.safe_load((REPO / "config" / "generalization.yaml").read_text()))
+GAP_CONFIGS = ["generalization_gap.yaml", "generalization_gap_full.yaml"]
+
+
+@pytest.mark.parametrize("name", GAP_CONFIGS)
+def test_generalization_configs_fit_true_label_networks_and_hold_out_others(name, monkeypatch):
+    from dnn_topology.studies.generalization.config import held_out_runs, study_options
+
+    config = with_defaults(yaml.safe_load((REPO / "config" / name).read_text()))
+    monkeypatch.setattr(workflow_config.dsets, "check_available", lambda *a, **k: None)
+    workflow_config.check_config(config)
     assert config["topology"]["max_dim"] == 1 and config["activations"]["split"] == "train"
-    assert config["generalization"][0]["features"] == ["life_h1", "midlife_h1"]
-    assert {r["network"] for r in config["runs"]} == {"lenet", "lenet_300_100", "conv_2"}
+    assert config["topology"]["max_epsilon"] == 0.4 and len(config["trials"]) >= 3
     assert len(config["topology"]["epochs"]) >= 4
+    runs = workflow_config.run_table(config)
+    studies = study_options(config)
+    assert [s["features"] for s in studies.values()][0] == ["life_h1", "midlife_h1"]
+    for study in studies.values():
+        fit, held = study["runs"], held_out_runs(study)
+        assert not set(fit) & set(held)  # no held-out run in the fit
+        # the fit: true labels only, several architectures and training-set sizes
+        assert all(runs[r]["training"]["permute_labels"] == 0 for r in fit)
+        assert len({runs[r]["run"]["network"] for r in fit}) >= 2
+        assert len({runs[r]["training"]["subset"] for r in fit}) >= 3
+        # held out: a configuration not in the fit; permuted labels only as their own set
+        fit_configs = {
+            (runs[r]["run"]["network"], runs[r]["run"]["dataset"], runs[r]["training"]["subset"]) for r in fit
+        }
+        for set_name, set_runs in study["held_out"].items():
+            for r in set_runs:
+                if set_name == "permuted_labels":
+                    assert runs[r]["training"]["permute_labels"] > 0
+                else:
+                    assert runs[r]["training"]["permute_labels"] == 0
+                    key = (runs[r]["run"]["network"], runs[r]["run"]["dataset"], runs[r]["training"]["subset"])
+                    assert key not in fit_configs
 
 
 def test_generalization_study_names_are_path_safe():
-    config = with_defaults(yaml.safe_load((REPO / "config" / "generalization.yaml").read_text()))
+    config = with_defaults(yaml.safe_load((REPO / "config" / "generalization_gap.yaml").read_text()))
     config["generalization"][0]["name"] = "../outside"
     with pytest.raises(
         workflow_config.ConfigError, match=r"^generalization\[0\]\.name: .* becomes part of a file path"

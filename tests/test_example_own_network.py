@@ -26,6 +26,8 @@ def test_the_example_trains_outside_and_the_workflow_analyses_it(tmp_path):
     snakemake(tmp_path, config=write_config(tmp_path, config))
     log = pd.read_csv(tmp_path / "results/digitnet/training.csv")
     assert list(log["epoch"]) == [0, 6]
-    assert log["test_acc_pct"].iloc[1] > 90 > log["test_acc_pct"].iloc[0]  # the trained checkpoint, measured by evaluate
+    assert (
+        log["test_acc_pct"].iloc[1] > 90 > log["test_acc_pct"].iloc[0]
+    )  # the trained checkpoint, measured by evaluate
     assert (tmp_path / "results/digitnet/plots/betti_curves_density.png").is_file()
     assert (tmp_path / "results/digitnet/claims.csv").is_file()

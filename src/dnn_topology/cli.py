@@ -351,7 +351,7 @@ def _add_estimate_test_error(sub) -> None:
 
 HOW_TO_FIT_A_MODEL = (
     "a model is fitted by a generalization study of the workflow, e.g. `snakemake --cores 2 --configfile "
-    "config/generalization.yaml`, which writes results/generalization/<study>/model.json (config key "
+    "config/generalization_gap.yaml`, which writes results/generalization/<study>/model.json (config key "
     "generalization; docs/studies/generalization.md)"
 )
 

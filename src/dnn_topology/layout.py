@@ -4,7 +4,7 @@ Every output of run ``<run>`` (one network trained on one dataset, or imported; 
 path component) lives under ``results/<run>/``, and every job's log under ``logs/`` in the same place::
 
     results/<run>/                                  run_file(name)
-      betti_curves.csv, betti_summary.csv, training.csv, claims.csv, topology.json, ...
+      betti_curves.csv, betti_summary.csv, training.csv, claims.csv, topology.json, weight_norms.csv, ...
       plots/<plot>.<ext>                            run_plot(plot, ext), plot in RUN_PLOTS (and claims)
       adversarial/<table>.csv                       adversarial_file(name)
       adversarial/plots/<plot>.<ext>                adversarial_plot(plot, ext), plot in ADVERSARIAL_PLOTS
@@ -18,7 +18,8 @@ path component) lives under ``results/<run>/``, and every job's log under ``logs
         epoch_<E>/<inputs><name>                    epoch_file(name): activations.npy, diagram.bin, ...
         epoch_<E>/<attack id>/<name>                attack_file(name): attack.csv, inputs.npy, ...
     results/comparisons/<comparison>/<name>         comparison_file(name)
-    results/generalization/<study>/<name>           study_file(name), study_figure(figure, ext)
+    results/generalization/<study>/<name>           study_file(name), study_figure(figure, ext); name in STUDY_TABLES,
+                                                    HELD_OUT_TABLES
     results/early_stopping/<stopping_study>/<name>  stopping_file(name), stopping_figure(ext): figures/<run>.<ext>
     logs/...                                        the same builders with ``root=LOGS``
 
@@ -49,6 +50,7 @@ __all__ = [
     "ADVERSARIAL_TABLES",
     "ATTACK_PREFIX",
     "FIGURE_FORMATS",
+    "HELD_OUT_TABLES",
     "LOGS",
     "RESERVED_RUN_NAMES",
     "RESULTS",
@@ -113,8 +115,24 @@ ADVERSARIAL_PLOTS = (
 only when the detector is enabled."""
 PER_INPUT_TABLES = ("detection", "transfer", "adaptive")
 """The tables of a run's per-input detection study (``results/<run>/adversarial/per_input/<table>.csv``)."""
-STUDY_TABLES = ("table.csv", "predictions.csv", "metrics.csv", "metrics.md", "metrics.html", "model.json")
+STUDY_TABLES = (
+    "table.csv",
+    "predictions.csv",
+    "metrics.csv",
+    "differences.csv",
+    "metrics.md",
+    "metrics.html",
+    "model.json",
+)
 """The files of a generalization study besides its figures."""
+HELD_OUT_TABLES = (
+    "held_out_table.csv",
+    "held_out_predictions.csv",
+    "held_out_metrics.csv",
+    "held_out.md",
+    "held_out.html",
+)
+"""The files of a generalization study's held-out evaluation (only a study with ``held_out`` sets writes them)."""
 STUDY_FIGURES = ("gap_vs_features", "estimated_vs_true", "runs_over_epochs")
 """The figures of a generalization study (:mod:`dnn_topology.studies.generalization.figures`)."""
 REPORT_CATEGORIES = {

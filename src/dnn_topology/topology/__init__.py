@@ -7,7 +7,7 @@ arrays and DIPHA files alone.
 * :mod:`~dnn_topology.topology.dipha_files` -- DIPHA file formats (read/write, ``full_to_sparse``)
 * :mod:`~dnn_topology.topology.persistence` -- Vietoris-Rips persistence with DIPHA's conventions, and DIPHA itself
 * :mod:`~dnn_topology.topology.betti`       -- Betti curves and their summaries
-* :mod:`~dnn_topology.topology.features`    -- features of a diagram (life, midlife)
+* :mod:`~dnn_topology.topology.features`    -- features of a diagram (life, midlife, births, deaths, entropy)
 * :mod:`~dnn_topology.topology.interop`     -- a diagram in ripser.py/persim's, GUDHI's and giotto-tda's layouts
 
 Units: distances are 1 - |corr|; diagrams are in DIPHA's filtration units epsilon = distance / 2.
@@ -42,6 +42,9 @@ __getattr__, __dir__, __all__ = attach(
         "to_gudhi": "interop",
         "to_giotto_tda": "interop",
         "life_midlife": "features",
+        "diagram_features": "features",
         "diagram_file_features": "features",
+        "pair_statistics": "features",
+        "persistent_entropy": "features",
     },
 )

@@ -103,7 +103,7 @@ def checkpoint_features(
     sparse = full_to_sparse(distance_matrix(acts), fitted["max_epsilon"])
     max_dim = fitted["feature_max_dim"]
     diagram = compute_persistence(sparse, max_dim + 1, n_threads=threads)
-    return dfeat.life_midlife(diagram.dims, diagram.births, diagram.deaths, max_dim, fitted["min_persistence"])
+    return dfeat.diagram_features(diagram.dims, diagram.births, diagram.deaths, max_dim, fitted["min_persistence"])
 
 
 def from_checkpoint(model: Mapping, checkpoint: str | Path, train_acc: float, **options) -> dict:

@@ -4,7 +4,8 @@
   colour per network; the line is the fitted model along that feature, the other features held at
   their mean over the study.
 * ``estimated_vs_true``: leave-one-run-out estimated test accuracy against the true one (percent),
-  one panel per model (topology and the baselines), with y = x.
+  one panel per model (topology and the baselines), with y = x; with held-out runs, their estimates by
+  the model fitted on every row are drawn too (open markers, one per held-out set).
 * ``runs_over_epochs``: per run, the true test accuracy, the topology model's leave-one-run-out
   estimate and the train accuracy over epochs (mean over trials).
 
@@ -13,7 +14,7 @@ Every figure is written as PNG and PDF.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -67,19 +68,35 @@ def plot_gap_vs_features(table: pd.DataFrame, model: Mapping, png, pdf) -> None:
         save_figure(fig, png, pdf)
 
 
-def plot_estimated_vs_true(predictions: pd.DataFrame, png, pdf, study: str = "") -> None:
-    """Leave-one-run-out estimated vs true test accuracy, one panel per model, with y = x."""
+def plot_estimated_vs_true(
+    predictions: pd.DataFrame, png, pdf, study: str = "", held_out: pd.DataFrame | None = None
+) -> None:
+    """Leave-one-run-out estimated vs true test accuracy, one panel per model, with y = x (and the
+    held-out runs' estimates, open markers, when ``held_out`` is given)."""
     loro = predictions[predictions["cv"] == "leave_one_run_out"]
     models = list(dict.fromkeys(loro["model"]))
     colors = _network_colors(loro["network"].unique())
-    lo = float(min(loro["test_acc_pct"].min(), loro["test_acc_est_pct"].min()))
-    hi = float(max(loro["test_acc_pct"].max(), loro["test_acc_est_pct"].max()))
+    held_out = held_out.dropna(subset=["test_acc_est_pct"]) if held_out is not None else loro.iloc[:0].assign(set="")
+    both = pd.concat([loro, held_out])
+    lo = float(min(both["test_acc_pct"].min(), both["test_acc_est_pct"].min()))
+    hi = float(max(both["test_acc_pct"].max(), both["test_acc_est_pct"].max()))
+    markers = dict(zip(dict.fromkeys(held_out.get("set", [])), "osD^v"))
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(models), figsize=(2.6 * len(models), 2.8), squeeze=False, sharey=True)
         for ax, name in zip(axes[0], models):
             df = loro[loro["model"] == name]
             for net, d in df.groupby("network"):
                 ax.scatter(d["test_acc_pct"], d["test_acc_est_pct"], s=8, alpha=0.7, color=colors[net], label=net)
+            for set_name, d in held_out[held_out["model"] == name].groupby("set", sort=False):
+                ax.scatter(
+                    d["test_acc_pct"],
+                    d["test_acc_est_pct"],
+                    s=14,
+                    facecolors="none",
+                    edgecolors="black",
+                    marker=markers[set_name],
+                    label=f"held out: {set_name}",
+                )
             ax.plot([lo, hi], [lo, hi], color="black", lw=0.8, ls="--", label="y = x")
             mae = np.abs(df["error_pp"]).mean()
             ax.set_title(f"{name} (MAE {mae:.1f} pp)")
@@ -122,7 +139,12 @@ def plot_runs_over_epochs(predictions: pd.DataFrame, png, pdf, study: str = "") 
 
 
 def generalization_plots_stage(
-    *, table: str | Path, predictions: str | Path, model: str | Path, outputs: Mapping[str, str | Path]
+    *,
+    table: str | Path,
+    predictions: str | Path,
+    model: str | Path,
+    outputs: Mapping[str, str | Path],
+    held_out: Sequence[str | Path] = (),
 ) -> None:
     """Stage ``generalization_plots``: every figure of :data:`FIGURES`, as PNG and PDF.
 
@@ -132,15 +154,20 @@ def generalization_plots_stage(
         The study table, its out-of-fold predictions and the fitted model JSON.
     outputs : mapping
         ``<figure>_png`` and ``<figure>_pdf`` -> path, for each figure.
+    held_out : sequence of paths
+        The study's ``held_out_predictions.csv`` (none for a study without held-out runs).
     """
     rows = pd.read_csv(table)
     oof = pd.read_csv(predictions)
+    held = pd.concat([pd.read_csv(p) for p in held_out]) if held_out else None
     fitted = read_model(model)
     rows = rows[rows["run"].isin(oof["run"].unique())]
     plot_gap_vs_features(
         rows.dropna(subset=fitted["features"]), fitted, outputs["gap_vs_features_png"], outputs["gap_vs_features_pdf"]
     )
-    plot_estimated_vs_true(oof, outputs["estimated_vs_true_png"], outputs["estimated_vs_true_pdf"], fitted["study"])
+    plot_estimated_vs_true(
+        oof, outputs["estimated_vs_true_png"], outputs["estimated_vs_true_pdf"], fitted["study"], held
+    )
     plot_runs_over_epochs(oof, outputs["runs_over_epochs_png"], outputs["runs_over_epochs_pdf"], fitted["study"])
 
 

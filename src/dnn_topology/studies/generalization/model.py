@@ -17,14 +17,20 @@ Units and conventions
   out every run of one network (only when the study has two or more networks).
 * **Models**, each scored on the same rows and folds:
   ``topology`` (linear fit of the gap on the study's features), ``mean_gap`` (the training folds'
-  mean gap), ``train_acc`` (linear fit of the gap on the train accuracy alone) and ``train_loss``
-  (on the train loss alone).
+  mean gap), ``train_acc`` (linear fit of the gap on the train accuracy alone), ``train_loss``
+  (on the train loss alone) and ``weight_l2`` (on the L2 norm of the weights, Tan et al. 2024; see
+  :mod:`dnn_topology.studies.generalization.weights`).
 * **Metrics** of the estimated test accuracy: MAE and RMSE (pp), R^2 of the test accuracy and R^2 of
   the gap, each with a percentile bootstrap 95% interval over runs (runs resampled with
   replacement, all their rows together).
+* **Differences**: MAE(topology) - MAE(baseline) per baseline, with a *paired* bootstrap 95% interval
+  (the same resamples of runs for both models); an interval entirely below 0 means the topology
+  model's errors are smaller than that baseline's on these rows.
 * **Prediction interval** of the fitted model: the 2.5% and 97.5% quantiles of its
   leave-one-run-out out-of-fold errors (estimated - true test accuracy); a test accuracy is an estimate
   minus its error, so the interval of an estimate ``e`` is ``e - q97.5 .. e - q2.5``, clipped to 0..100 %.
+* Runs of a configuration the model never saw (the study's ``held_out`` sets) are evaluated after the
+  fit by :mod:`dnn_topology.studies.generalization.held_out`.
 """
 
 from __future__ import annotations
@@ -53,11 +59,20 @@ from .config import (  # noqa: F401 (re-exported: the study's configuration, pan
 
 MODEL_FORMAT = "dnn-topology generalization model"
 MODEL_VERSION = 1
-BASELINES: dict[str, tuple[str, ...]] = {"mean_gap": (), "train_acc": ("train_acc_pct",), "train_loss": ("train_loss",)}
+BASELINES: dict[str, tuple[str, ...]] = {
+    "mean_gap": (),
+    "train_acc": ("train_acc_pct",),
+    "train_loss": ("train_loss",),
+    "weight_l2": ("weight_l2",),
+}
 CV_SCHEMES = {"leave_one_run_out": "run", "leave_one_network_out": "network"}
 METRICS = ("mae_pp", "rmse_pp", "r2_test_acc", "r2_gap")
 TABLE_KEYS = ["run", "network", "dataset", "trial", "epoch"]
-INPUT_UNITS = {"train_acc_pct": "percent", "train_loss": "mean NLL (nats)"}
+INPUT_UNITS = {
+    "train_acc_pct": "percent",
+    "train_loss": "mean NLL (nats)",
+    "weight_l2": "L2 norm of all trainable parameters",
+}
 
 
 class TopologyMismatchError(ValueError):
@@ -121,11 +136,13 @@ def run_rows(
     diagrams: Mapping[tuple[int, int], str | Path],
     max_dim: int,
     min_persistence: float,
+    weights: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The study rows of one run: one per (trial, epoch) of ``diagrams``.
 
     ``training`` is the run's ``training.csv`` (accuracies in percent, as the training stage writes
-    them), ``summary`` its ``betti_summary.csv``, ``diagrams`` maps (trial, epoch) to a diagram file.
+    them), ``summary`` its ``betti_summary.csv``, ``diagrams`` maps (trial, epoch) to a diagram file,
+    ``weights`` its ``weight_norms.csv`` (the ``weight_l2`` column; left out when None).
     """
     rows = []
     for (trial, epoch), path in sorted(diagrams.items()):
@@ -140,6 +157,12 @@ def run_rows(
     if missing.any():
         pairs = table.loc[missing, ["trial", "epoch"]].to_records(index=False).tolist()
         raise ValueError(f"run {run}: no training metrics for (trial, epoch) {pairs}")
+    if weights is not None:
+        table = table.merge(weights[["trial", "epoch", "weight_l2"]], on=["trial", "epoch"], how="left")
+        missing = table["weight_l2"].isna()
+        if missing.any():
+            pairs = table.loc[missing, ["trial", "epoch"]].to_records(index=False).tolist()
+            raise ValueError(f"run {run}: no weight norm for (trial, epoch) {pairs}")
     table = table.merge(wide_betti_summary(summary), on=["trial", "epoch"], how="left")
     table.insert(0, "dataset", dataset)
     table.insert(0, "network", network)
@@ -151,8 +174,8 @@ def study_table(runs: Sequence[Mapping], max_dim: int, min_persistence: float) -
     """One row per (run, trial, epoch) of every run of a study.
 
     Each item of ``runs`` has ``run``, ``network``, ``dataset``, ``training`` (path of the run's
-    ``training.csv``), ``summary`` (its ``betti_summary.csv``) and ``diagrams`` ((trial, epoch) ->
-    diagram path).
+    ``training.csv``), ``summary`` (its ``betti_summary.csv``), ``diagrams`` ((trial, epoch) ->
+    diagram path) and optionally ``weights`` (its ``weight_norms.csv``).
     """
     frames = [
         run_rows(
@@ -164,11 +187,13 @@ def study_table(runs: Sequence[Mapping], max_dim: int, min_persistence: float) -
             r["diagrams"],
             max_dim,
             min_persistence,
+            pd.read_csv(r["weights"]) if r.get("weights") is not None else None,
         )
         for r in runs
     ]
     table = pd.concat(frames, ignore_index=True)
     first = TABLE_KEYS + ["train_acc_pct", "test_acc_pct", "gap_pp", "train_loss", "test_loss"]
+    first += ["weight_l2"] if "weight_l2" in table.columns else []
     return table[first + [c for c in table.columns if c not in first]]
 
 
@@ -200,6 +225,16 @@ def _design(table: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
     if not features:
         return np.zeros((len(table), 1))
     return table[list(features)].to_numpy(dtype=np.float64)
+
+
+def fit_gap_model(table: pd.DataFrame, inputs: Sequence[str]):
+    """A linear fit of the gap on the columns ``inputs`` of ``table`` (the mean gap when there are none)."""
+    return _regressor(inputs).fit(_design(table, inputs), table["gap_pp"].to_numpy(dtype=np.float64))
+
+
+def predict_gap(fitted, table: pd.DataFrame, inputs: Sequence[str]) -> np.ndarray:
+    """The gap (pp) that a :func:`fit_gap_model` fit estimates for the rows of ``table``."""
+    return fitted.predict(_design(table, inputs))
 
 
 def model_features(features: Sequence[str]) -> dict[str, tuple[str, ...]]:
@@ -255,10 +290,15 @@ def out_of_fold(table: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
 
 
 def _metric_values(n, abs_err, sq_err, s_test, s2_test, s_gap, s2_gap) -> dict[str, np.ndarray]:
-    """Metrics from (possibly bootstrap-weighted) sums; each argument may be an array."""
+    """Metrics from (possibly bootstrap-weighted) sums; each argument may be an array.
+
+    R^2 is NaN where the target does not vary (one row, or a resample of one network's single row):
+    the sum of squares is then 0 up to rounding, and 1 - SSE / SS would be meaningless."""
     with np.errstate(divide="ignore", invalid="ignore"):
         ss_test = s2_test - s_test**2 / n
         ss_gap = s2_gap - s_gap**2 / n
+        ss_test = np.where(ss_test > 1e-9 * np.maximum(s2_test, 1e-300), ss_test, np.nan)
+        ss_gap = np.where(ss_gap > 1e-9 * np.maximum(s2_gap, 1e-300), ss_gap, np.nan)
         return {
             "mae_pp": abs_err / n,
             "rmse_pp": np.sqrt(sq_err / n),
@@ -267,69 +307,163 @@ def _metric_values(n, abs_err, sq_err, s_test, s2_test, s_gap, s2_gap) -> dict[s
         }
 
 
-def metrics(predictions: pd.DataFrame, n_bootstrap: int = 2000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
-    """MAE, RMSE, R^2 of every (cv, model) of :func:`out_of_fold`, with bootstrap intervals over runs.
+def _unit_sums(df: pd.DataFrame, unit: str) -> pd.DataFrame:
+    """Per resampling unit: row count, sums of |error|, error^2, test accuracy, gap and their squares."""
+    e = df["error_pp"].to_numpy()
+    return (
+        pd.DataFrame(
+            {
+                "unit": df[unit].to_numpy(),
+                "n": 1.0,
+                "abs": np.abs(e),
+                "sq": e**2,
+                "t": df["test_acc_pct"].to_numpy(),
+                "t2": df["test_acc_pct"].to_numpy() ** 2,
+                "g": df["gap_pp"].to_numpy(),
+                "g2": df["gap_pp"].to_numpy() ** 2,
+            }
+        )
+        .groupby("unit")
+        .sum()
+    )
 
-    Returns one row per (cv, model, metric): ``value``, ``ci_low``, ``ci_high``, ``n_rows``, ``n_runs``.
-    The same bootstrap resamples of runs (from ``seed``) are used for every model, so the intervals
-    compare like with like.
+
+def resample_counts(n_units: int, n_bootstrap: int, seed: int) -> np.ndarray:
+    """Bootstrap counts (B x n_units) of units drawn with replacement; the same for a given seed and size."""
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(n_units, np.full(n_units, 1.0 / n_units), size=n_bootstrap)
+
+
+def percentile_interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    values = values[np.isfinite(values)]
+    alpha = (1 - level) / 2
+    return tuple(np.quantile(values, [alpha, 1 - alpha])) if len(values) else (np.nan, np.nan)
+
+
+def metrics(
+    predictions: pd.DataFrame,
+    n_bootstrap: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+    by: Sequence[str] = ("cv", "model"),
+    unit: str = "run",
+) -> pd.DataFrame:
+    """MAE, RMSE, R^2 of every group ``by`` of ``predictions``, with bootstrap intervals over ``unit``.
+
+    ``predictions`` has ``error_pp``, ``test_acc_pct``, ``gap_pp`` and the columns ``by`` and ``unit``
+    (:func:`out_of_fold`: by cv and model, resampling runs). Returns one row per (group, metric):
+    the ``by`` columns, ``metric``, ``value``, ``ci_low``, ``ci_high``, ``n_rows``, ``n_runs`` (units).
+    The same bootstrap resamples of units (from ``seed``) are used for every group with the same units,
+    so the intervals compare like with like.
     """
     rows = []
-    alpha = (1 - level) / 2
-    for (cv, model), df in predictions.groupby(["cv", "model"], sort=False):
-        e = df["error_pp"].to_numpy()
-        per_run = (
-            pd.DataFrame(
-                {
-                    "run": df["run"].to_numpy(),
-                    "n": 1.0,
-                    "abs": np.abs(e),
-                    "sq": e**2,
-                    "t": df["test_acc_pct"].to_numpy(),
-                    "t2": df["test_acc_pct"].to_numpy() ** 2,
-                    "g": df["gap_pp"].to_numpy(),
-                    "g2": df["gap_pp"].to_numpy() ** 2,
-                }
-            )
-            .groupby("run")
-            .sum()
-        )
-        sums = per_run.to_numpy().T  # 7 x n_runs
+    for keys, df in predictions.groupby(list(by), sort=False):
+        sums = _unit_sums(df, unit).to_numpy().T  # 7 x n_units
         point = _metric_values(*sums.sum(axis=1))
-        rng = np.random.default_rng(seed)
-        n_runs = sums.shape[1]
-        counts = rng.multinomial(n_runs, np.full(n_runs, 1.0 / n_runs), size=n_bootstrap)  # B x n_runs
+        counts = resample_counts(sums.shape[1], n_bootstrap, seed)
         boot = _metric_values(*(counts @ sums.T).T)
         for name in METRICS:
-            values = boot[name][np.isfinite(boot[name])]
-            low, high = np.quantile(values, [alpha, 1 - alpha]) if len(values) else (np.nan, np.nan)
+            low, high = percentile_interval(boot[name], level)
             rows.append(
                 {
-                    "cv": cv,
-                    "model": model,
+                    **dict(zip(by, keys)),
                     "metric": name,
                     "value": float(point[name]),
                     "ci_low": float(low),
                     "ci_high": float(high),
                     "n_rows": len(df),
-                    "n_runs": n_runs,
+                    "n_runs": sums.shape[1],
                 }
             )
     return pd.DataFrame(rows)
 
 
-def metrics_frame(metric_rows: pd.DataFrame) -> pd.DataFrame:
-    """:func:`metrics` as one row per (cv, model), ``value [low, high]`` per metric (text cells)."""
+def mae_differences(
+    predictions: pd.DataFrame,
+    reference: str = "topology",
+    n_bootstrap: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+    by: Sequence[str] = ("cv",),
+    unit: str = "run",
+) -> pd.DataFrame:
+    """MAE(reference) - MAE(model) for every other model, with a paired bootstrap interval over ``unit``.
+
+    Within each group ``by`` (e.g. a cross-validation scheme), both models' errors are on the same rows;
+    each bootstrap resample draws units (all their rows) once and scores both models on it. Returns one
+    row per (group, model): ``value`` (pp; < 0: the reference's errors are smaller), ``ci_low``,
+    ``ci_high``, ``share_not_smaller`` (the fraction of resamples where the difference is >= 0), the
+    two MAEs, ``n_rows`` and ``n_runs``.
+    """
     rows = []
-    for (cv, model), df in metric_rows.groupby(["cv", "model"], sort=False):
-        row = {"cv": cv, "model": model}
-        note = df["note"].iloc[0] if "note" in df and isinstance(df["note"].iloc[0], str) else ""
+    for keys, group in predictions.groupby(list(by), sort=False):
+        ref = group[group["model"] == reference]
+        if ref.empty:
+            continue
+        ref_sums = _unit_sums(ref, unit)
+        for model, df in group.groupby("model", sort=False):
+            if model == reference:
+                continue
+            sums = _unit_sums(df, unit)
+            if not sums.index.equals(ref_sums.index) or not np.array_equal(sums["n"], ref_sums["n"]):
+                raise ValueError(f"models {reference} and {model} of {keys} are not scored on the same rows")
+            counts = resample_counts(len(sums), n_bootstrap, seed)
+            n = counts @ sums["n"].to_numpy()
+            diff_boot = (counts @ ref_sums["abs"].to_numpy() - counts @ sums["abs"].to_numpy()) / n
+            total = sums["n"].sum()
+            mae_ref, mae_model = ref_sums["abs"].sum() / total, sums["abs"].sum() / total
+            low, high = percentile_interval(diff_boot, level)
+            rows.append(
+                {
+                    **dict(zip(by, keys if isinstance(keys, tuple) else (keys,))),
+                    "reference": reference,
+                    "model": model,
+                    "metric": "mae_difference_pp",
+                    "value": float(mae_ref - mae_model),
+                    "ci_low": float(low),
+                    "ci_high": float(high),
+                    "share_not_smaller": float(np.mean(diff_boot >= 0)),
+                    "mae_reference_pp": float(mae_ref),
+                    "mae_model_pp": float(mae_model),
+                    "n_rows": int(total),
+                    "n_runs": len(sums),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _note(df: pd.DataFrame) -> str:
+    return df["note"].iloc[0] if "note" in df and isinstance(df["note"].iloc[0], str) else ""
+
+
+def metrics_frame(metric_rows: pd.DataFrame, by: Sequence[str] = ("cv", "model")) -> pd.DataFrame:
+    """:func:`metrics` as one row per group ``by``, ``value [low, high]`` per metric (text cells)."""
+    rows = []
+    for keys, df in metric_rows.groupby(list(by), sort=False):
+        row = dict(zip(by, keys))
+        note = _note(df)
         for name in METRICS:
             r = df[df["metric"] == name].iloc[0]
             row[name] = "not computed" if note else f"{r['value']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
         row["note"] = note
         rows.append(row)
-    return pd.DataFrame(rows, columns=["cv", "model", *METRICS, "note"])
+    return pd.DataFrame(rows, columns=[*by, *METRICS, "note"])
+
+
+def differences_frame(differences: pd.DataFrame, by: Sequence[str] = ("cv",)) -> pd.DataFrame:
+    """:func:`mae_differences` as one row per (group, baseline) with text cells (pp)."""
+    rows = [
+        {
+            **{k: r[k] for k in by},
+            "reference - model": f"{r['reference']} - {r['model']}",
+            "MAE reference (pp)": f"{r['mae_reference_pp']:.2f}",
+            "MAE model (pp)": f"{r['mae_model_pp']:.2f}",
+            "difference (pp) [95% paired interval]": f"{r['value']:+.2f} [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]",
+            "share of resamples >= 0": f"{r['share_not_smaller']:.3f}",
+        }
+        for _, r in differences.iterrows()
+    ]
+    return pd.DataFrame(rows)
 
 
 def model_text(model: Mapping) -> str:
@@ -364,24 +498,47 @@ def skipped_metric_rows(skipped: Mapping[str, str], models: Sequence[str], n_run
     return pd.DataFrame(rows)
 
 
-def metrics_table(metric_rows: pd.DataFrame) -> str:
-    """A Markdown table of :func:`metrics`: one line per (cv, model), ``value [low, high]`` per metric; a
-    scheme not computed (a ``note``, :func:`skipped_metric_rows`) is one line that says why."""
-    header = "| cv | model | " + " | ".join(METRICS) + " |"
-    lines = [header, "|" + "---|" * (len(METRICS) + 2)]
-    notes = []
-    for (cv, model), df in metric_rows.groupby(["cv", "model"], sort=False):
-        note = df["note"].iloc[0] if "note" in df and isinstance(df["note"].iloc[0], str) else ""
+def metrics_table(metric_rows: pd.DataFrame, by: Sequence[str] = ("cv", "model")) -> str:
+    """A Markdown table of :func:`metrics`: one line per group ``by``, ``value [low, high]`` per metric; a
+    scheme not computed (a ``note``, :func:`skipped_metric_rows`) is one line under the table that says why."""
+    header = "| " + " | ".join(by) + " | " + " | ".join(METRICS) + " | rows | units |"
+    lines = [header, "|" + "---|" * (len(METRICS) + len(by) + 2)]
+    notes = {}
+    for keys, df in metric_rows.groupby(list(by), sort=False):
+        note = _note(df)
         if note:
-            if cv not in dict(notes):
-                notes.append((cv, note))
+            notes.setdefault(keys[0], note)
             continue
         cells = []
         for name in METRICS:
             r = df[df["metric"] == name].iloc[0]
             cells.append(f"{r['value']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]")
-        lines.append(f"| {cv} | {model} | " + " | ".join(cells) + " |")
-    lines += [f"\n{cv}: {note}" for cv, note in notes]
+        first = df.iloc[0]
+        lines.append(
+            "| "
+            + " | ".join(str(k) for k in keys)
+            + " | "
+            + " | ".join(cells)
+            + f" | {first['n_rows']} | {first['n_runs']} |"
+        )
+    lines += [f"\n{group}: {note}" for group, note in notes.items()]
+    return "\n".join(lines)
+
+
+def differences_table(differences: pd.DataFrame, by: Sequence[str] = ("cv",)) -> str:
+    """A Markdown table of :func:`mae_differences`: one line per (group, baseline)."""
+    lines = [
+        "| " + " | ".join(by) + " | reference - model | MAE reference [pp] | MAE model [pp] | "
+        "difference [95% paired interval] | share of resamples >= 0 |",
+        "|" + "---|" * (len(by) + 5),
+    ]
+    for _, r in differences.iterrows():
+        lines.append(
+            "| "
+            + " | ".join(str(r[k]) for k in by)
+            + f" | {r['reference']} - {r['model']} | {r['mae_reference_pp']:.2f} | {r['mae_model_pp']:.2f} | "
+            f"{r['value']:+.2f} [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}] | {r['share_not_smaller']:.3f} |"
+        )
     return "\n".join(lines)
 
 
@@ -424,7 +581,7 @@ def fit_model(
     features = list(features)
     if predictions is None:
         predictions = out_of_fold(table, features)
-    reg = _regressor(features).fit(_design(table, features), table["gap_pp"].to_numpy(dtype=np.float64))
+    reg = fit_gap_model(table, features)
     errors = predictions.query("cv == 'leave_one_run_out' and model == 'topology'")["error_pp"].to_numpy()
     alpha = (1 - level) / 2
     low, high = np.quantile(errors, [alpha, 1 - alpha])
@@ -623,6 +780,40 @@ def estimate(model: Mapping, values: Mapping[str, float], train_acc: float) -> d
 # --------------------------------------------------------------------------- entry points (workflow stages)
 
 
+def study_table_from_files(
+    runs: Sequence[Mapping],
+    training: Sequence,
+    summaries: Sequence,
+    diagrams: Sequence,
+    max_dim: int,
+    min_persistence: float,
+    weights: Sequence | None = None,
+) -> pd.DataFrame:
+    """:func:`study_table` of workflow files: ``training``, ``summaries`` (and ``weights``) aligned with
+    ``runs`` (``name``, ``network``, ``dataset``); ``diagrams`` of any order, sorted by their paths
+    ``.../<run>/trial_<T>/epoch_<E>/diagram.bin``."""
+    by_run: dict[str, dict] = {r["name"]: {} for r in runs}
+    for path in diagrams:
+        where = parse_epoch_path(path)
+        if where.run not in by_run:
+            raise ValueError(f"diagram {path} is not in the folder of any of the study's runs {sorted(by_run)}")
+        by_run[where.run][(where.trial, where.epoch)] = path
+    weights = [None] * len(runs) if weights is None else weights
+    items = [
+        {
+            "run": r["name"],
+            "network": r["network"],
+            "dataset": r["dataset"],
+            "training": t,
+            "summary": s,
+            "diagrams": by_run[r["name"]],
+            "weights": w,
+        }
+        for r, t, s, w in zip(runs, training, summaries, weights, strict=True)
+    ]
+    return study_table(items, max_dim, min_persistence)
+
+
 def generalization_table_stage(
     *,
     runs: Sequence[Mapping],
@@ -632,6 +823,7 @@ def generalization_table_stage(
     max_dim: int,
     min_persistence: float,
     table: str | Path,
+    weights: Sequence | None = None,
 ) -> pd.DataFrame:
     """Stage ``generalization_table``: write the study table (see :func:`study_table`).
 
@@ -645,28 +837,14 @@ def generalization_table_stage(
         ``.../<run>/trial_<T>/epoch_<E>/diagram.bin`` of the runs' analysed epochs.
     max_dim, min_persistence
         Highest homology dimension of the features, and the pairs dropped (see
-        :func:`dnn_topology.topology.features.life_midlife`).
+        :func:`dnn_topology.topology.features.diagram_features`).
     table : str or Path
         CSV to write.
+    weights : sequence of paths, optional
+        Each run's ``weight_norms.csv`` (:mod:`~dnn_topology.studies.generalization.weights`), aligned
+        with ``runs``: the ``weight_l2`` column.
     """
-    by_run: dict[str, dict] = {r["name"]: {} for r in runs}
-    for path in diagrams:
-        where = parse_epoch_path(path)
-        if where.run not in by_run:
-            raise ValueError(f"diagram {path} is not in the folder of any of the study's runs {sorted(by_run)}")
-        by_run[where.run][(where.trial, where.epoch)] = path
-    items = [
-        {
-            "run": r["name"],
-            "network": r["network"],
-            "dataset": r["dataset"],
-            "training": t,
-            "summary": s,
-            "diagrams": by_run[r["name"]],
-        }
-        for r, t, s in zip(runs, training, summaries, strict=True)
-    ]
-    out = study_table(items, max_dim, min_persistence)
+    out = study_table_from_files(runs, training, summaries, diagrams, max_dim, min_persistence, weights)
     with atomic_path(table) as tmp:
         out.to_csv(tmp, index=False)
     return out
@@ -682,6 +860,7 @@ def generalization_fit_stage(
     metrics_csv: str | Path,
     model: str | Path,
     metrics_md: str | Path | None = None,
+    differences_csv: str | Path | None = None,
     metrics_html: str | Path | None = None,
     bootstrap: int = 2000,
     seed: int = 0,
@@ -698,9 +877,9 @@ def generalization_fit_stage(
         The topology model's inputs (e.g. ``life_h1``, ``midlife_h1``).
     topology : mapping
         The parameters the diagrams were computed under (recorded in the model).
-    predictions, metrics_csv, model, metrics_md, metrics_html : str or Path
-        Files to write: out-of-fold estimates, metrics (CSV, Markdown and an HTML page for the report) and
-        the model JSON.
+    predictions, metrics_csv, model, metrics_md, metrics_html, differences_csv : str or Path
+        Files to write: out-of-fold estimates, metrics (CSV, Markdown and an HTML page for the report),
+        the model JSON and the paired MAE differences topology - baseline (:func:`mae_differences`).
     bootstrap, seed : int
         Bootstrap resamples of runs and their seed.
 
@@ -731,24 +910,42 @@ def generalization_fit_stage(
     if skipped:
         models = list(model_features(features))
         scores = pd.concat([scores, skipped_metric_rows(skipped, models, usable["run"].nunique())], ignore_index=True)
+    differences = mae_differences(oof, n_bootstrap=bootstrap, seed=seed)
     fitted = fit_model(usable, features, topology, study, oof)
-    for df, path in ((oof, predictions), (scores, metrics_csv)):
+    outputs = [(oof, predictions), (scores, metrics_csv)]
+    outputs += [(differences, differences_csv)] if differences_csv is not None else []
+    for df, path in outputs:
         with atomic_path(path) as tmp:
             df.to_csv(tmp, index=False)
+    text = (
+        f"Study {study}: {len(usable)} rows of {usable['run'].nunique()} runs; estimated test accuracy out of fold "
+        "(value [bootstrap 95% interval over runs]).\n\n"
+        + metrics_table(scores)
+        + "\n\nMAE of the topology model minus each baseline's, paired bootstrap over runs (< 0: topology better):"
+        "\n\n" + differences_table(differences) + "\n"
+    )
     if metrics_md is not None:
         with atomic_path(metrics_md) as tmp:
-            Path(tmp).write_text(metrics_table(scores) + "\n")
+            Path(tmp).write_text(text)
     if metrics_html is not None:
         from ...plots.tables import write_html  # deferred: the workflow imports this module at parse
 
         write_html(
             metrics_html,
             f"generalization study {study}: estimated test accuracy, out of fold",
-            [("", metrics_frame(scores)), ("the fitted topology model", model_text(fitted))],
-            note="Value [bootstrap 95% interval over runs]; MAE and RMSE in percentage points. "
-            "Models: topology (linear fit of the gap on the diagram features) and the baselines mean_gap "
-            "(training folds' mean gap), train_acc and train_loss (linear fits on them alone).",
+            [
+                ("", metrics_frame(scores)),
+                (
+                    "MAE of the topology model minus each baseline's (paired bootstrap over runs)",
+                    differences_frame(differences),
+                ),
+                ("the fitted topology model", model_text(fitted)),
+            ],
+            note="Value [bootstrap 95% interval over runs]; MAE and RMSE in percentage points; a difference < 0: "
+            "the topology model's errors are smaller. Models: topology (linear fit of the gap on the diagram "
+            "features) and the baselines mean_gap (training folds' mean gap), train_acc, train_loss and weight_l2 "
+            "(linear fits on the train accuracy, the train loss, the L2 norm of the weights alone).",
         )
     write_model(fitted, model)
-    log.info("study %s: %d rows, %d runs\n%s", study, len(usable), usable["run"].nunique(), metrics_table(scores))
+    log.info("%s", text)
     return scores
