@@ -213,6 +213,7 @@ def test_study_table_from_files(tmp_path):
                 "dim": d,
                 "max_betti": e + d,
                 "auc_density_pct": 50.0,
+                "n_essential": 1,  # a diagram feature too (n_essential_h<k>)
                 "mean_life": 0.0,
                 "mean_midlife": 0.0,
             }
@@ -241,6 +242,8 @@ def test_study_table_from_files(tmp_path):
     np.testing.assert_allclose(table["life_h1"], [0.05, 0.1])  # the (.2, .21) pair is below 0.02, the essential one out
     np.testing.assert_allclose(table["max_betti_h1"], [2, 3])
     assert "mean_life_h1" not in table.columns
+    # a count both the diagram features and the summaries give is one column, not a pandas merge's _x and _y
+    assert not [c for c in table.columns if c.endswith(("_x", "_y"))], list(table.columns)
 
 
 @pytest.mark.slow

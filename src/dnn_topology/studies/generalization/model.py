@@ -163,7 +163,10 @@ def run_rows(
         if missing.any():
             pairs = table.loc[missing, ["trial", "epoch"]].to_records(index=False).tolist()
             raise ValueError(f"run {run}: no weight norm for (trial, epoch) {pairs}")
-    table = table.merge(wide_betti_summary(summary), on=["trial", "epoch"], how="left")
+    wide = wide_betti_summary(summary)
+    # n_essential_h<k> is a diagram feature too (the same count): one column, the feature's
+    wide = wide.drop(columns=[c for c in wide.columns if c in table.columns and c not in ("trial", "epoch")])
+    table = table.merge(wide, on=["trial", "epoch"], how="left")
     table.insert(0, "dataset", dataset)
     table.insert(0, "network", network)
     table.insert(0, "run", run)
