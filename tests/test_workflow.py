@@ -101,7 +101,7 @@ def test_a_config_override_on_the_command_line_takes_effect(run_copy):
     """``--config`` overrides a key of the configuration file: here the persistence engine, a string inside
     the ``topology`` section, so only persistence and what is made from it rerun, and the diagrams stay
     identical (every engine gives DIPHA's diagram). Overrides of numbers and lists (``--config
-    trials='[0,1]'``) are refused today: Snakemake passes them as strings (the bad-input issue fixes that)."""
+    trials='[0,1]'``) are tested in test_bad_input.py."""
     root, cfg = run_copy
     before = (root / RUN / "trial_0/epoch_2/diagram.bin").read_bytes()
     override = ("--config", "topology={'engine': 'ripser'}")
