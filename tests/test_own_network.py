@@ -179,6 +179,7 @@ def test_changed_checkpoint_reruns_only_its_epoch(project_copy):
         "plot": 1,
         "claims": 1,
         "diagram_topology": 1,
+        "weight_norms": 1,  # the study's weight-norm baseline reads the checkpoints
         "generalization_table": 1,
         "generalization_fit": 1,
         "generalization_plots": 1,

@@ -471,6 +471,7 @@ def _run_layers(args: argparse.Namespace) -> int:
         shape_text = str(row["shape"]) if row["shape"] is not None else "-"
         nodes = row["nodes"] if row["nodes"] is not None else "-"
         print(f"{row['name']:<40} {row['kind']:<12} {shape_text:<20} {nodes:>10}{note}")
+    return 0
 
 
 def _add_detect(sub) -> None:
