@@ -325,3 +325,10 @@ def test_adaptive_pgd_stays_in_the_ball_and_lowers_the_detector_logit():
     assert fooled_a.float().mean() >= fooled_p.float().mean() - 0.05
     both = fooled_a & fooled_p
     assert both.sum() >= 10 and out_a[both, 0].mean() < out_p[both, 0].mean()
+
+
+def test_a_file_that_is_no_archive_is_named_as_such_not_as_a_pickle(tmp_path):
+    """A text file given as a detector file is not an archive; only an archive with pickled objects is refused as one."""
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ValueError, match="notes.txt: not an .npz archive of arrays"):
+        pi.load_arrays(tmp_path / "notes.txt")

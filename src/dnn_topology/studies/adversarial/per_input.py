@@ -311,6 +311,9 @@ def save_arrays(path, arrays: Mapping[str, np.ndarray], meta: Mapping) -> None:
 def load_arrays(path) -> tuple[dict[str, np.ndarray], dict]:
     """Read an archive of :func:`save_arrays`: ``numpy.load(allow_pickle=False)``, so an object array (a pickle,
     which could run code) is refused. Raises ``ValueError`` naming the file when it is not such an archive."""
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":  # an .npz is a zip archive; anything else would be read as a pickle
+            raise ValueError(f"{path}: not an .npz archive of arrays (no zip header)")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
